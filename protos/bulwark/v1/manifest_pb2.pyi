@@ -1,0 +1,59 @@
+from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class EntryType(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    ENTRY_TYPE_UNSPECIFIED: _ClassVar[EntryType]
+    ENTRY_TYPE_DIR: _ClassVar[EntryType]
+    ENTRY_TYPE_FILE: _ClassVar[EntryType]
+    ENTRY_TYPE_SYMLINK: _ClassVar[EntryType]
+ENTRY_TYPE_UNSPECIFIED: EntryType
+ENTRY_TYPE_DIR: EntryType
+ENTRY_TYPE_FILE: EntryType
+ENTRY_TYPE_SYMLINK: EntryType
+
+class ChunkRef(_message.Message):
+    __slots__ = ("id", "key", "size")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    KEY_FIELD_NUMBER: _ClassVar[int]
+    SIZE_FIELD_NUMBER: _ClassVar[int]
+    id: bytes
+    key: bytes
+    size: int
+    def __init__(self, id: _Optional[bytes] = ..., key: _Optional[bytes] = ..., size: _Optional[int] = ...) -> None: ...
+
+class Entry(_message.Message):
+    __slots__ = ("path", "type", "mode", "mtime_ns", "size", "content_hash", "chunks", "link_target")
+    PATH_FIELD_NUMBER: _ClassVar[int]
+    TYPE_FIELD_NUMBER: _ClassVar[int]
+    MODE_FIELD_NUMBER: _ClassVar[int]
+    MTIME_NS_FIELD_NUMBER: _ClassVar[int]
+    SIZE_FIELD_NUMBER: _ClassVar[int]
+    CONTENT_HASH_FIELD_NUMBER: _ClassVar[int]
+    CHUNKS_FIELD_NUMBER: _ClassVar[int]
+    LINK_TARGET_FIELD_NUMBER: _ClassVar[int]
+    path: bytes
+    type: EntryType
+    mode: int
+    mtime_ns: int
+    size: int
+    content_hash: bytes
+    chunks: _containers.RepeatedCompositeFieldContainer[ChunkRef]
+    link_target: bytes
+    def __init__(self, path: _Optional[bytes] = ..., type: _Optional[_Union[EntryType, str]] = ..., mode: _Optional[int] = ..., mtime_ns: _Optional[int] = ..., size: _Optional[int] = ..., content_hash: _Optional[bytes] = ..., chunks: _Optional[_Iterable[_Union[ChunkRef, _Mapping]]] = ..., link_target: _Optional[bytes] = ...) -> None: ...
+
+class ManifestRoot(_message.Message):
+    __slots__ = ("chunks", "manifest_hash", "manifest_size")
+    CHUNKS_FIELD_NUMBER: _ClassVar[int]
+    MANIFEST_HASH_FIELD_NUMBER: _ClassVar[int]
+    MANIFEST_SIZE_FIELD_NUMBER: _ClassVar[int]
+    chunks: _containers.RepeatedCompositeFieldContainer[ChunkRef]
+    manifest_hash: bytes
+    manifest_size: int
+    def __init__(self, chunks: _Optional[_Iterable[_Union[ChunkRef, _Mapping]]] = ..., manifest_hash: _Optional[bytes] = ..., manifest_size: _Optional[int] = ...) -> None: ...

@@ -1,0 +1,20 @@
+"""Shared fixtures for vault tests: chunk ids and blobs that look like the real thing."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from vault.store.base import blob_digest
+
+
+def make_blob(size: int = 64) -> tuple[bytes, bytes, bytes]:
+    """A random ``(chunk_id, data, digest)`` item with a valid digest."""
+    data = os.urandom(size)
+    return os.urandom(32), data, blob_digest(data)
+
+
+@pytest.fixture
+def blob():
+    return make_blob

@@ -1,0 +1,157 @@
+"""Filesystem chunk store: one read-only file per blob under a two-level fan-out.
+
+Layout under ``root``::
+
+    data/3f/a2/3fa2…(64 hex digits)   one blob, mode 0444
+    tmp/                              blobs being written; anything here at open is stale
+
+A put writes the blob to ``tmp/``, fsyncs it, links it into place with ``os.link`` (which
+fails if the name exists, so a stored blob is never replaced, even by a racing put), unlinks
+the temporary name and fsyncs every directory whose entries changed. Only one ``vaultd``
+may use a store root at a time: opening it deletes whatever ``tmp/`` holds.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import tempfile
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+from vault.errors import NotFound, StorageError, short_id
+from vault.store.base import ID_SIZE, ChunkStore, Item
+
+_HEX = frozenset("0123456789abcdef")
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class FilesystemStore(ChunkStore):
+    """Chunk store rooted at ``root`` (created if missing)."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+        self._data = self.root / "data"
+        self._tmp = self.root / "tmp"
+        try:
+            for d in (self.root, self._data, self._tmp):
+                d.mkdir(mode=0o700, exist_ok=True)
+            self._clean_tmp()
+        except OSError as exc:
+            raise StorageError.from_os(f"open store {self.root}", exc) from exc
+
+    def _clean_tmp(self) -> None:
+        """Remove leftovers of puts interrupted by a crash (never linked, so never visible)."""
+        for entry in os.scandir(self._tmp):
+            if entry.is_file(follow_symlinks=False) or entry.is_symlink():
+                os.unlink(entry.path)
+
+    def path_of(self, chunk_id: bytes) -> Path:
+        """Where the blob for ``chunk_id`` lives (whether or not it exists)."""
+        h = chunk_id.hex()
+        return self._data / h[0:2] / h[2:4] / h
+
+    def _ensure_parent(self, final: Path, dirty: set[Path]) -> None:
+        """Create the fan-out directories for ``final``; mark parents whose entries changed."""
+        for d in (final.parent.parent, final.parent):
+            if not d.is_dir():
+                try:
+                    d.mkdir(mode=0o700)
+                except FileExistsError:
+                    pass
+                dirty.add(d.parent)
+
+    def _write_tmp(self, data: bytes) -> str:
+        fd, tmp = tempfile.mkstemp(dir=self._tmp, suffix=".tmp")
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view) :]
+            os.fsync(fd)
+            os.fchmod(fd, 0o444)
+        except BaseException:
+            os.close(fd)
+            os.unlink(tmp)
+            raise
+        os.close(fd)
+        return tmp
+
+    def _store_verified(self, items: Sequence[Item]) -> list[bool]:
+        results: list[bool] = []
+        dirty: set[Path] = set()
+        seen: set[bytes] = set()
+        for chunk_id, data, _digest in items:
+            final = self.path_of(chunk_id)
+            if chunk_id in seen or final.exists():
+                results.append(False)
+                continue
+            seen.add(chunk_id)
+            tmp = None
+            try:
+                self._ensure_parent(final, dirty)
+                tmp = self._write_tmp(data)
+                try:
+                    os.link(tmp, final)
+                    results.append(True)
+                    dirty.add(final.parent)
+                except FileExistsError:
+                    results.append(False)  # a concurrent put won; its blob stays
+                finally:
+                    os.unlink(tmp)
+            except OSError as exc:
+                raise StorageError.from_os(f"write chunk {short_id(chunk_id)}", exc) from exc
+        try:
+            for d in sorted(dirty, key=lambda p: len(p.parts), reverse=True):
+                _fsync_dir(d)
+        except OSError as exc:
+            raise StorageError.from_os(f"fsync directory {d}", exc) from exc
+        return results
+
+    def get(self, chunk_id: bytes) -> bytes:
+        try:
+            return self.path_of(chunk_id).read_bytes()
+        except FileNotFoundError:
+            raise NotFound(f"chunk {short_id(chunk_id)}: not in the store") from None
+        except OSError as exc:
+            raise StorageError.from_os(f"read chunk {short_id(chunk_id)}", exc) from exc
+
+    def has(self, chunk_id: bytes) -> bool:
+        return self.path_of(chunk_id).is_file()
+
+    def delete(self, chunk_id: bytes) -> None:
+        final = self.path_of(chunk_id)
+        try:
+            os.unlink(final)
+            _fsync_dir(final.parent)
+        except FileNotFoundError:
+            raise NotFound(f"chunk {short_id(chunk_id)}: not in the store") from None
+        except OSError as exc:
+            raise StorageError.from_os(f"delete chunk {short_id(chunk_id)}", exc) from exc
+
+    def iter_ids(self) -> Iterator[bytes]:
+        for top in sorted(os.scandir(self._data), key=lambda e: e.name):
+            if not top.is_dir():
+                continue
+            for mid in sorted(os.scandir(top.path), key=lambda e: e.name):
+                if not mid.is_dir():
+                    continue
+                for entry in os.scandir(mid.path):
+                    name = entry.name
+                    if len(name) == 2 * ID_SIZE and set(name) <= _HEX and entry.is_file():
+                        yield bytes.fromhex(name)
+
+    def size(self, chunk_id: bytes) -> int:
+        try:
+            st = os.stat(self.path_of(chunk_id))
+        except FileNotFoundError:
+            raise NotFound(f"chunk {short_id(chunk_id)}: not in the store") from None
+        if not stat.S_ISREG(st.st_mode):
+            raise NotFound(f"chunk {short_id(chunk_id)}: not a regular file in the store")
+        return st.st_size

@@ -1,0 +1,140 @@
+"""Catalog: chunk rows, all-or-nothing commits, snapshot references."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+
+import pytest
+
+from vault.catalog import BATCH, Catalog, SnapshotRecord, snapshot_id
+from vault.errors import InvalidRequest, MissingChunks, NotFound, StorageError
+
+
+class FakeClock:
+    def __init__(self, t: int = 1_700_000_000_000_000_000) -> None:
+        self.t = t
+
+    def now_ns(self) -> int:
+        self.t += 1
+        return self.t
+
+
+@pytest.fixture
+def catalog(tmp_path):
+    cat = Catalog(tmp_path / "catalog.sqlite", clock=FakeClock())
+    yield cat
+    cat.close()
+
+
+def ids(n: int) -> list[bytes]:
+    return [os.urandom(32) for _ in range(n)]
+
+
+def record(id: str, time_ns: int, node: str = "gpu-01") -> SnapshotRecord:
+    return SnapshotRecord(
+        id=id, time_ns=time_ns, node=node, header=b"hdr\0" + id.encode(), signature=b"s" * 64,
+        tags=("daily",), paths=("/ckpt",), files=3, bytes=300, chunk_count=0,
+    )
+
+
+def test_pragmas(catalog):
+    db = sqlite3.connect(catalog.path)
+    assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert db.execute("SELECT version FROM schema_version").fetchone()[0] == 1
+    db.close()
+
+
+def test_record_and_missing_across_batches(catalog):
+    held = ids(BATCH + 7)
+    catalog.record_chunks([(c, 10, b"d" * 32) for c in held])
+    absent = ids(3)
+    query = [absent[0], *held, absent[1], absent[2], absent[1]]
+    assert catalog.missing_chunks(query) == [absent[0], absent[1], absent[2], absent[1]]
+    assert catalog.chunk_digest(held[0]) == b"d" * 32
+    with pytest.raises(NotFound):
+        catalog.chunk_digest(absent[0])
+
+
+def test_record_keeps_first_row(catalog):
+    (c,) = ids(1)
+    catalog.record_chunks([(c, 10, b"a" * 32)])
+    catalog.record_chunks([(c, 11, b"b" * 32)])
+    assert catalog.chunk_digest(c) == b"a" * 32
+
+
+def test_commit_with_missing_chunk_leaves_zero_rows(catalog):
+    held, absent = ids(10), ids(2)
+    catalog.record_chunks([(c, 1, b"d" * 32) for c in held])
+    with pytest.raises(MissingChunks) as err:
+        catalog.commit_snapshot(record("aa" * 32, 1), held + absent)
+    assert err.value.count == 2
+    assert set(err.value.first) == set(absent)
+    assert absent[0].hex() in str(err.value)
+    assert catalog.list_snapshots() == []
+    db = sqlite3.connect(catalog.path)
+    assert db.execute("SELECT count(*) FROM snapshot_chunks").fetchone()[0] == 0
+    assert db.execute("SELECT count(*) FROM snapshots").fetchone()[0] == 0
+    db.close()
+
+
+def test_commit_and_references(catalog):
+    chunks = ids(3)
+    catalog.record_chunks([(c, 1, b"d" * 32) for c in chunks])
+    r1 = catalog.commit_snapshot(record("a1" * 32, 2), chunks[:2] + chunks[:1])
+    r2 = catalog.commit_snapshot(record("b2" * 32, 1), chunks[1:])
+    assert [r.id for r in catalog.list_snapshots()] == [r2.id, r1.id]
+    assert catalog.snapshots_referencing(chunks[1]) == [r2.id, r1.id]
+    assert catalog.snapshots_referencing(chunks[0]) == [r1.id]
+    assert catalog.resolve(r1.id) == r1
+
+
+def test_duplicate_snapshot_id_is_refused(catalog):
+    catalog.commit_snapshot(record("a1" * 32, 1), [])
+    with pytest.raises(StorageError):
+        catalog.commit_snapshot(record("a1" * 32, 2), [])
+    assert len(catalog.list_snapshots()) == 1
+
+
+def test_resolve_rules(catalog):
+    a = catalog.commit_snapshot(record("ab12" + "0" * 60, 1, node="n1"), [])
+    b = catalog.commit_snapshot(record("ab34" + "0" * 60, 3, node="n1"), [])
+    c = catalog.commit_snapshot(record("cd56" + "0" * 60, 2, node="n2"), [])
+    assert catalog.resolve(a.id) == a
+    assert catalog.resolve("ab1") == a
+    assert catalog.resolve("c") == c
+    assert catalog.resolve("latest") == b
+    assert catalog.resolve("latest", node="n2") == c
+    with pytest.raises(InvalidRequest, match="ambiguous: 2 snapshots match"):
+        catalog.resolve("ab")
+    with pytest.raises(NotFound):
+        catalog.resolve("ef")
+    with pytest.raises(NotFound):
+        catalog.resolve("ab", node="n2")
+    with pytest.raises(NotFound):
+        catalog.resolve("latest", node="n3")
+    for bad in ("", "AB12", "xyz", "../etc", "a" * 65):
+        with pytest.raises(InvalidRequest):
+            catalog.resolve(bad)
+    assert [r.id for r in catalog.list_snapshots(node="n1")] == [a.id, b.id]
+
+
+def test_latest_on_empty_catalog_is_not_found(catalog):
+    with pytest.raises(NotFound):
+        catalog.resolve("latest")
+
+
+def test_snapshot_id_is_stable_and_binds_time():
+    a = snapshot_id(b"h", b"s", 1)
+    assert len(a) == 64 and a == snapshot_id(b"h", b"s", 1)
+    assert a != snapshot_id(b"h", b"s", 2)
+    assert a != snapshot_id(b"h", b"t", 1)
+
+
+def test_reopen_keeps_data(tmp_path):
+    cat = Catalog(tmp_path / "c.sqlite")
+    cat.commit_snapshot(record("a1" * 32, 1), [])
+    cat.close()
+    again = Catalog(tmp_path / "c.sqlite")
+    assert len(again.list_snapshots()) == 1
+    again.close()

@@ -1,0 +1,137 @@
+"""``vault.toml``: loading and validation. Every error names the file, the key and the reason.
+
+::
+
+    [server]
+    listen = "127.0.0.1:7443"        # host:port ([v6]:port); port 0 picks a free port
+    max_message_bytes = 16777216     # largest gRPC message either way (16 MiB)
+
+    [store]
+    path = "store"                   # relative paths resolve against this file's directory
+
+    [catalog]
+    path = "catalog.sqlite"          # optional; default <store.path>/catalog.sqlite
+
+Every table and key is optional; unknown tables or keys are errors.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from vault.errors import ConfigError
+
+MiB = 1 << 20
+DEFAULT_LISTEN = "127.0.0.1:7443"
+DEFAULT_MAX_MESSAGE_BYTES = 16 * MiB
+MIN_MESSAGE_BYTES = 1 * MiB
+MAX_MESSAGE_BYTES = 1024 * MiB
+
+_KEYS = {
+    "server": {"listen", "max_message_bytes"},
+    "store": {"path"},
+    "catalog": {"path"},
+}
+
+
+@dataclass(frozen=True)
+class VaultConfig:
+    source: Path
+    host: str
+    port: int
+    max_message_bytes: int
+    store_path: Path
+    catalog_path: Path
+
+    @property
+    def listen(self) -> str:
+        """``host:port`` as gRPC wants it (IPv6 hosts in brackets)."""
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{host}:{self.port}"
+
+
+class _Reader:
+    def __init__(self, source: Path, doc: dict[str, Any]) -> None:
+        self.source = source
+        self.doc = doc
+
+    def fail(self, key: str, reason: str) -> ConfigError:
+        return ConfigError(f"{self.source}: {key}: {reason}")
+
+    def check_unknown(self) -> None:
+        for table, value in self.doc.items():
+            if table not in _KEYS:
+                raise self.fail(table, f"unknown table (known: {', '.join(sorted(_KEYS))})")
+            if not isinstance(value, dict):
+                raise self.fail(table, "must be a table, e.g. [" + table + "]")
+            unknown = sorted(set(value) - _KEYS[table])
+            if unknown:
+                names = ", ".join(f"{table}.{k}" for k in unknown)
+                raise self.fail(names, f"unknown key(s) (known: {', '.join(sorted(_KEYS[table]))})")
+
+    def get(self, table: str, key: str, kind: type, default: Any) -> Any:
+        value = self.doc.get(table, {}).get(key, default)
+        # bool is an int in Python; TOML true is never a valid size.
+        if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+            noun = {str: "a string", int: "an integer"}[kind]
+            raise self.fail(f"{table}.{key}", f"must be {noun}, got {value!r}")
+        return value
+
+    def path(self, table: str, key: str, default: str) -> Path:
+        value = self.get(table, key, str, default)
+        if not value.strip():
+            raise self.fail(f"{table}.{key}", "must not be empty")
+        p = Path(value).expanduser()
+        return p if p.is_absolute() else self.source.parent / p
+
+
+def parse_listen(value: str) -> tuple[str, int]:
+    """Split ``host:port`` / ``[v6]:port``; raises ``ValueError`` with the reason."""
+    host, sep, port = value.rpartition(":")
+    if not sep or not host:
+        raise ValueError(f"expected host:port, got {value!r}")
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    elif ":" in host:
+        raise ValueError(f"IPv6 addresses go in brackets, e.g. [::1]:7443, got {value!r}")
+    if not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise ValueError(f"port must be 0..65535, got {port!r}")
+    return host, int(port)
+
+
+def load_config(path: Path) -> VaultConfig:
+    """Read and validate ``path``. Raises ``ConfigError`` naming the file, key and reason."""
+    source = Path(path).absolute()
+    try:
+        with open(source, "rb") as f:
+            doc = tomllib.load(f)
+    except OSError as exc:
+        raise ConfigError(f"{source}: cannot read: {exc.strerror or exc}") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{source}: not valid TOML: {exc}") from exc
+    r = _Reader(source, doc)
+    r.check_unknown()
+
+    listen = r.get("server", "listen", str, DEFAULT_LISTEN)
+    try:
+        host, port = parse_listen(listen)
+    except ValueError as exc:
+        raise r.fail("server.listen", str(exc)) from None
+
+    max_bytes = r.get("server", "max_message_bytes", int, DEFAULT_MAX_MESSAGE_BYTES)
+    if not MIN_MESSAGE_BYTES <= max_bytes <= MAX_MESSAGE_BYTES:
+        raise r.fail(
+            "server.max_message_bytes",
+            f"must be between {MIN_MESSAGE_BYTES} (1 MiB) and {MAX_MESSAGE_BYTES} (1 GiB), "
+            f"got {max_bytes}",
+        )
+
+    store_path = r.path("store", "path", "store")
+    if "path" in doc.get("catalog", {}):
+        catalog_path = r.path("catalog", "path", "")
+    else:
+        catalog_path = store_path / "catalog.sqlite"
+    return VaultConfig(source, host, port, max_bytes, store_path, catalog_path)

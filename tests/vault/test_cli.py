@@ -1,0 +1,66 @@
+"""The real ``vaultd`` process: port file, health over gRPC, graceful SIGTERM, config errors."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def vaultd(*args: str) -> subprocess.Popen:
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    return subprocess.Popen(
+        [sys.executable, "-m", "vault.cli", *args],
+        cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+
+
+def wait_for_port(port_file: Path, proc: subprocess.Popen, timeout: float = 20) -> int:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if port_file.exists():
+            return int(port_file.read_text())
+        if proc.poll() is not None:
+            raise AssertionError(f"vaultd exited early: {proc.communicate()}")
+        time.sleep(0.05)
+    raise AssertionError("vaultd did not write its port file")
+
+
+def test_serves_health_and_stops_on_sigterm(tmp_path):
+    config = tmp_path / "vault.toml"
+    config.write_text('[server]\nlisten = "127.0.0.1:0"\n[store]\npath = "data"\n')
+    port_file = tmp_path / "port"
+    proc = vaultd("--config", str(config), "--port-file", str(port_file))
+    try:
+        port = wait_for_port(port_file, proc)
+        assert port > 0
+        with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+            stub = health_pb2_grpc.HealthStub(channel)
+            resp = stub.Check(health_pb2.HealthCheckRequest(service="bulwark.v1.Vault"), timeout=5)
+            assert resp.status == health_pb2.HealthCheckResponse.SERVING
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=15)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 0, err
+    assert f"vaultd listening on 127.0.0.1:{port}" in err
+    assert (tmp_path / "data" / "catalog.sqlite").exists()
+
+
+def test_bad_config_exits_2_naming_file_and_key(tmp_path):
+    config = tmp_path / "vault.toml"
+    config.write_text('[server]\nlisten = "nowhere"\n')
+    proc = vaultd("--config", str(config))
+    _, err = proc.communicate(timeout=15)
+    assert proc.returncode == 2
+    assert str(config) in err and "server.listen" in err

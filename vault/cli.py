@@ -1,0 +1,83 @@
+"""``vaultd --config PATH [--port-file PATH]``: run the vault in the foreground.
+
+Exit codes: 0 after a graceful stop (SIGTERM/SIGINT), 2 for a bad configuration or
+command line, 1 when the store, catalog or listening address cannot be opened.
+Logs go to stderr (journald under systemd).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import sys
+import threading
+from pathlib import Path
+
+from vault.config import load_config
+from vault.errors import ConfigError, VaultError
+from vault.server import build_server, open_backends
+
+log = logging.getLogger("vaultd")
+GRACE_SECONDS = 5
+
+
+def _write_port_file(path: Path, port: int) -> None:
+    """Write atomically, so a reader never sees a partial number."""
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(f"{port}\n")
+    os.replace(tmp, path)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="vaultd", description="Bulwark vault service.")
+    parser.add_argument("--config", required=True, type=Path, help="path to vault.toml")
+    parser.add_argument(
+        "--port-file", type=Path, help="write the bound port here once serving (for port 0)"
+    )
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(message)s")
+
+    try:
+        config = load_config(args.config)
+    except ConfigError as exc:
+        print(f"vaultd: {exc}", file=sys.stderr)
+        return 2
+    try:
+        store, catalog = open_backends(config)
+    except VaultError as exc:
+        print(f"vaultd: {exc}", file=sys.stderr)
+        return 1
+    try:
+        server, port = build_server(config, store, catalog)
+    except VaultError as exc:
+        catalog.close()
+        print(f"vaultd: {exc}", file=sys.stderr)
+        return 1
+
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda signum, frame: stop.set())
+    server.start()
+    host = f"[{config.host}]" if ":" in config.host else config.host
+    if args.port_file:
+        try:
+            _write_port_file(args.port_file, port)
+        except OSError as exc:
+            print(f"vaultd: --port-file {args.port_file}: {exc.strerror or exc}", file=sys.stderr)
+            server.stop(grace=None)
+            catalog.close()
+            return 1
+    log.info("vaultd listening on %s:%d", host, port)
+    while not stop.wait(0.5):
+        pass
+    log.info("vaultd stopping (grace %ds)", GRACE_SECONDS)
+    server.stop(grace=GRACE_SECONDS).wait()
+    catalog.close()
+    log.info("vaultd stopped")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

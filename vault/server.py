@@ -1,0 +1,80 @@
+"""Assemble the gRPC server: the Vault service, health checking and reflection.
+
+``build_server`` binds but does not start; the caller starts and stops it. The transport
+credential choice lives in ``server_credentials`` alone (plaintext on loopback until mTLS).
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+from protos.bulwark.v1 import vault_pb2, vault_pb2_grpc
+from vault.catalog import Catalog
+from vault.clock import Clock, SystemClock
+from vault.config import VaultConfig
+from vault.errors import ConfigError
+from vault.service import VaultService
+from vault.store.base import ChunkStore
+from vault.store.fs import FilesystemStore
+
+SERVICE_NAME = vault_pb2.DESCRIPTOR.services_by_name["Vault"].full_name  # "bulwark.v1.Vault"
+HEALTH_SERVICE_NAME = health_pb2.DESCRIPTOR.services_by_name["Health"].full_name
+WORKERS = 16
+
+
+def open_backends(config: VaultConfig) -> tuple[FilesystemStore, Catalog]:
+    """Open (creating if needed) the filesystem store and the catalog the config names."""
+    store = FilesystemStore(config.store_path)
+    config.catalog_path.parent.mkdir(parents=True, exist_ok=True)
+    return store, Catalog(config.catalog_path)
+
+
+def server_credentials(config: VaultConfig) -> grpc.ServerCredentials | None:
+    """Transport credentials for the listening port; ``None`` means plaintext (for now)."""
+    return None
+
+
+def build_server(
+    config: VaultConfig,
+    store: ChunkStore,
+    catalog: Catalog,
+    clock: Clock | None = None,
+) -> tuple[grpc.Server, int]:
+    """A bound, not yet started server and the port it bound (resolves port 0).
+
+    Messages larger than ``config.max_message_bytes`` either way fail with
+    RESOURCE_EXHAUSTED. Raises ``ConfigError`` naming ``server.listen`` if the bind fails.
+    """
+    options = [
+        ("grpc.max_receive_message_length", config.max_message_bytes),
+        ("grpc.max_send_message_length", config.max_message_bytes),
+        ("grpc.so_reuseport", 0),  # a second vaultd on the same port must fail, not share
+    ]
+    server = grpc.server(
+        ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="vault-rpc"), options=options
+    )
+    vault_pb2_grpc.add_VaultServicer_to_server(
+        VaultService(store, catalog, clock or SystemClock()), server
+    )
+    health_servicer = health.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    for name in ("", SERVICE_NAME):
+        health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
+    reflection.enable_server_reflection(
+        (SERVICE_NAME, HEALTH_SERVICE_NAME, reflection.SERVICE_NAME), server
+    )
+    credentials = server_credentials(config)
+    try:
+        if credentials is None:
+            port = server.add_insecure_port(config.listen)
+        else:
+            port = server.add_secure_port(config.listen, credentials)
+    except RuntimeError as exc:
+        raise ConfigError(f"{config.source}: server.listen: cannot bind {config.listen}: {exc}") from None
+    if port == 0:
+        raise ConfigError(f"{config.source}: server.listen: cannot bind {config.listen}")
+    return server, port

@@ -1,0 +1,271 @@
+"""The gRPC edge: ``bulwark.v1.Vault`` on top of the store and the catalog.
+
+This module and ``vault.server`` are the only vault modules that touch ``*_pb2`` types.
+Domain code raises ``vault.errors``; ``status_for`` maps them to gRPC status codes, once:
+
+    NotFound        -> NOT_FOUND            InvalidRequest -> INVALID_ARGUMENT
+    IntegrityError  -> DATA_LOSS            MissingChunks  -> FAILED_PRECONDITION
+    StorageError    -> RESOURCE_EXHAUSTED (disk full), else INTERNAL
+
+Limits: at most ``MAX_IDS_PER_MESSAGE`` ids in a FindMissingRequest, ChunkIdBatch or
+GetChunksRequest; every id and digest is 32 bytes. Message size is capped by the server.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import logging
+from collections.abc import Callable, Iterable, Iterator, Sequence
+
+import blake3
+import grpc
+from google.protobuf.message import DecodeError
+
+from protos.bulwark.v1 import vault_pb2, vault_pb2_grpc
+from vault.catalog import Catalog, SnapshotRecord, snapshot_id
+from vault.clock import Clock
+from vault.errors import (
+    IntegrityError,
+    InvalidRequest,
+    MissingChunks,
+    NotFound,
+    StorageError,
+    VaultError,
+)
+from vault.store.base import ID_SIZE, ChunkStore, blob_digest
+
+log = logging.getLogger(__name__)
+
+MAX_IDS_PER_MESSAGE = 4096
+HEADER_FORMAT_VERSION = 1
+SIGNATURE_SIZE = 64  # Ed25519
+PUBLIC_KEY_SIZE = 32  # Ed25519
+
+_STATUS: list[tuple[type[VaultError], grpc.StatusCode]] = [
+    (NotFound, grpc.StatusCode.NOT_FOUND),
+    (InvalidRequest, grpc.StatusCode.INVALID_ARGUMENT),
+    (IntegrityError, grpc.StatusCode.DATA_LOSS),
+    (MissingChunks, grpc.StatusCode.FAILED_PRECONDITION),
+]
+
+
+def status_for(exc: VaultError) -> grpc.StatusCode:
+    """The gRPC status code for a vault error (the one mapping in the vault)."""
+    if isinstance(exc, StorageError):
+        return grpc.StatusCode.RESOURCE_EXHAUSTED if exc.disk_full else grpc.StatusCode.INTERNAL
+    for cls, code in _STATUS:
+        if isinstance(exc, cls):
+            return code
+    return grpc.StatusCode.INTERNAL
+
+
+def _abort(context: grpc.ServicerContext, method: str, exc: Exception) -> None:
+    if isinstance(exc, VaultError):
+        code = status_for(exc)
+        log.log(logging.ERROR if code == grpc.StatusCode.INTERNAL else logging.INFO,
+                "%s: %s: %s", method, code.name, exc)
+        context.abort(code, str(exc))
+    log.exception("%s: unexpected error", method)
+    context.abort(grpc.StatusCode.INTERNAL, f"{method}: internal error: {type(exc).__name__}")
+
+
+def edge(method: Callable) -> Callable:
+    """Turn exceptions raised by an RPC method into gRPC statuses (generators included)."""
+    name = method.__name__
+    if inspect.isgeneratorfunction(method):
+
+        @functools.wraps(method)
+        def stream(self, request, context):
+            try:
+                yield from method(self, request, context)
+            except Exception as exc:
+                _abort(context, name, exc)
+
+        return stream
+
+    @functools.wraps(method)
+    def unary(self, request, context):
+        try:
+            return method(self, request, context)
+        except Exception as exc:
+            _abort(context, name, exc)
+
+    return unary
+
+
+def check_ids(ids: Sequence[bytes], field: str) -> None:
+    """Raise ``InvalidRequest`` for too many ids or an id that is not 32 bytes."""
+    if len(ids) > MAX_IDS_PER_MESSAGE:
+        raise InvalidRequest(f"{field}: {len(ids)} ids in one message, at most {MAX_IDS_PER_MESSAGE}")
+    for i, cid in enumerate(ids):
+        if len(cid) != ID_SIZE:
+            raise InvalidRequest(f"{field}[{i}]: {len(cid)} bytes, expected {ID_SIZE}")
+
+
+def parse_header(signed: vault_pb2.SignedHeader) -> vault_pb2.SnapshotHeader:
+    """Decode and shape-check a signed header (the signature itself is not verified yet)."""
+    try:
+        header = vault_pb2.SnapshotHeader.FromString(signed.header)
+    except DecodeError as exc:
+        raise InvalidRequest(f"SignedHeader.header: not a SnapshotHeader: {exc}") from None
+    if header.format_version != HEADER_FORMAT_VERSION:
+        raise InvalidRequest(
+            f"SnapshotHeader.format_version: {header.format_version}, "
+            f"this vault accepts {HEADER_FORMAT_VERSION}"
+        )
+    if not header.node:
+        raise InvalidRequest("SnapshotHeader.node: empty")
+    if len(header.chunk_ids_digest) != 32:
+        raise InvalidRequest(
+            f"SnapshotHeader.chunk_ids_digest: {len(header.chunk_ids_digest)} bytes, expected 32"
+        )
+    if len(header.node_public_key) != PUBLIC_KEY_SIZE:
+        raise InvalidRequest(
+            f"SnapshotHeader.node_public_key: {len(header.node_public_key)} bytes, "
+            f"expected {PUBLIC_KEY_SIZE}"
+        )
+    if len(signed.signature) != SIGNATURE_SIZE:
+        raise InvalidRequest(
+            f"SignedHeader.signature: {len(signed.signature)} bytes, expected {SIGNATURE_SIZE}"
+        )
+    return header
+
+
+def chunk_ids_digest(ids: Iterable[bytes]) -> bytes:
+    """BLAKE3-256 of the sorted distinct ids, concatenated (SnapshotHeader.chunk_ids_digest)."""
+    return blake3.blake3(b"".join(sorted(set(ids)))).digest()
+
+
+def snapshot_pb(rec: SnapshotRecord) -> vault_pb2.Snapshot:
+    return vault_pb2.Snapshot(
+        id=rec.id,
+        time_ns=rec.time_ns,
+        signed=vault_pb2.SignedHeader(header=rec.header, signature=rec.signature),
+        node=rec.node,
+        tags=rec.tags,
+        paths=rec.paths,
+        files=rec.files,
+        bytes=rec.bytes,
+        chunk_count=rec.chunk_count,
+    )
+
+
+class VaultService(vault_pb2_grpc.VaultServicer):
+    """``bulwark.v1.Vault``. Thread-safe: store and catalog serialize what they must."""
+
+    def __init__(self, store: ChunkStore, catalog: Catalog, clock: Clock) -> None:
+        self.store = store
+        self.catalog = catalog
+        self.clock = clock
+
+    @edge
+    def FindMissing(self, request_iterator, context):
+        for req in request_iterator:
+            ids = list(req.chunk_ids)
+            check_ids(ids, "FindMissingRequest.chunk_ids")
+            yield vault_pb2.FindMissingResponse(missing=self.catalog.missing_chunks(ids))
+
+    @edge
+    def PutChunks(self, request_iterator, context):
+        """Per message: verify every blob, make new ones durable, then record them.
+
+        A bad blob refuses its whole message (nothing of it stored); earlier messages of the
+        stream stay stored and recorded.
+        """
+        stored = present = stored_bytes = 0
+        for req in request_iterator:
+            items = [(b.chunk_id, b.data, b.digest) for b in req.blobs]
+            results = self.store.put_many(items)
+            rows = [(cid, len(data), digest) for cid, data, digest in items]
+            stored += sum(results)
+            present += len(results) - sum(results)
+            stored_bytes += sum(len(d) for (_, d, _), new in zip(items, results) if new)
+            self.catalog.record_chunks(self._fix_orphans(rows, results))
+        return vault_pb2.PutChunksResponse(
+            stored=stored, already_present=present, stored_bytes=stored_bytes
+        )
+
+    def _fix_orphans(self, rows: list[tuple[bytes, int, bytes]], results: list[bool]):
+        """Rows for blobs the store already held but the catalog lacks (left by a crash
+        between store and catalog) describe the stored blob, not the one just sent."""
+        old = [row[0] for row, new in zip(rows, results) if not new]
+        orphans = set(self.catalog.missing_chunks(old)) if old else set()
+        for cid, size, digest in rows:
+            if cid in orphans:
+                data = self.store.get(cid)
+                size, digest = len(data), blob_digest(data)
+            yield cid, size, digest
+
+    @edge
+    def CommitSnapshot(self, request_iterator, context):
+        messages = iter(request_iterator)
+        first = next(messages, None)
+        if first is None or first.WhichOneof("part") != "header":
+            what = "empty stream" if first is None else "first message has no header"
+            raise InvalidRequest(f"CommitSnapshot: {what}; send the SignedHeader first")
+        signed = first.header
+        header = parse_header(signed)
+        ids: set[bytes] = set()
+        for n, req in enumerate(messages, start=2):
+            if req.WhichOneof("part") != "chunks":
+                raise InvalidRequest(f"CommitSnapshot message {n}: expected chunk ids")
+            batch = list(req.chunks.chunk_ids)
+            check_ids(batch, f"CommitSnapshot message {n}: ChunkIdBatch.chunk_ids")
+            ids.update(batch)
+        if len(ids) != header.chunk_count:
+            raise InvalidRequest(
+                f"CommitSnapshot: header says chunk_count {header.chunk_count}, "
+                f"stream carried {len(ids)} distinct ids"
+            )
+        if chunk_ids_digest(ids) != header.chunk_ids_digest:
+            raise InvalidRequest("CommitSnapshot: chunk ids do not match header chunk_ids_digest")
+        time_ns = self.clock.now_ns()
+        record = SnapshotRecord(
+            id=snapshot_id(signed.header, signed.signature, time_ns),
+            time_ns=time_ns,
+            node=header.node,
+            header=signed.header,
+            signature=signed.signature,
+            tags=tuple(header.tags),
+            paths=tuple(header.paths),
+            files=header.files,
+            bytes=header.bytes,
+            chunk_count=len(ids),
+        )
+        self.catalog.commit_snapshot(record, ids)
+        log.info("snapshot %s committed: node %s, %d chunks", record.id, record.node, len(ids))
+        return vault_pb2.CommitSnapshotResponse(snapshot=snapshot_pb(record))
+
+    @edge
+    def ListSnapshots(self, request, context):
+        records = self.catalog.list_snapshots(node=request.node or None)
+        return vault_pb2.ListSnapshotsResponse(snapshots=[snapshot_pb(r) for r in records])
+
+    @edge
+    def GetSnapshot(self, request, context):
+        return snapshot_pb(self.catalog.resolve(request.ref, node=request.node or None))
+
+    @edge
+    def GetChunks(self, request, context) -> Iterator[vault_pb2.Blob]:
+        """Checks every id is held before streaming; re-hashes each blob as it is read."""
+        ids = list(request.chunk_ids)
+        check_ids(ids, "GetChunksRequest.chunk_ids")
+        missing = self.catalog.missing_chunks(ids)
+        if missing:
+            raise NotFound(f"chunk {missing[0].hex()}: not held by the vault")
+        for cid in ids:
+            digest = self.catalog.chunk_digest(cid)
+            try:
+                data = self.store.get(cid)
+            except NotFound:
+                raise IntegrityError(
+                    f"chunk {cid.hex()}: recorded in the catalog but its blob is gone"
+                ) from None
+            computed = blob_digest(data)
+            if computed != digest:
+                raise IntegrityError(
+                    f"chunk {cid.hex()}: stored blob fails its hash "
+                    f"(recorded {digest.hex()[:16]}…, computed {computed.hex()[:16]}…)"
+                )
+            yield vault_pb2.Blob(chunk_id=cid, data=data, digest=digest)

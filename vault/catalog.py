@@ -228,7 +228,9 @@ class Catalog:
         """
         ids = [(c,) for c in set(chunk_ids)]
         with self._transaction() as db:
-            db.execute("CREATE TEMP TABLE IF NOT EXISTS commit_ids (id BLOB PRIMARY KEY) WITHOUT ROWID")
+            db.execute(
+                "CREATE TEMP TABLE IF NOT EXISTS commit_ids (id BLOB PRIMARY KEY) WITHOUT ROWID"
+            )
             db.execute("DELETE FROM temp.commit_ids")
             db.executemany("INSERT INTO temp.commit_ids VALUES (?)", ids)
             missing = db.execute(

@@ -74,7 +74,9 @@ def build_server(
         else:
             port = server.add_secure_port(config.listen, credentials)
     except RuntimeError as exc:
-        raise ConfigError(f"{config.source}: server.listen: cannot bind {config.listen}: {exc}") from None
+        raise ConfigError(
+            f"{config.source}: server.listen: cannot bind {config.listen}: {exc}"
+        ) from None
     if port == 0:
         raise ConfigError(f"{config.source}: server.listen: cannot bind {config.listen}")
     return server, port

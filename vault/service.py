@@ -61,6 +61,9 @@ def status_for(exc: VaultError) -> grpc.StatusCode:
 
 
 def _abort(context: grpc.ServicerContext, method: str, exc: Exception) -> None:
+    if not context.is_active():
+        log.info("%s: cancelled by the client", method)
+        context.abort(grpc.StatusCode.CANCELLED, f"{method}: cancelled")
     if isinstance(exc, VaultError):
         code = status_for(exc)
         log.log(logging.ERROR if code == grpc.StatusCode.INTERNAL else logging.INFO,
@@ -97,7 +100,9 @@ def edge(method: Callable) -> Callable:
 def check_ids(ids: Sequence[bytes], field: str) -> None:
     """Raise ``InvalidRequest`` for too many ids or an id that is not 32 bytes."""
     if len(ids) > MAX_IDS_PER_MESSAGE:
-        raise InvalidRequest(f"{field}: {len(ids)} ids in one message, at most {MAX_IDS_PER_MESSAGE}")
+        raise InvalidRequest(
+            f"{field}: {len(ids)} ids in one message, at most {MAX_IDS_PER_MESSAGE}"
+        )
     for i, cid in enumerate(ids):
         if len(cid) != ID_SIZE:
             raise InvalidRequest(f"{field}[{i}]: {len(cid)} bytes, expected {ID_SIZE}")

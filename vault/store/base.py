@@ -34,7 +34,9 @@ def blob_digest(data: bytes) -> bytes:
 def verify_item(chunk_id: bytes, data: bytes, digest: bytes) -> None:
     """Raise ``InvalidRequest`` for a malformed id or digest, ``IntegrityError`` on mismatch."""
     if len(chunk_id) != ID_SIZE:
-        raise InvalidRequest(f"chunk id {short_id(chunk_id)}: {len(chunk_id)} bytes, expected {ID_SIZE}")
+        raise InvalidRequest(
+            f"chunk id {short_id(chunk_id)}: {len(chunk_id)} bytes, expected {ID_SIZE}"
+        )
     if len(digest) != DIGEST_SIZE:
         raise InvalidRequest(
             f"chunk {short_id(chunk_id)}: digest is {len(digest)} bytes, expected {DIGEST_SIZE}"

@@ -7,8 +7,9 @@ Domain code raises ``vault.errors``; ``status_for`` maps them to gRPC status cod
     IntegrityError  -> DATA_LOSS            MissingChunks  -> FAILED_PRECONDITION
     StorageError    -> RESOURCE_EXHAUSTED (disk full), else INTERNAL
 
-Limits: at most ``MAX_IDS_PER_MESSAGE`` ids in a FindMissingRequest, ChunkIdBatch or
-GetChunksRequest; every id and digest is 32 bytes. Message size is capped by the server.
+Limits: at most ``MAX_IDS_PER_MESSAGE`` ids in a FindMissingRequest (the contract's limit);
+every id and digest is 32 bytes. ChunkIdBatch and GetChunksRequest are bounded only by the
+server's message size cap.
 """
 
 from __future__ import annotations
@@ -97,12 +98,10 @@ def edge(method: Callable) -> Callable:
     return unary
 
 
-def check_ids(ids: Sequence[bytes], field: str) -> None:
-    """Raise ``InvalidRequest`` for too many ids or an id that is not 32 bytes."""
-    if len(ids) > MAX_IDS_PER_MESSAGE:
-        raise InvalidRequest(
-            f"{field}: {len(ids)} ids in one message, at most {MAX_IDS_PER_MESSAGE}"
-        )
+def check_ids(ids: Sequence[bytes], field: str, limit: int | None = None) -> None:
+    """Raise ``InvalidRequest`` for more than ``limit`` ids or an id that is not 32 bytes."""
+    if limit is not None and len(ids) > limit:
+        raise InvalidRequest(f"{field}: {len(ids)} ids in one message, at most {limit}")
     for i, cid in enumerate(ids):
         if len(cid) != ID_SIZE:
             raise InvalidRequest(f"{field}[{i}]: {len(cid)} bytes, expected {ID_SIZE}")
@@ -168,7 +167,7 @@ class VaultService(vault_pb2_grpc.VaultServicer):
     def FindMissing(self, request_iterator, context):
         for req in request_iterator:
             ids = list(req.chunk_ids)
-            check_ids(ids, "FindMissingRequest.chunk_ids")
+            check_ids(ids, "FindMissingRequest.chunk_ids", MAX_IDS_PER_MESSAGE)
             yield vault_pb2.FindMissingResponse(missing=self.catalog.missing_chunks(ids))
 
     @edge

@@ -320,3 +320,18 @@ def test_health_and_reflection(vault):
     req = reflection_pb2.ServerReflectionRequest(file_containing_symbol="bulwark.v1.Vault")
     (resp,) = list(refl.ServerReflectionInfo(iter([req]), timeout=5))
     assert resp.file_descriptor_response.file_descriptor_proto
+
+
+def test_get_chunks_and_commit_take_more_than_4096_ids(vault):
+    items = [make_blob(1) for _ in range(MAX_IDS_PER_MESSAGE + 5)]
+    for i in range(0, len(items), 1000):
+        vault.put(*items[i : i + 1000])
+    ids = [i[0] for i in items]
+    blobs = list(vault.stub.GetChunks(vault_pb2.GetChunksRequest(chunk_ids=ids), timeout=30))
+    assert [b.chunk_id for b in blobs] == ids
+    header = make_header(ids)
+    signed = vault_pb2.SignedHeader(header=header.SerializeToString(), signature=b"\x01" * 64)
+    reqs = [vault_pb2.CommitSnapshotRequest(header=signed),
+            vault_pb2.CommitSnapshotRequest(chunks=vault_pb2.ChunkIdBatch(chunk_ids=ids))]
+    snap = vault.stub.CommitSnapshot(iter(reqs), timeout=30).snapshot
+    assert snap.chunk_count == len(ids)

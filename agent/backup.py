@@ -1,0 +1,199 @@
+"""One backup run: scan → (cache | chunk → id) → upload missing → manifest → seal → commit.
+
+The snapshot is committed only after every chunk it references is durable in the
+vault (the uploader's ``finish``), and the local file cache is rewritten only after the
+commit succeeded, so an interrupted backup leaves the vault with harmless unreferenced
+blobs and the next run re-sends nothing the vault already has.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import blake3
+
+from agent.cache import CachedFile, CacheKey, FileCache
+from agent.chunker import chunk_bytes, chunk_file
+from agent.crypto import chunk_id_and_key, public_signing_key, seal_root, sign_header
+from agent.keys import KeyRing
+from agent.manifest import ChunkRef, Entry, EntryType, ManifestRoot, encode_manifest, encode_root
+from agent.scanner import ScanItem, scan
+from agent.snapshot import SnapshotHeader, chunk_ids_digest, encode_header
+from agent.uploader import Uploader
+from agent.vault_client import SnapshotInfo, VaultClient
+
+#: on_progress(bytes_done, bytes_total, current_path)
+ProgressCallback = Callable[[int, int, str], None]
+
+
+@dataclass
+class BackupResult:
+    snapshot: SnapshotInfo
+    files: int
+    bytes: int
+    new_bytes: int
+    new_chunks: int
+    files_read: int
+    duration_s: float
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+
+    def summary(self) -> dict[str, object]:
+        return {
+            "snapshot": self.snapshot.id,
+            "time_ns": self.snapshot.time_ns,
+            "files": self.files,
+            "bytes": self.bytes,
+            "new_bytes": self.new_bytes,
+            "new_chunks": self.new_chunks,
+            "files_read": self.files_read,
+            "skipped": [{"path": p, "reason": r} for p, r in self.skipped],
+            "duration_s": round(self.duration_s, 3),
+        }
+
+
+def _cache_key(item: ScanItem) -> CacheKey:
+    return CacheKey(item.rel, item.size, item.mtime_ns, item.ctime_ns, item.inode)
+
+
+class _Run:
+    """State of one backup run (kept off the public API)."""
+
+    def __init__(self, client: VaultClient, keyring: KeyRing, uploader: Uploader,
+                 on_progress: ProgressCallback | None) -> None:
+        self.client = client
+        self.keyring = keyring
+        self.uploader = uploader
+        self.on_progress = on_progress
+        self.referenced: set[bytes] = set()
+        self.done = 0
+        self.total = 0
+        self.skipped: list[tuple[str, str]] = []
+
+    def store_piece(self, data: bytes | memoryview) -> ChunkRef:
+        chunk_id, key = chunk_id_and_key(self.keyring.id_key, data)
+        self.uploader.add(chunk_id, key, data)
+        self.referenced.add(chunk_id)
+        return ChunkRef(chunk_id, key, len(data))
+
+    def read_file(self, item: ScanItem) -> CachedFile | None:
+        """Chunk and upload one file; None (and a skip record) if it cannot be read."""
+        hasher = blake3.blake3(max_threads=1)
+        refs = []
+        try:
+            for piece in chunk_file(item.abs):
+                hasher.update(piece.data)
+                refs.append(self.store_piece(piece.data))
+                self.done += len(piece.data)
+                if self.on_progress:
+                    self.on_progress(self.done, self.total, item.abs)
+        except OSError as exc:
+            self.skipped.append((item.abs, f"cannot read: {exc.strerror}"))
+            return None
+        return CachedFile(hasher.digest(), tuple(refs))
+
+
+def _cached_files_still_stored(
+    client: VaultClient, hits: dict[str, CachedFile]
+) -> dict[str, CachedFile]:
+    """Drop cache hits whose chunks the vault no longer holds (e.g. after a prune)."""
+    if not hits:
+        return hits
+    missing = client.find_missing({c.id for f in hits.values() for c in f.chunks})
+    if not missing:
+        return hits
+    return {p: f for p, f in hits.items() if not any(c.id in missing for c in f.chunks)}
+
+
+def run_backup(
+    client: VaultClient,
+    keyring: KeyRing,
+    paths: Sequence[str],
+    tags: Iterable[str],
+    cache_dir: Path,
+    workers: int,
+    on_progress: ProgressCallback | None = None,
+) -> BackupResult:
+    """Back up ``paths`` as one snapshot and return what was stored.
+
+    Raises ConfigError for a path that does not exist, VaultError if the vault refuses
+    or cannot be reached; in every failure case nothing is committed.
+    """
+    started = time.monotonic()
+    items = scan(paths)
+    cache = FileCache(cache_dir)
+    try:
+        files = [i for i in items if i.type is EntryType.FILE]
+        hits = {}
+        for item in files:
+            cached = cache.lookup(_cache_key(item))
+            if cached is not None:
+                hits[item.rel] = cached
+        hits = _cached_files_still_stored(client, hits)
+
+        uploader = Uploader(client, workers)
+        run = _Run(client, keyring, uploader, on_progress)
+        run.total = sum(i.size for i in files if i.rel not in hits)
+        entries: list[Entry] = []
+        new_cache: list[tuple[CacheKey, CachedFile]] = []
+        files_read = 0
+        try:
+            for item in items:
+                if item.type is not EntryType.FILE:
+                    entries.append(Entry(item.rel, item.type, item.mode, item.mtime_ns,
+                                         link_target=item.link_target))
+                    continue
+                content = hits.get(item.rel)
+                if content is None:
+                    content = run.read_file(item)
+                    files_read += 1
+                    if content is None:
+                        continue
+                else:
+                    run.referenced.update(c.id for c in content.chunks)
+                size = sum(c.size for c in content.chunks)
+                entries.append(Entry(item.rel, EntryType.FILE, item.mode, item.mtime_ns,
+                                     size=size, content_hash=content.content_hash,
+                                     chunks=content.chunks))
+                new_cache.append((_cache_key(item), content))
+
+            manifest = b"".join(encode_manifest(entries))
+            manifest_refs = tuple(run.store_piece(p.data) for p in chunk_bytes(manifest))
+            stats = uploader.finish()
+        except BaseException:
+            uploader.abort()
+            raise
+
+        root = ManifestRoot(manifest_refs, blake3.blake3(manifest).digest(), len(manifest))
+        ids = sorted(run.referenced)
+        header = encode_header(SnapshotHeader(
+            node=keyring.node,
+            hostname=socket.gethostname(),
+            paths=tuple(os.path.abspath(p) for p in paths),
+            tags=tuple(tags),
+            client_time_ns=time.time_ns(),
+            files=len(new_cache),
+            bytes=sum(k.size for k, _ in new_cache),
+            sealed_root=seal_root(keyring.restore_public, encode_root(root)),
+            chunk_count=len(ids),
+            chunk_ids_digest=chunk_ids_digest(ids),
+            node_public_key=public_signing_key(keyring.signing_seed),
+        ))
+        snapshot = client.commit(header, sign_header(keyring.signing_seed, header), ids)
+        cache.replace_all(new_cache)
+    finally:
+        cache.close()
+    return BackupResult(
+        snapshot=snapshot,
+        files=len(new_cache),
+        bytes=sum(k.size for k, _ in new_cache),
+        new_bytes=stats.new_bytes,
+        new_chunks=stats.new_chunks,
+        files_read=files_read,
+        duration_s=time.monotonic() - started,
+        skipped=run.skipped,
+    )

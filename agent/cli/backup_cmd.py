@@ -1,0 +1,37 @@
+"""``vault-agent backup PATH... [--tag TAG]``: one backup, now, as one snapshot."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from agent.backup import run_backup
+from agent.cli.common import Context, print_json
+from agent.cli.progress import ProgressBar
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("backup", help="back up paths now as one snapshot")
+    p.add_argument("paths", metavar="PATH", nargs="+")
+    p.add_argument("--tag", action="append", default=[], help="tag the snapshot (repeatable)")
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
+    p.set_defaults(run=run, needs_config=True)
+
+
+def run(args: argparse.Namespace, ctx: Context) -> int:
+    bar = ProgressBar("backup", enabled=not args.json)
+    try:
+        result = run_backup(ctx.client, ctx.keyring, args.paths, args.tag,
+                            ctx.config.cache_dir, ctx.config.workers, bar)
+    finally:
+        bar.close()
+    for path, reason in result.skipped:
+        print(f"vault-agent: warning: skipped {path}: {reason}", file=sys.stderr)
+    if args.json:
+        print_json(result.summary())
+        return 0
+    rate = result.bytes / max(result.duration_s, 1e-6) / 1e6
+    print(f"snapshot {result.snapshot.id[:12]} saved: {result.files} files, "
+          f"{result.bytes / 1e6:,.1f} MB in {result.duration_s:.1f}s ({rate:,.0f} MB/s); "
+          f"added {result.new_chunks} chunks, {result.new_bytes / 1e6:,.1f} MB stored")
+    return 0

@@ -1,0 +1,60 @@
+"""What every command shares: loading the context, JSON output, exit-code mapping."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from agent.config import AgentConfig, load_agent_config
+from agent.errors import AgentError
+from agent.keys import KeyRing, load_keyring
+from agent.vault_client import VaultClient
+
+EXIT_OK = 0
+EXIT_DATA = 1
+EXIT_USAGE = 2
+
+
+@dataclass
+class Context:
+    config: AgentConfig
+    keyring: KeyRing
+    client: VaultClient
+
+
+def open_context(config_path: str) -> Context:
+    """Load the configuration and its key file and connect to the vault (lazily)."""
+    config = load_agent_config(config_path)
+    keyring = load_keyring(config.key_file, config.node)
+    return Context(config, keyring, VaultClient(config.vault_address, config.max_message_bytes))
+
+
+class _MissingConfig(AgentError):
+    exit_code = EXIT_USAGE
+
+
+def require_config(args: argparse.Namespace, prog: str) -> Context:
+    if not args.config:
+        raise _MissingConfig(f"{prog}: --config FILE is required for this command")
+    return open_context(args.config)
+
+
+def print_json(value: object) -> None:
+    json.dump(value, sys.stdout, indent=None, sort_keys=False)
+    sys.stdout.write("\n")
+    sys.stdout.flush()
+
+
+def run_main(prog: str, handler: Callable[[], int]) -> int:
+    """Run ``handler`` and map the agent's exceptions to exit codes (one place)."""
+    try:
+        return handler()
+    except AgentError as exc:
+        print(f"{prog}: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print(f"{prog}: interrupted", file=sys.stderr)
+        return 130

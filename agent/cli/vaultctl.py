@@ -1,0 +1,43 @@
+"""``vaultctl``: the operator's tool. One module per command; this file only dispatches."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from agent.cli import init_cmd, restore_cmd, snapshots_cmd, verify_cmd
+from agent.cli.common import require_config, run_main
+
+COMMANDS = (init_cmd, snapshots_cmd, restore_cmd, verify_cmd)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="vaultctl",
+        description="Operate a Bulwark vault: sites, snapshots, restore, verify.",
+        epilog="exit codes: 0 success, 1 data or integrity problem, 2 usage or configuration",
+    )
+    parser.add_argument("--config", metavar="FILE", help="agent.toml (or another role's config)")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for command in COMMANDS:
+        command.add_parser(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+
+    def handler() -> int:
+        if not args.needs_config:
+            return args.run(args)
+        ctx = require_config(args, "vaultctl")
+        try:
+            return args.run(args, ctx)
+        finally:
+            ctx.client.close()
+
+    return run_main("vaultctl", handler)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

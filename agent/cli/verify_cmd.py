@@ -1,0 +1,30 @@
+"""``vaultctl verify SNAPSHOT``: read and authenticate every chunk; name damaged files."""
+
+from __future__ import annotations
+
+import argparse
+
+from agent.cli.common import EXIT_DATA, Context, print_json
+from agent.verify import run_verify
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("verify", help="authenticate every chunk and file of a snapshot")
+    p.add_argument("snapshot", metavar="SNAPSHOT", help="id, unique id prefix, or 'latest'")
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
+    p.set_defaults(run=run, needs_config=True)
+
+
+def run(args: argparse.Namespace, ctx: Context) -> int:
+    result = run_verify(ctx.client, ctx.keyring, args.snapshot, ctx.config.workers)
+    if args.json:
+        print_json(result.summary())
+    else:
+        state = "ok" if result.ok else "DAMAGED"
+        print(f"snapshot {result.snapshot[:12]}: {result.chunks} chunks, {result.files} files, "
+              f"{result.bytes / 1e6:,.1f} MB: {state}")
+        for chunk, files in sorted(result.damaged.items()):
+            print(f"  damaged chunk {chunk[:16]}: {', '.join(files)}")
+        for path in result.mismatched:
+            print(f"  content hash mismatch: {path}")
+    return 0 if result.ok else EXIT_DATA

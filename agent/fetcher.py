@@ -1,0 +1,101 @@
+"""Fetches and decrypts chunks in order, overlapping network and decode work.
+
+:func:`fetch_plaintext` turns a stream of ChunkRefs into a stream of plaintexts (or
+the IntegrityError that stopped one), in the same order, so a restore can write files
+sequentially while the next chunks are already downloading and decrypting.
+"""
+
+from __future__ import annotations
+
+import collections
+from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+
+from agent.blob import decode_blob
+from agent.errors import IntegrityError
+from agent.manifest import ChunkRef
+from agent.vault_client import VaultClient
+
+#: Chunk ids per GetChunks call; a call that hits a damaged blob is retried id by id.
+FETCH_BATCH = 64
+
+
+def _download(client: VaultClient, refs: list[ChunkRef]) -> list[bytes | IntegrityError]:
+    """Blobs for ``refs`` in order; a damaged or missing one becomes its error."""
+    try:
+        blobs = dict(client.get_chunks([r.id for r in refs]))
+        return [
+            blobs.get(r.id) or IntegrityError(f"chunk {r.id.hex()}: the vault did not return it")
+            for r in refs
+        ]
+    except IntegrityError:
+        if len(refs) == 1:
+            raise
+    out: list[bytes | IntegrityError] = []
+    for ref in refs:
+        try:
+            out.extend(blob for _, blob in client.get_chunks([ref.id]))
+        except IntegrityError as exc:
+            out.append(exc)
+    return out
+
+
+def _decode(ref: ChunkRef, blob: bytes | IntegrityError) -> bytes | IntegrityError:
+    if isinstance(blob, IntegrityError):
+        return blob
+    try:
+        return decode_blob(ref.id, ref.key, blob, ref.size)
+    except IntegrityError as exc:
+        return exc
+
+
+def _batches(refs: Iterable[ChunkRef]) -> Iterator[list[ChunkRef]]:
+    batch: list[ChunkRef] = []
+    for ref in refs:
+        batch.append(ref)
+        if len(batch) >= FETCH_BATCH:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def fetch_plaintext(
+    client: VaultClient, refs: Iterable[ChunkRef], workers: int, lookahead: int = 4
+) -> Iterator[tuple[ChunkRef, bytes | IntegrityError]]:
+    """Yield ``(ref, plaintext or error)`` for every ref, in order.
+
+    Downloads run on their own threads and never wait for decode work, so the two
+    pools cannot deadlock. At most ``lookahead`` batches are in flight, which bounds
+    memory to about ``lookahead * FETCH_BATCH * CHUNK_MAX`` bytes.
+    """
+    with (
+        ThreadPoolExecutor(max_workers=lookahead, thread_name_prefix="fetch") as net,
+        ThreadPoolExecutor(max_workers=workers, thread_name_prefix="decode") as cpu,
+    ):
+        def job(batch: list[ChunkRef]) -> list[Future[bytes | IntegrityError]]:
+            blobs = _download_safely(client, batch)
+            return [cpu.submit(_decode, ref, blob) for ref, blob in zip(batch, blobs, strict=True)]
+
+        in_flight: collections.deque[tuple[list[ChunkRef], Future]] = collections.deque()
+        for batch in _batches(refs):
+            in_flight.append((batch, net.submit(job, batch)))
+            if len(in_flight) > lookahead:
+                yield from _ready(in_flight.popleft())
+        while in_flight:
+            yield from _ready(in_flight.popleft())
+
+
+def _download_safely(client: VaultClient, batch: list[ChunkRef]) -> list[bytes | IntegrityError]:
+    try:
+        return _download(client, batch)
+    except IntegrityError as exc:
+        return [exc]
+
+
+def _ready(
+    item: tuple[list[ChunkRef], Future],
+) -> Iterator[tuple[ChunkRef, bytes | IntegrityError]]:
+    batch, future = item
+    for ref, decoded in zip(batch, future.result(), strict=True):
+        yield ref, decoded.result()

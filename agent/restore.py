@@ -1,0 +1,183 @@
+"""Restores a snapshot (or one path of it) under a target folder, safely.
+
+Safety contract: nothing is written outside ``target``. Every manifest path is
+validated before the first write (``read_manifest``), parents are re-checked against
+symlink escapes just before each write, files are created with O_EXCL|O_NOFOLLOW under
+a temporary name and renamed into place only after their content hash matched, so a
+damaged file never appears under its real name. A damaged chunk fails only the files
+that use it; the others are restored and the run reports the failures (exit 1).
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import blake3
+
+from agent.errors import IntegrityError, SnapshotNotFound, UnsafePathError
+from agent.fetcher import fetch_plaintext
+from agent.keys import KeyRing
+from agent.manifest import ChunkRef, Entry, EntryType
+from agent.pathsafe import check_manifest_path, ensure_within, target_path
+from agent.snapshot_reader import open_snapshot, read_manifest
+from agent.vault_client import VaultClient
+
+ProgressCallback = Callable[[int, int, str], None]
+
+_WRITE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+
+
+@dataclass
+class RestoreResult:
+    snapshot: str
+    files: int = 0
+    bytes: int = 0
+    duration_s: float = 0.0
+    failed: list[tuple[str, str]] = field(default_factory=list)
+
+    def summary(self) -> dict[str, object]:
+        return {
+            "snapshot": self.snapshot,
+            "files": self.files,
+            "bytes": self.bytes,
+            "duration_s": round(self.duration_s, 3),
+            "failed": [{"path": p, "error": e} for p, e in self.failed],
+        }
+
+
+def select(entries: list[Entry], subpath: str | None) -> list[Entry]:
+    """Entries at or under ``subpath`` (as backed up, with or without a leading '/'),
+    plus the directories above it; all entries when ``subpath`` is None."""
+    if subpath is None:
+        return entries
+    wanted = subpath.strip("/")
+    if not wanted:
+        return entries
+    check_manifest_path(wanted)
+    chosen = [
+        e for e in entries
+        if e.path == wanted or e.path.startswith(wanted + "/") or wanted.startswith(e.path + "/")
+    ]
+    if not any(e.path == wanted for e in chosen):
+        raise SnapshotNotFound(f"path {subpath!r} is not in this snapshot")
+    return chosen
+
+
+def _temp_name(dest: Path) -> Path:
+    return dest.with_name(f".{dest.name}.restore-{secrets.token_hex(4)}")
+
+
+def _make_dir(target: Path, dest: Path) -> None:
+    ensure_within(target, dest)
+    if dest.is_symlink():
+        raise UnsafePathError(f"{dest}: a symlink stands where the snapshot has a directory")
+    if not dest.is_dir():
+        os.mkdir(dest, 0o700)
+
+
+def _write_file(
+    target: Path, dest: Path, entry: Entry,
+    chunks: Iterator[tuple[ChunkRef, bytes | IntegrityError]],
+    on_bytes: Callable[[int], None],
+) -> str | None:
+    """Write one file from ``chunks``; returns an error text instead of raising for
+    damaged data (after consuming exactly ``len(entry.chunks)`` items)."""
+    ensure_within(target, dest)
+    tmp = _temp_name(dest)
+    error: str | None = None
+    hasher = blake3.blake3(max_threads=1)
+    fd = os.open(tmp, _WRITE_FLAGS, 0o600)
+    try:
+        with os.fdopen(fd, "wb", buffering=1 << 20) as out:
+            for _ in entry.chunks:
+                ref, plain = next(chunks)
+                if error is not None:
+                    continue
+                if isinstance(plain, IntegrityError):
+                    error = str(plain)
+                    continue
+                out.write(plain)
+                hasher.update(plain)
+                on_bytes(len(plain))
+            if error is None and hasher.digest() != entry.content_hash:
+                error = "content hash does not match the manifest"
+            if error is None:
+                out.flush()
+                os.fchmod(out.fileno(), entry.mode)
+        if error is None:
+            os.utime(tmp, ns=(entry.mtime_ns, entry.mtime_ns), follow_symlinks=False)
+            if dest.is_dir() and not dest.is_symlink():
+                raise UnsafePathError(f"{dest}: a directory stands where the snapshot has a file")
+            os.rename(tmp, dest)
+    finally:
+        if error is not None or tmp.exists():
+            tmp.unlink(missing_ok=True)
+    return error
+
+
+def _make_symlink(target: Path, dest: Path, entry: Entry) -> None:
+    ensure_within(target, dest)
+    tmp = _temp_name(dest)
+    os.symlink(entry.link_target, tmp)
+    os.utime(tmp, ns=(entry.mtime_ns, entry.mtime_ns), follow_symlinks=False)
+    os.rename(tmp, dest)
+
+
+def run_restore(
+    client: VaultClient,
+    keyring: KeyRing,
+    ref: str,
+    target: Path,
+    subpath: str | None,
+    workers: int,
+    on_progress: ProgressCallback | None = None,
+) -> RestoreResult:
+    """Restore snapshot ``ref`` under ``target``.
+
+    Key, signature and manifest problems raise before anything is written. Damaged
+    chunks are reported in ``RestoreResult.failed``; the caller turns that into exit 1.
+    """
+    started = time.monotonic()
+    snapshot = open_snapshot(client, keyring, ref)
+    entries = select(read_manifest(client, snapshot, workers), subpath)
+    result = RestoreResult(snapshot.info.id)
+    files = [e for e in entries if e.type is EntryType.FILE]
+    total = sum(e.size for e in files)
+    done = 0
+
+    def on_bytes(n: int) -> None:
+        nonlocal done
+        done += n
+        if on_progress:
+            on_progress(done, total, current)
+
+    target.mkdir(parents=True, exist_ok=True)
+    target = target.resolve()
+    chunks = fetch_plaintext(client, (c for e in files for c in e.chunks), workers)
+    current = ""
+    for entry in entries:
+        dest = target_path(target, entry.path)
+        current = entry.path
+        if entry.type is EntryType.DIR:
+            _make_dir(target, dest)
+        elif entry.type is EntryType.SYMLINK:
+            _make_symlink(target, dest, entry)
+        else:
+            error = _write_file(target, dest, entry, chunks, on_bytes)
+            if error is None:
+                result.files += 1
+                result.bytes += entry.size
+            else:
+                result.failed.append(("/" + entry.path, error))
+    for entry in reversed(entries):
+        if entry.type is EntryType.DIR:
+            dest = target_path(target, entry.path)
+            os.chmod(dest, entry.mode)
+            os.utime(dest, ns=(entry.mtime_ns, entry.mtime_ns))
+    result.duration_s = time.monotonic() - started
+    return result

@@ -1,0 +1,183 @@
+"""The agent's gRPC edge: the only agent module that talks to the vault.
+
+It turns domain values into ``bulwark.v1`` messages and back, and gRPC status codes
+into the agent's exception tree (one mapping, ``_translate``). Everything above it
+works with :class:`SnapshotInfo` and plain bytes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import TypeVar
+
+import grpc
+
+from agent.errors import IntegrityError, SnapshotNotFound, VaultError
+from protos.bulwark.v1 import vault_pb2, vault_pb2_grpc
+
+#: The vault refuses more ids than this in one FindMissing/ChunkIdBatch message.
+IDS_PER_MESSAGE = 4096
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class SnapshotInfo:
+    """A snapshot as the vault lists it, plus the node's signed header bytes."""
+
+    id: str
+    time_ns: int
+    node: str
+    tags: tuple[str, ...]
+    paths: tuple[str, ...]
+    files: int
+    bytes: int
+    chunk_count: int
+    header: bytes
+    signature: bytes
+
+
+@dataclass(frozen=True)
+class PutResult:
+    stored: int
+    already_present: int
+    stored_bytes: int
+
+
+def _snapshot_info(message: vault_pb2.Snapshot) -> SnapshotInfo:
+    return SnapshotInfo(
+        id=message.id,
+        time_ns=message.time_ns,
+        node=message.node,
+        tags=tuple(message.tags),
+        paths=tuple(message.paths),
+        files=message.files,
+        bytes=message.bytes,
+        chunk_count=message.chunk_count,
+        header=message.signed.header,
+        signature=message.signed.signature,
+    )
+
+
+def _batches(items: Iterable[T], size: int) -> Iterator[list[T]]:
+    batch: list[T] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+class VaultClient:
+    """A connection to one vault. Thread-safe: gRPC channels may be shared."""
+
+    def __init__(self, address: str, max_message_bytes: int = 16 << 20) -> None:
+        self.address = address
+        self._channel = grpc.insecure_channel(
+            address,
+            options=[
+                ("grpc.max_send_message_length", max_message_bytes),
+                ("grpc.max_receive_message_length", max_message_bytes),
+            ],
+        )
+        self._stub = vault_pb2_grpc.VaultStub(self._channel)
+        self.max_message_bytes = max_message_bytes
+
+    def close(self) -> None:
+        self._channel.close()
+
+    def __enter__(self) -> VaultClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def _translate(self, what: str, not_found: Callable[[str], Exception] | None = None):
+        """Map a gRPC failure of ``what`` to the agent's exception tree."""
+        try:
+            yield
+        except grpc.RpcError as exc:
+            code = exc.code()
+            detail = exc.details() or code.name
+            if code == grpc.StatusCode.NOT_FOUND and not_found is not None:
+                raise not_found(detail) from None
+            if code in (grpc.StatusCode.DATA_LOSS, grpc.StatusCode.NOT_FOUND):
+                raise IntegrityError(f"{what}: {detail}") from None
+            if code == grpc.StatusCode.UNAVAILABLE:
+                raise VaultError(f"cannot reach the vault at {self.address}: {detail}") from None
+            raise VaultError(f"{what}: vault answered {code.name}: {detail}") from None
+
+    def find_missing(self, chunk_ids: Iterable[bytes]) -> set[bytes]:
+        """Return the subset of ``chunk_ids`` the vault does not hold."""
+        requests = (
+            vault_pb2.FindMissingRequest(chunk_ids=batch)
+            for batch in _batches(chunk_ids, IDS_PER_MESSAGE)
+        )
+        missing: set[bytes] = set()
+        with self._translate("FindMissing"):
+            for response in self._stub.FindMissing(requests):
+                missing.update(response.missing)
+        return missing
+
+    def put_blobs(self, messages: Iterable[list[tuple[bytes, bytes, bytes]]]) -> PutResult:
+        """Stream batches of (chunk_id, blob, digest); returns when all are durable.
+
+        Each batch becomes one PutChunks message; the caller keeps each batch under
+        ``max_message_bytes``.
+        """
+        requests = (
+            vault_pb2.PutChunksRequest(
+                blobs=[vault_pb2.Blob(chunk_id=i, data=d, digest=h) for i, d, h in batch]
+            )
+            for batch in messages
+        )
+        with self._translate("PutChunks"):
+            response = self._stub.PutChunks(requests)
+        return PutResult(response.stored, response.already_present, response.stored_bytes)
+
+    def commit(self, header: bytes, signature: bytes, chunk_ids: list[bytes]) -> SnapshotInfo:
+        """Commit a snapshot atomically; VaultError if the vault refuses it."""
+
+        def requests() -> Iterator[vault_pb2.CommitSnapshotRequest]:
+            yield vault_pb2.CommitSnapshotRequest(
+                header=vault_pb2.SignedHeader(header=header, signature=signature)
+            )
+            for batch in _batches(chunk_ids, IDS_PER_MESSAGE):
+                yield vault_pb2.CommitSnapshotRequest(
+                    chunks=vault_pb2.ChunkIdBatch(chunk_ids=batch)
+                )
+
+        try:
+            response = self._stub.CommitSnapshot(requests())
+        except grpc.RpcError as exc:
+            raise VaultError(f"the vault refused the commit: {exc.details()}") from None
+        return _snapshot_info(response.snapshot)
+
+    def list_snapshots(self, node: str = "") -> list[SnapshotInfo]:
+        with self._translate("ListSnapshots"):
+            response = self._stub.ListSnapshots(vault_pb2.ListSnapshotsRequest(node=node))
+        return [_snapshot_info(s) for s in response.snapshots]
+
+    def get_snapshot(self, ref: str, node: str = "") -> SnapshotInfo:
+        """Resolve a full id, unique prefix or ``latest``; SnapshotNotFound if none."""
+        with self._translate(f"snapshot {ref}", not_found=SnapshotNotFound):
+            response = self._stub.GetSnapshot(vault_pb2.GetSnapshotRequest(ref=ref, node=node))
+        return _snapshot_info(response)
+
+    def get_chunks(self, chunk_ids: list[bytes]) -> Iterator[tuple[bytes, bytes]]:
+        """Yield (chunk_id, blob) in request order.
+
+        IntegrityError if the vault lacks a chunk or a stored blob fails its keyless
+        hash; the stream stops there.
+        """
+        call = self._stub.GetChunks(vault_pb2.GetChunksRequest(chunk_ids=chunk_ids))
+        with self._translate("GetChunks"):
+            for blob in call:
+                yield blob.chunk_id, blob.data
+
+

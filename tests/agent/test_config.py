@@ -1,0 +1,48 @@
+"""agent.toml validation: every error names the file, the key and the reason."""
+
+from __future__ import annotations
+
+import pytest
+
+from agent.config import load_agent_config
+from agent.errors import ConfigError
+
+GOOD = """
+[vault]
+address = "127.0.0.1:7443"
+[node]
+name = "gpu-01"
+[keys]
+file = "tenant.key"
+"""
+
+
+def test_good_config_resolves_paths_against_its_folder(tmp_path):
+    path = tmp_path / "agent.toml"
+    path.write_text(GOOD)
+    config = load_agent_config(path)
+    assert config.key_file == tmp_path / "tenant.key"
+    assert config.cache_dir == tmp_path / "cache"
+    assert config.node == "gpu-01" and config.workers >= 1
+
+
+@pytest.mark.parametrize("text, fragment", [
+    ("[vault]\naddress = 1", "[vault] address must be a str"),
+    ('[vault]\naddress = "nowhere"\n[keys]\nfile="k"', "HOST:PORT"),
+    ('[vault]\naddress = "h:1"\n[keys]\nfile="k"\n[backup]\nworkers = 0', "workers"),
+    ('[vault]\naddress = "h:1"\n[keys]\nfile="k"\n[backup]\nthreads = 2', "unknown key 'threads'"),
+    ('[vault]\naddress = "h:1"\n[keyz]\nfile="k"', "unknown table [keyz]"),
+    ('[vault]\naddress = "h:1"', "[keys] file is required"),
+    ("[vault\n", "not valid TOML"),
+])
+def test_bad_config_names_file_key_and_reason(tmp_path, text, fragment):
+    path = tmp_path / "agent.toml"
+    path.write_text(text)
+    with pytest.raises(ConfigError) as info:
+        load_agent_config(path)
+    assert str(path) in str(info.value) and fragment in str(info.value)
+
+
+def test_missing_config_file(tmp_path):
+    with pytest.raises(ConfigError, match="not found"):
+        load_agent_config(tmp_path / "absent.toml")

@@ -1,0 +1,59 @@
+"""Builds hostile snapshots the way a compromised node could: valid keys and
+signatures, hostile content. Uses the library's own primitives, bypassing its checks."""
+
+from __future__ import annotations
+
+import time
+
+import blake3
+
+from agent.blob import blob_digest, encode_blob
+from agent.crypto import chunk_id_and_key, public_signing_key, seal_root, sign_header
+from agent.format import MANIFEST_MAGIC
+from agent.keys import KeyRing
+from agent.manifest import ChunkRef, ManifestRoot, encode_root
+from agent.snapshot import SnapshotHeader, chunk_ids_digest, encode_header
+from agent.vault_client import VaultClient
+from protos.bulwark.v1 import manifest_pb2
+
+
+def _varint(n: int) -> bytes:
+    out = bytearray()
+    while True:
+        byte = n & 0x7F
+        n >>= 7
+        out.append(byte | (0x80 if n else 0))
+        if not n:
+            return bytes(out)
+
+
+def upload(client: VaultClient, keyring: KeyRing, data: bytes) -> ChunkRef:
+    chunk_id, key = chunk_id_and_key(keyring.id_key, data)
+    blob = encode_blob(chunk_id, key, data)
+    client.put_blobs([[(chunk_id, blob, blob_digest(blob))]])
+    return ChunkRef(chunk_id, key, len(data))
+
+
+def file_entry(path: bytes, ref: ChunkRef, content: bytes) -> manifest_pb2.Entry:
+    return manifest_pb2.Entry(
+        path=path, type=manifest_pb2.ENTRY_TYPE_FILE, mode=0o644, mtime_ns=time.time_ns(),
+        size=len(content), content_hash=blake3.blake3(content).digest(),
+        chunks=[manifest_pb2.ChunkRef(id=ref.id, key=ref.key, size=ref.size)])
+
+
+def commit_raw_manifest(client: VaultClient, keyring: KeyRing,
+                        entries: list[manifest_pb2.Entry], data_refs: list[ChunkRef]) -> str:
+    """Commit a correctly signed and sealed snapshot whose manifest is ``entries``."""
+    manifest = MANIFEST_MAGIC + b"".join(
+        _varint(len(raw)) + raw for raw in (e.SerializeToString() for e in entries))
+    manifest_ref = upload(client, keyring, manifest)
+    root = ManifestRoot((manifest_ref,), blake3.blake3(manifest).digest(), len(manifest))
+    ids = sorted({manifest_ref.id, *(r.id for r in data_refs)})
+    header = encode_header(SnapshotHeader(
+        node=keyring.node, hostname="forged", paths=("/x",), tags=("forged",),
+        client_time_ns=time.time_ns(), files=len(data_refs),
+        bytes=sum(r.size for r in data_refs),
+        sealed_root=seal_root(keyring.restore_public, encode_root(root)),
+        chunk_count=len(ids), chunk_ids_digest=chunk_ids_digest(ids),
+        node_public_key=public_signing_key(keyring.signing_seed)))
+    return client.commit(header, sign_header(keyring.signing_seed, header), ids).id

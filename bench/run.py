@@ -346,6 +346,8 @@ class Bulwark(Tool):
         if not rep.get("snapshot"):
             raise BenchError(f"vault-agent backup printed no snapshot id:\n{r.stdout[-2000:]}"
                              f"\n{r.stderr[-2000:]}")
+        if rep.get("skipped"):
+            raise BenchError(f"vault-agent backup skipped files: {str(rep['skipped'])[:2000]}")
         self.snapshot = str(rep["snapshot"])
         return r, rep
 
@@ -353,7 +355,10 @@ class Bulwark(Tool):
         assert self.snapshot, "nothing backed up"
         r = run([self.exe["vaultctl"], "--config", str(self.dir / "agent.toml"), "restore",
                  self.snapshot, str(target), "--json"], env=self.env).check()
-        return r, last_json(r.stdout)
+        rep = last_json(r.stdout)
+        if rep.get("failed"):
+            raise BenchError(f"vaultctl restore reports failed files: {str(rep['failed'])[:2000]}")
+        return r, rep
 
     def close(self) -> dict:
         info: dict = {}

@@ -7,4 +7,4 @@ cd "$(dirname "$0")/.."
 out="${1:-.}"
 python -m grpc_tools.protoc -I . \
   --python_out="$out" --pyi_out="$out" --grpc_python_out="$out" \
-  protos/bulwark/v1/vault.proto protos/bulwark/v1/manifest.proto
+  protos/bulwark/v1/*.proto

@@ -45,7 +45,7 @@ class PutChunksResponse(_message.Message):
     def __init__(self, stored: _Optional[int] = ..., already_present: _Optional[int] = ..., stored_bytes: _Optional[int] = ...) -> None: ...
 
 class SnapshotHeader(_message.Message):
-    __slots__ = ("format_version", "node", "hostname", "paths", "tags", "client_time_ns", "files", "bytes", "sealed_root", "chunk_count", "chunk_ids_digest", "node_public_key")
+    __slots__ = ("format_version", "node", "hostname", "paths", "tags", "client_time_ns", "files", "bytes", "sealed_root", "chunk_count", "chunk_ids_digest", "node_public_key", "requested_retention_days")
     FORMAT_VERSION_FIELD_NUMBER: _ClassVar[int]
     NODE_FIELD_NUMBER: _ClassVar[int]
     HOSTNAME_FIELD_NUMBER: _ClassVar[int]
@@ -58,6 +58,7 @@ class SnapshotHeader(_message.Message):
     CHUNK_COUNT_FIELD_NUMBER: _ClassVar[int]
     CHUNK_IDS_DIGEST_FIELD_NUMBER: _ClassVar[int]
     NODE_PUBLIC_KEY_FIELD_NUMBER: _ClassVar[int]
+    REQUESTED_RETENTION_DAYS_FIELD_NUMBER: _ClassVar[int]
     format_version: int
     node: str
     hostname: str
@@ -70,7 +71,8 @@ class SnapshotHeader(_message.Message):
     chunk_count: int
     chunk_ids_digest: bytes
     node_public_key: bytes
-    def __init__(self, format_version: _Optional[int] = ..., node: _Optional[str] = ..., hostname: _Optional[str] = ..., paths: _Optional[_Iterable[str]] = ..., tags: _Optional[_Iterable[str]] = ..., client_time_ns: _Optional[int] = ..., files: _Optional[int] = ..., bytes: _Optional[int] = ..., sealed_root: _Optional[bytes] = ..., chunk_count: _Optional[int] = ..., chunk_ids_digest: _Optional[bytes] = ..., node_public_key: _Optional[bytes] = ...) -> None: ...
+    requested_retention_days: int
+    def __init__(self, format_version: _Optional[int] = ..., node: _Optional[str] = ..., hostname: _Optional[str] = ..., paths: _Optional[_Iterable[str]] = ..., tags: _Optional[_Iterable[str]] = ..., client_time_ns: _Optional[int] = ..., files: _Optional[int] = ..., bytes: _Optional[int] = ..., sealed_root: _Optional[bytes] = ..., chunk_count: _Optional[int] = ..., chunk_ids_digest: _Optional[bytes] = ..., node_public_key: _Optional[bytes] = ..., requested_retention_days: _Optional[int] = ...) -> None: ...
 
 class CommitSnapshotRequest(_message.Message):
     __slots__ = ("header", "chunks")
@@ -101,7 +103,7 @@ class CommitSnapshotResponse(_message.Message):
     def __init__(self, snapshot: _Optional[_Union[Snapshot, _Mapping]] = ...) -> None: ...
 
 class Snapshot(_message.Message):
-    __slots__ = ("id", "time_ns", "signed", "node", "tags", "paths", "files", "bytes", "chunk_count")
+    __slots__ = ("id", "time_ns", "signed", "node", "tags", "paths", "files", "bytes", "chunk_count", "retention")
     ID_FIELD_NUMBER: _ClassVar[int]
     TIME_NS_FIELD_NUMBER: _ClassVar[int]
     SIGNED_FIELD_NUMBER: _ClassVar[int]
@@ -111,6 +113,7 @@ class Snapshot(_message.Message):
     FILES_FIELD_NUMBER: _ClassVar[int]
     BYTES_FIELD_NUMBER: _ClassVar[int]
     CHUNK_COUNT_FIELD_NUMBER: _ClassVar[int]
+    RETENTION_FIELD_NUMBER: _ClassVar[int]
     id: str
     time_ns: int
     signed: SignedHeader
@@ -120,7 +123,18 @@ class Snapshot(_message.Message):
     files: int
     bytes: int
     chunk_count: int
-    def __init__(self, id: _Optional[str] = ..., time_ns: _Optional[int] = ..., signed: _Optional[_Union[SignedHeader, _Mapping]] = ..., node: _Optional[str] = ..., tags: _Optional[_Iterable[str]] = ..., paths: _Optional[_Iterable[str]] = ..., files: _Optional[int] = ..., bytes: _Optional[int] = ..., chunk_count: _Optional[int] = ...) -> None: ...
+    retention: SnapshotRetention
+    def __init__(self, id: _Optional[str] = ..., time_ns: _Optional[int] = ..., signed: _Optional[_Union[SignedHeader, _Mapping]] = ..., node: _Optional[str] = ..., tags: _Optional[_Iterable[str]] = ..., paths: _Optional[_Iterable[str]] = ..., files: _Optional[int] = ..., bytes: _Optional[int] = ..., chunk_count: _Optional[int] = ..., retention: _Optional[_Union[SnapshotRetention, _Mapping]] = ...) -> None: ...
+
+class SnapshotRetention(_message.Message):
+    __slots__ = ("mode", "retain_until_ns", "legal_hold")
+    MODE_FIELD_NUMBER: _ClassVar[int]
+    RETAIN_UNTIL_NS_FIELD_NUMBER: _ClassVar[int]
+    LEGAL_HOLD_FIELD_NUMBER: _ClassVar[int]
+    mode: int
+    retain_until_ns: int
+    legal_hold: bool
+    def __init__(self, mode: _Optional[int] = ..., retain_until_ns: _Optional[int] = ..., legal_hold: _Optional[bool] = ...) -> None: ...
 
 class ListSnapshotsRequest(_message.Message):
     __slots__ = ("node",)

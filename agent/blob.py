@@ -68,12 +68,15 @@ def decode_blob(chunk_id: bytes, key: bytes, blob: bytes, expected_size: int) ->
         raise BlobError(f"{name}: not a byte string") from None
     if len(blob) < BLOB_HEADER_SIZE + TAG_SIZE:
         raise BlobError(
-            f"{name}: truncated ({len(blob)} bytes, at least {BLOB_HEADER_SIZE + TAG_SIZE} expected)"
+            f"{name}: truncated ({len(blob)} bytes, "
+            f"at least {BLOB_HEADER_SIZE + TAG_SIZE} expected)"
         )
     if blob[:4] != BLOB_MAGIC:
         raise BlobError(f"{name}: bad magic {blob[:4]!r} (expected {BLOB_MAGIC!r})")
     if blob[4] != BLOB_VERSION:
-        raise BlobError(f"{name}: unsupported blob version {blob[4]} (this agent reads {BLOB_VERSION})")
+        raise BlobError(
+            f"{name}: unsupported blob version {blob[4]} (this agent reads {BLOB_VERSION})"
+        )
     if blob[5:_ID_AT] != bytes(BLOB_RESERVED_SIZE):
         raise BlobError(f"{name}: reserved header bytes are not zero")
     if blob[_ID_AT:_NONCE_AT] != bytes(chunk_id):

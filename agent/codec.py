@@ -9,7 +9,8 @@ A payload is one codec byte followed by the codec's body:
   positions p with (p + phase) % width == j, so bf16/fp32 exponents land in one plane.
 
 Decoding trusts nothing in the payload: output never exceeds ``expected_size`` (the size the
-authenticated manifest gives), and no buffer is allocated from a size field beyond it.
+authenticated manifest gives, at most CHUNK_MAX), and no buffer is allocated from a size field
+beyond it.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import zstandard
 from agent.errors import BlobError
 from agent.format import (
     BYTEGROUP_WIDTHS,
+    CHUNK_MAX,
     CODEC_BYTEGROUP,
     CODEC_RAW,
     CODEC_ZSTD,
@@ -44,7 +46,9 @@ class TensorHint:
 
     def __post_init__(self) -> None:
         if self.width not in BYTEGROUP_WIDTHS:
-            raise ValueError(f"tensor hint width must be one of {BYTEGROUP_WIDTHS}, got {self.width}")
+            raise ValueError(
+                f"tensor hint width must be one of {BYTEGROUP_WIDTHS}, got {self.width}"
+            )
         if not 0 <= self.phase < self.width:
             raise ValueError(f"tensor hint phase must be in [0, {self.width}), got {self.phase}")
 
@@ -91,6 +95,8 @@ def _encode_bytegroup(data: bytes, hint: TensorHint) -> bytes:
 
 def decode_payload(payload: bytes | bytearray | memoryview, expected_size: int) -> bytes:
     """Decode a payload into exactly ``expected_size`` bytes, or raise BlobError saying why."""
+    if not 0 <= expected_size <= CHUNK_MAX:
+        raise BlobError(f"expected size {expected_size} is outside 0..{CHUNK_MAX}")
     payload = bytes(payload)
     if not payload:
         raise BlobError("payload is empty (no codec byte)")
@@ -154,7 +160,9 @@ def _decode_bytegroup(body: bytes, expected_size: int) -> bytes:
         codec, length = _PLANE_HEAD.unpack_from(body, pos)
         pos += _PLANE_HEAD.size
         if length > len(body) - pos:
-            raise BlobError(f"byte-group plane {j}: {length} bytes declared, {len(body) - pos} present")
+            raise BlobError(
+                f"byte-group plane {j}: {length} bytes declared, {len(body) - pos} present"
+            )
         stored = body[pos : pos + length]
         pos += length
         if codec == CODEC_RAW:

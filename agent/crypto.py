@@ -36,7 +36,9 @@ WRITE_ONLY_MESSAGE = (
 )
 
 
-def chunk_id_and_key(id_key: bytes, plaintext: bytes | bytearray | memoryview) -> tuple[bytes, bytes]:
+def chunk_id_and_key(
+    id_key: bytes, plaintext: bytes | bytearray | memoryview
+) -> tuple[bytes, bytes]:
     """One keyed BLAKE3 pass, 64-byte XOF output: (chunk id = out[:32], chunk key = out[32:]).
 
     The vault learns the id only. The key needs the id key *and* the plaintext, so a node
@@ -80,7 +82,11 @@ def seal_root(restore_public: bytes, plaintext: bytes) -> bytes:
 
 
 def open_root(restore_private: bytes | None, sealed: bytes) -> bytes:
-    """Open a sealed root; KeyMaterialError for a write-only or wrong key, ManifestError if malformed."""
+    """Open a sealed root.
+
+    Raises KeyMaterialError for a write-only key ring or the wrong restore key, ManifestError
+    for a malformed root.
+    """
     if restore_private is None:
         raise KeyMaterialError(WRITE_ONLY_MESSAGE)
     if len(restore_private) != KEY_SIZE:
@@ -92,7 +98,9 @@ def open_root(restore_private: bytes | None, sealed: bytes) -> bytes:
             f"at least {SEALED_ROOT_OVERHEAD} expected"
         )
     if sealed[:4] != ROOT_MAGIC:
-        raise ManifestError(f"sealed manifest root has bad magic {sealed[:4]!r} (expected {ROOT_MAGIC!r})")
+        raise ManifestError(
+            f"sealed manifest root has bad magic {sealed[:4]!r} (expected {ROOT_MAGIC!r})"
+        )
     eph_pub = sealed[4 : 4 + KEY_SIZE]
     priv = X25519PrivateKey.from_private_bytes(restore_private)
     restore_public = priv.public_key().public_bytes_raw()

@@ -3,9 +3,11 @@
 ::
 
     master (32 random bytes, tenant key file, operators / drill runners / escrow only)
-     ├── id key        = BLAKE3-derive_key("… chunk id key", master)            chunk ids + chunk keys
-     ├── restore key   = X25519(BLAKE3-derive_key("… restore key", master))     opens manifest roots
-     └── signing seed  = BLAKE3-derive_key("… node signing key", master || node) Ed25519, per node
+     ├── id key       = derive_key("… chunk id key", master)            chunk ids + chunk keys
+     ├── restore key  = X25519(derive_key("… restore key", master))     opens manifest roots
+     └── signing seed = derive_key("… node signing key", master || node) Ed25519, per node
+
+(``derive_key`` is BLAKE3 in key-derivation mode.)
 
 A node key file is *write-only*: it carries the id key, the restore **public** key and the
 node's signing seed, never the master nor the restore private key (FORMAT.md "Key hierarchy").
@@ -59,7 +61,10 @@ class KeyRing:
         return self.restore_private is not None
 
     def __repr__(self) -> str:  # never print key bytes into logs or tracebacks
-        return f"KeyRing(tenant={self.tenant!r}, node={self.node!r}, can_restore={self.can_restore})"
+        return (
+            f"KeyRing(tenant={self.tenant!r}, node={self.node!r}, "
+            f"can_restore={self.can_restore})"
+        )
 
 
 def derive_key(context: str, material: bytes) -> bytes:
@@ -130,7 +135,9 @@ def load_keyring(path: Path, node: str) -> KeyRing:
     if kind == KIND_TENANT:
         return derive_keyring(_field_bytes(path, doc, "master", MASTER_SIZE), tenant, node)
     if kind != KIND_NODE:
-        raise KeyMaterialError(f"{path}: unknown key file kind {kind!r} (expected 'tenant' or 'node')")
+        raise KeyMaterialError(
+            f"{path}: unknown key file kind {kind!r} (expected 'tenant' or 'node')"
+        )
     file_node = _field_str(path, doc, "node")
     if file_node != node:
         raise KeyMaterialError(
@@ -220,7 +227,9 @@ def _write_new_private_file(path: Path, data: bytes) -> None:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
                      0o600)
     except FileExistsError:
-        raise KeyMaterialError(f"{path}: already exists; refusing to overwrite a key file") from None
+        raise KeyMaterialError(
+            f"{path}: already exists; refusing to overwrite a key file"
+        ) from None
     except OSError as exc:
         raise KeyMaterialError(f"{path}: cannot create key file: {exc.strerror}") from None
     try:

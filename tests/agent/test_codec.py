@@ -119,6 +119,8 @@ def test_bytegroup_plane_bomb_refused():
 
 @pytest.mark.parametrize("payload, size, reason", [
     (b"", 0, "empty"),
+    (b"\x00", -1, "outside"),
+    (b"\x00", (4 << 20) + 1, "outside"),
     (b"\x07abc", 3, "unknown payload codec 7"),
     (b"\x00abc", 4, "expected 4"),
     (b"\x01notzstd", 3, "not a zstd frame"),

@@ -125,7 +125,8 @@ def test_sign_verify():
 def test_signature_known_answer():
     assert public_signing_key(RING.signing_seed).hex() == KAT["signing_public"]
     header = bytes.fromhex(KAT["header"])
-    assert sign_header(RING.signing_seed, header).hex() == KAT["signature"]  # Ed25519 is deterministic
+    # Ed25519 signatures are deterministic
+    assert sign_header(RING.signing_seed, header).hex() == KAT["signature"]
     verify_header(bytes.fromhex(KAT["signing_public"]), header, bytes.fromhex(KAT["signature"]))
 
 

@@ -80,8 +80,9 @@ def test_node_file_bound_to_node(tenant_file: Path, tmp_path: Path):
 
 
 def test_signing_seed_differs_per_node(tenant_file: Path):
-    assert load_keyring(tenant_file, "a").signing_seed != load_keyring(tenant_file, "b").signing_seed
-    assert load_keyring(tenant_file, "a").id_key == load_keyring(tenant_file, "b").id_key
+    a, b = load_keyring(tenant_file, "a"), load_keyring(tenant_file, "b")
+    assert a.signing_seed != b.signing_seed
+    assert a.id_key == b.id_key
 
 
 def _write(p: Path, text: str) -> Path:

@@ -12,8 +12,11 @@
      │                                                   fails its hash on read
      ├── MissingChunks              FAILED_PRECONDITION  a commit references chunks the vault
      │                                                   does not hold
-     └── StorageError               RESOURCE_EXHAUSTED   disk full (ENOSPC, EDQUOT)
-                                    INTERNAL             any other I/O failure
+     ├── StorageError               RESOURCE_EXHAUSTED   disk full (ENOSPC, EDQUOT)
+ │                                  INTERNAL             any other I/O failure
+ ├── Unauthenticated            UNAUTHENTICATED      no usable client identity (vault.identity)
+ └── PermissionDenied           PERMISSION_DENIED    the caller's role or identity may not
+                                                     do this (vault.authz, node isolation)
 
 Integrity errors never subclass ``NotFound`` (nor the other way round), so a broad
 ``except NotFound`` cannot swallow evidence of tampering. ``MissingChunks`` is not an
@@ -85,3 +88,11 @@ class StorageError(VaultError):
     def from_os(cls, what: str, exc: OSError) -> StorageError:
         """Wrap an ``OSError`` with the operation that failed: ``"write chunk 3fa2…: ..."``."""
         return cls(f"{what}: {exc.strerror or exc}", exc.errno)
+
+
+class Unauthenticated(VaultError):
+    """The caller presented no usable identity (no certificate, no role, revoked)."""
+
+
+class PermissionDenied(VaultError):
+    """The caller is known but its role or identity may not do this."""

@@ -6,6 +6,7 @@ Domain code raises ``vault.errors``; ``status_for`` maps them to gRPC status cod
     NotFound        -> NOT_FOUND            InvalidRequest -> INVALID_ARGUMENT
     IntegrityError  -> DATA_LOSS            MissingChunks  -> FAILED_PRECONDITION
     StorageError    -> RESOURCE_EXHAUSTED (disk full), else INTERNAL
+    PermissionDenied -> PERMISSION_DENIED   Unauthenticated -> UNAUTHENTICATED
 
 Limits: at most ``MAX_IDS_PER_MESSAGE`` ids in a FindMissingRequest (the contract's limit);
 every id and digest is 32 bytes. ChunkIdBatch and GetChunksRequest are bounded only by the
@@ -31,7 +32,9 @@ from vault.errors import (
     InvalidRequest,
     MissingChunks,
     NotFound,
+    PermissionDenied,
     StorageError,
+    Unauthenticated,
     VaultError,
 )
 from vault.store.base import ID_SIZE, ChunkStore, blob_digest
@@ -48,6 +51,8 @@ _STATUS: list[tuple[type[VaultError], grpc.StatusCode]] = [
     (InvalidRequest, grpc.StatusCode.INVALID_ARGUMENT),
     (IntegrityError, grpc.StatusCode.DATA_LOSS),
     (MissingChunks, grpc.StatusCode.FAILED_PRECONDITION),
+    (PermissionDenied, grpc.StatusCode.PERMISSION_DENIED),
+    (Unauthenticated, grpc.StatusCode.UNAUTHENTICATED),
 ]
 
 

@@ -72,12 +72,34 @@ class Run:
         return self
 
 
+GNU_TIME = "/usr/bin/time"
+
+
+def _gnu_time_ok() -> bool:
+    try:
+        r = subprocess.run([GNU_TIME, "-f", "%M", "true"], capture_output=True, timeout=10)
+        return r.returncode == 0 and r.stderr.strip().isdigit()
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+
+
+# Peak RSS: the kernel folds the RSS of the address space a process had *before*
+# exec into its ru_maxrss, so a tool spawned straight from this (large) Python
+# process would inherit our own footprint. GNU time is a tiny intermediary whose
+# child starts clean; without it we fall back to wait4 and say so in the JSON.
+RSS_METHOD = "gnu-time" if os.path.exists(GNU_TIME) and _gnu_time_ok() else "wait4"
+
+
 def run(argv: list[str], env: dict[str, str] | None = None, cwd: Path | None = None,
         timeout: float = 3600.0) -> Run:
-    """Run ``argv`` to completion; wall time and the child's own rusage."""
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+    """Run ``argv`` to completion; wall time, peak RSS and CPU time of the tool."""
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err, \
+            tempfile.NamedTemporaryFile(prefix="bench-time-") as tf:
+        full = argv
+        if RSS_METHOD == "gnu-time":
+            full = [GNU_TIME, "-q", "-o", tf.name, "-f", "%M %U %S", *argv]
         t0 = time.perf_counter()
-        p = subprocess.Popen(argv, stdout=out, stderr=err, stdin=subprocess.DEVNULL,
+        p = subprocess.Popen(full, stdout=out, stderr=err, stdin=subprocess.DEVNULL,
                              env=env, cwd=cwd)
         deadline = t0 + timeout
         while True:
@@ -91,9 +113,17 @@ def run(argv: list[str], env: dict[str, str] | None = None, cwd: Path | None = N
             time.sleep(0.002)
         wall = time.perf_counter() - t0
         p.returncode = os.waitstatus_to_exitcode(status)
+        rss, utime, stime = ru.ru_maxrss, ru.ru_utime, ru.ru_stime
+        if RSS_METHOD == "gnu-time":
+            lines = Path(tf.name).read_text().strip().splitlines()
+            try:
+                m, u, s_ = lines[-1].split()
+                rss, utime, stime = int(m), float(u), float(s_)
+            except (IndexError, ValueError):
+                pass
         out.seek(0)
         err.seek(0)
-        return Run(argv, p.returncode, wall, ru.ru_maxrss, ru.ru_utime, ru.ru_stime,
+        return Run(argv, p.returncode, wall, rss, utime, stime,
                    out.read().decode(errors="replace"), err.read().decode(errors="replace"))
 
 
@@ -265,7 +295,8 @@ class Bulwark(Tool):
                 v = "bulwark " + version("bulwark")
             except Exception:  # noqa: BLE001 - informational only
                 v = "bulwark (unknown version)"
-        commit = run(["git", "-C", str(REPO_ROOT), "rev-parse", "--short", "HEAD"]).stdout.strip()
+        commit = run(["git", "-C", str(REPO_ROOT), "describe", "--always", "--dirty"])
+        commit = commit.stdout.strip()
         return f"{v} (git {commit})" if commit else v
 
     def setup(self) -> None:
@@ -534,7 +565,9 @@ def _row(tool, kind, repeat, phase, state, files, size, r: Run, before, after, e
 
 def _progress(row: dict) -> None:
     vd = f" vaultd {row['vaultd_rss_kb'] / 1024:.0f} MB" if row.get("vaultd_rss_kb") else ""
-    ok = "" if row["phase"] != "restore" else ("  verified" if row.get("verified") else "  MISMATCH")
+    ok = ""
+    if row["phase"] == "restore":
+        ok = "  verified" if row.get("verified") else "  MISMATCH"
     print(f"  {row['tool']:8} {row['workload']:10} {row['phase']:9} {row['wall_s']:8.2f}s "
           f"{row['mb_s']:8.1f} MB/s  +{row['added_bytes'] / MB:8.2f} MB  "
           f"rss {row['peak_rss_kb'] / 1024:.0f} MB{vd}{ok}", flush=True)
@@ -562,9 +595,11 @@ def _size_fmt(vals: list[int]) -> str:
 
 
 def report(rows: list[dict], tools: list[str], meta: dict) -> str:
+    la0, la1 = meta.get("loadavg_start", (0,))[0], meta.get("loadavg_end", (0,))[0]
     out = [f"# Bulwark bench — {meta['date']}", "",
            f"scale {meta['scale']}, repeats {meta['repeats']}, {meta['machine']['nproc']} CPUs "
-           f"({meta['machine']['cpu']}), {meta['machine']['mem_gb']} GB RAM", ""]
+           f"({meta['machine']['cpu']}), {meta['machine']['mem_gb']} GB RAM, "
+           f"load average {la0:.2f} at start / {la1:.2f} at end", ""]
     for t, v in meta["versions"].items():
         out.append(f"- {t}: {v}")
     out.append("")
@@ -655,10 +690,12 @@ def machine_facts() -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__.split("\n")[0])
-    ap.add_argument("--quick", action="store_true", help="small sizes (scale 0.1), for smoke checks")
+    ap.add_argument("--quick", action="store_true",
+                    help="small sizes (scale 0.1), for smoke checks")
     ap.add_argument("--scale", type=float, default=None, help="workload size multiplier "
                     "(default 1.0, or 0.1 with --quick)")
-    ap.add_argument("--repeats", type=int, default=1)
+    ap.add_argument("--repeats", type=int, default=None,
+                    help="runs of every workload and tool (default 3, or 1 with --quick)")
     ap.add_argument("--tools", default=",".join(ALL_TOOLS))
     ap.add_argument("--workloads", default=",".join(wl.KINDS))
     ap.add_argument("--out", type=Path, default=None,
@@ -670,6 +707,7 @@ def main(argv: list[str] | None = None) -> int:
     a = ap.parse_args(argv)
 
     scale = a.scale if a.scale is not None else (0.1 if a.quick else 1.0)
+    a.repeats = a.repeats if a.repeats is not None else (1 if a.quick else 3)
     tools = [t.strip() for t in a.tools.split(",") if t.strip()]
     kinds = [k.strip() for k in a.workloads.split(",") if k.strip()]
     for t in tools:
@@ -697,7 +735,8 @@ def main(argv: list[str] | None = None) -> int:
     versions = {t: TOOLS[t](root / "probe").version() for t in tools}
     meta = {"date": _dt.datetime.now().isoformat(timespec="seconds"), "scale": scale,
             "repeats": a.repeats, "quick": a.quick, "tools": tools, "workloads": kinds,
-            "machine": machine_facts(), "versions": versions, "workdir": str(root),
+            "machine": machine_facts(), "versions": versions, "rss_method": RSS_METHOD,
+            "workdir": str(root),
             "settings": {"restic": "repository v2, compression auto (default)",
                          "borg": "repokey encryption, --compression zstd,3, default chunker",
                          "bulwark": "vaultctl init defaults, vaultd on loopback"}}
@@ -705,6 +744,7 @@ def main(argv: list[str] | None = None) -> int:
           f"work dir {root}", flush=True)
 
     rows: list[dict] = []
+    meta["loadavg_start"] = os.getloadavg()
     t_start = time.monotonic()
     try:
         for kind in kinds:
@@ -727,6 +767,7 @@ def main(argv: list[str] | None = None) -> int:
             _HASHES.clear()
     finally:
         meta["elapsed_s"] = round(time.monotonic() - t_start, 1)
+        meta["loadavg_end"] = os.getloadavg()
         out.write_text(json.dumps({"meta": meta, "rows": rows}, indent=1) + "\n")
         md = report(rows, tools, meta)
         out.with_suffix(".md").write_text(md)

@@ -535,7 +535,8 @@ def generate(out: Path, kind: str, scale: float = 1.0) -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m bench.workload", description=__doc__.split("\n")[0])
+    ap = argparse.ArgumentParser(prog="python -m bench.workload",
+                                 description=__doc__.split("\n")[0])
     ap.add_argument("out", type=Path)
     ap.add_argument("--kind", default="all", choices=[*KINDS, "all", "sample"])
     ap.add_argument("--scale", type=float, default=None,

@@ -19,11 +19,17 @@ import blake3
 
 from agent.cache import CachedFile, CacheKey, FileCache
 from agent.chunker import chunk_bytes, chunk_file
-from agent.crypto import chunk_id_and_key, public_signing_key, seal_root, sign_header
+from agent.crypto import (
+    chunk_id_and_key,
+    chunk_ids_digest,
+    public_signing_key,
+    seal_root,
+    sign_header,
+)
 from agent.keys import KeyRing
 from agent.manifest import ChunkRef, Entry, EntryType, ManifestRoot, encode_manifest, encode_root
 from agent.scanner import ScanItem, scan
-from agent.snapshot import SnapshotHeader, chunk_ids_digest, encode_header
+from agent.snapshot import SnapshotHeader, encode_header
 from agent.uploader import Uploader
 from agent.vault_client import SnapshotInfo, VaultClient
 

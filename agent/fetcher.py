@@ -14,7 +14,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from agent.blob import decode_blob
 from agent.errors import IntegrityError
 from agent.manifest import ChunkRef
-from agent.vault_client import VaultClient
+from agent.vault_client import VaultClient, batches
 
 #: Chunk ids per GetChunks call; a call that hits a damaged blob is retried id by id.
 FETCH_BATCH = 64
@@ -49,17 +49,6 @@ def _decode(ref: ChunkRef, blob: bytes | IntegrityError) -> bytes | IntegrityErr
         return exc
 
 
-def _batches(refs: Iterable[ChunkRef]) -> Iterator[list[ChunkRef]]:
-    batch: list[ChunkRef] = []
-    for ref in refs:
-        batch.append(ref)
-        if len(batch) >= FETCH_BATCH:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
-
-
 def fetch_plaintext(
     client: VaultClient, refs: Iterable[ChunkRef], workers: int, lookahead: int = 4
 ) -> Iterator[tuple[ChunkRef, bytes | IntegrityError]]:
@@ -78,7 +67,7 @@ def fetch_plaintext(
             return [cpu.submit(_decode, ref, blob) for ref, blob in zip(batch, blobs, strict=True)]
 
         in_flight: collections.deque[tuple[list[ChunkRef], Future]] = collections.deque()
-        for batch in _batches(refs):
+        for batch in batches(refs, FETCH_BATCH):
             in_flight.append((batch, net.submit(job, batch)))
             if len(in_flight) > lookahead:
                 yield from _ready(in_flight.popleft())

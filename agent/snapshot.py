@@ -8,10 +8,8 @@ signing (FORMAT.md "Snapshot header").
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 
-import blake3
 from google.protobuf.message import DecodeError
 
 from agent.errors import ManifestError
@@ -36,14 +34,6 @@ class SnapshotHeader:
     chunk_ids_digest: bytes
     node_public_key: bytes
     format_version: int = HEADER_FORMAT_VERSION
-
-
-def chunk_ids_digest(distinct_sorted_ids: Iterable[bytes]) -> bytes:
-    """BLAKE3-256 over the sorted distinct chunk ids, concatenated (FORMAT.md)."""
-    hasher = blake3.blake3()
-    for chunk_id in distinct_sorted_ids:
-        hasher.update(chunk_id)
-    return hasher.digest()
 
 
 def encode_header(header: SnapshotHeader) -> bytes:

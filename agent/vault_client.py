@@ -61,7 +61,8 @@ def _snapshot_info(message: vault_pb2.Snapshot) -> SnapshotInfo:
     )
 
 
-def _batches(items: Iterable[T], size: int) -> Iterator[list[T]]:
+def batches(items: Iterable[T], size: int) -> Iterator[list[T]]:
+    """Split ``items`` into lists of at most ``size`` (the last may be shorter)."""
     batch: list[T] = []
     for item in items:
         batch.append(item)
@@ -116,7 +117,7 @@ class VaultClient:
         """Return the subset of ``chunk_ids`` the vault does not hold."""
         requests = (
             vault_pb2.FindMissingRequest(chunk_ids=batch)
-            for batch in _batches(chunk_ids, IDS_PER_MESSAGE)
+            for batch in batches(chunk_ids, IDS_PER_MESSAGE)
         )
         missing: set[bytes] = set()
         with self._translate("FindMissing"):
@@ -147,7 +148,7 @@ class VaultClient:
             yield vault_pb2.CommitSnapshotRequest(
                 header=vault_pb2.SignedHeader(header=header, signature=signature)
             )
-            for batch in _batches(chunk_ids, IDS_PER_MESSAGE):
+            for batch in batches(chunk_ids, IDS_PER_MESSAGE):
                 yield vault_pb2.CommitSnapshotRequest(
                     chunks=vault_pb2.ChunkIdBatch(chunk_ids=batch)
                 )

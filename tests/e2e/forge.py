@@ -8,11 +8,17 @@ import time
 import blake3
 
 from agent.blob import blob_digest, encode_blob
-from agent.crypto import chunk_id_and_key, public_signing_key, seal_root, sign_header
+from agent.crypto import (
+    chunk_id_and_key,
+    chunk_ids_digest,
+    public_signing_key,
+    seal_root,
+    sign_header,
+)
 from agent.format import MANIFEST_MAGIC
 from agent.keys import KeyRing
 from agent.manifest import ChunkRef, ManifestRoot, encode_root
-from agent.snapshot import SnapshotHeader, chunk_ids_digest, encode_header
+from agent.snapshot import SnapshotHeader, encode_header
 from agent.vault_client import VaultClient
 from protos.bulwark.v1 import manifest_pb2
 

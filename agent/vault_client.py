@@ -15,7 +15,7 @@ from typing import TypeVar
 import grpc
 
 from agent.errors import IntegrityError, SnapshotNotFound, VaultError
-from protos.bulwark.v1 import vault_pb2, vault_pb2_grpc
+from protos.bulwark.v1 import drills_pb2, drills_pb2_grpc, vault_pb2, vault_pb2_grpc
 
 #: The vault refuses more ids than this in one FindMissing/ChunkIdBatch message.
 IDS_PER_MESSAGE = 4096
@@ -181,4 +181,45 @@ class VaultClient:
             for blob in call:
                 yield blob.chunk_id, blob.data
 
+    # --- Drills (restore-drill reports; agent.drill) --------------------------------------
 
+    def record_drill(self, report: bytes, signature: bytes, public_key: bytes) -> DrillRecordInfo:
+        """Record a signed drill report; VaultError if the vault refuses it."""
+        stub = drills_pb2_grpc.DrillsStub(self._channel)
+        with self._translate("RecordDrill"):
+            response = stub.RecordDrill(drills_pb2.RecordDrillRequest(
+                report=report, signature=signature, public_key=public_key))
+        return _drill_record(response)
+
+    def list_drills(self, snapshot_id: str = "", node: str = "") -> list[DrillRecordInfo]:
+        """Recorded drills, oldest first, optionally for one snapshot or node."""
+        stub = drills_pb2_grpc.DrillsStub(self._channel)
+        with self._translate("ListDrills"):
+            response = stub.ListDrills(
+                drills_pb2.ListDrillsRequest(snapshot_id=snapshot_id, node=node))
+        return [_drill_record(r) for r in response.drills]
+
+
+@dataclass(frozen=True)
+class DrillRecordInfo:
+    """A drill report as the vault recorded it (report bytes as signed)."""
+
+    id: str
+    recorded_ns: int
+    snapshot_id: str
+    node: str
+    passed: bool
+    report: bytes
+    signature: bytes
+    public_key: bytes
+    recorded_by: str
+    recorded_role: str
+
+
+def _drill_record(message: drills_pb2.DrillRecord) -> DrillRecordInfo:
+    return DrillRecordInfo(
+        id=message.id, recorded_ns=message.recorded_ns, snapshot_id=message.snapshot_id,
+        node=message.node, passed=message.passed, report=message.report,
+        signature=message.signature, public_key=message.public_key,
+        recorded_by=message.recorded_by, recorded_role=message.recorded_role,
+    )

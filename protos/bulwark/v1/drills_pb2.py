@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1eprotos/bulwark/v1/drills.proto\x12\nbulwark.v1\"K\n\x12RecordDrillRequest\x12\x0e\n\x06report\x18\x01 \x01(\x0c\x12\x11\n\tsignature\x18\x02 \x01(\x0c\x12\x12\n\npublic_key\x18\x03 \x01(\x0c\"\x98\x01\n\x0b\x44rillRecord\x12\n\n\x02id\x18\x01 \x01(\t\x12\x13\n\x0brecorded_ns\x18\x02 \x01(\x03\x12\x13\n\x0bsnapshot_id\x18\x03 \x01(\t\x12\x0c\n\x04node\x18\x04 \x01(\t\x12\x0e\n\x06passed\x18\x05 \x01(\x08\x12\x0e\n\x06report\x18\x06 \x01(\x0c\x12\x11\n\tsignature\x18\x07 \x01(\x0c\x12\x12\n\npublic_key\x18\x08 \x01(\x0c\"6\n\x11ListDrillsRequest\x12\x13\n\x0bsnapshot_id\x18\x01 \x01(\t\x12\x0c\n\x04node\x18\x02 \x01(\t\"=\n\x12ListDrillsResponse\x12\'\n\x06\x64rills\x18\x01 \x03(\x0b\x32\x17.bulwark.v1.DrillRecord2\x9d\x01\n\x06\x44rills\x12\x46\n\x0bRecordDrill\x12\x1e.bulwark.v1.RecordDrillRequest\x1a\x17.bulwark.v1.DrillRecord\x12K\n\nListDrills\x12\x1d.bulwark.v1.ListDrillsRequest\x1a\x1e.bulwark.v1.ListDrillsResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1eprotos/bulwark/v1/drills.proto\x12\nbulwark.v1\"K\n\x12RecordDrillRequest\x12\x0e\n\x06report\x18\x01 \x01(\x0c\x12\x11\n\tsignature\x18\x02 \x01(\x0c\x12\x12\n\npublic_key\x18\x03 \x01(\x0c\"\xc4\x01\n\x0b\x44rillRecord\x12\n\n\x02id\x18\x01 \x01(\t\x12\x13\n\x0brecorded_ns\x18\x02 \x01(\x03\x12\x13\n\x0bsnapshot_id\x18\x03 \x01(\t\x12\x0c\n\x04node\x18\x04 \x01(\t\x12\x0e\n\x06passed\x18\x05 \x01(\x08\x12\x0e\n\x06report\x18\x06 \x01(\x0c\x12\x11\n\tsignature\x18\x07 \x01(\x0c\x12\x12\n\npublic_key\x18\x08 \x01(\x0c\x12\x13\n\x0brecorded_by\x18\t \x01(\t\x12\x15\n\rrecorded_role\x18\n \x01(\t\"6\n\x11ListDrillsRequest\x12\x13\n\x0bsnapshot_id\x18\x01 \x01(\t\x12\x0c\n\x04node\x18\x02 \x01(\t\"=\n\x12ListDrillsResponse\x12\'\n\x06\x64rills\x18\x01 \x03(\x0b\x32\x17.bulwark.v1.DrillRecord2\x9d\x01\n\x06\x44rills\x12\x46\n\x0bRecordDrill\x12\x1e.bulwark.v1.RecordDrillRequest\x1a\x17.bulwark.v1.DrillRecord\x12K\n\nListDrills\x12\x1d.bulwark.v1.ListDrillsRequest\x1a\x1e.bulwark.v1.ListDrillsResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -34,11 +34,11 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_RECORDDRILLREQUEST']._serialized_start=46
   _globals['_RECORDDRILLREQUEST']._serialized_end=121
   _globals['_DRILLRECORD']._serialized_start=124
-  _globals['_DRILLRECORD']._serialized_end=276
-  _globals['_LISTDRILLSREQUEST']._serialized_start=278
-  _globals['_LISTDRILLSREQUEST']._serialized_end=332
-  _globals['_LISTDRILLSRESPONSE']._serialized_start=334
-  _globals['_LISTDRILLSRESPONSE']._serialized_end=395
-  _globals['_DRILLS']._serialized_start=398
-  _globals['_DRILLS']._serialized_end=555
+  _globals['_DRILLRECORD']._serialized_end=320
+  _globals['_LISTDRILLSREQUEST']._serialized_start=322
+  _globals['_LISTDRILLSREQUEST']._serialized_end=376
+  _globals['_LISTDRILLSRESPONSE']._serialized_start=378
+  _globals['_LISTDRILLSRESPONSE']._serialized_end=439
+  _globals['_DRILLS']._serialized_start=442
+  _globals['_DRILLS']._serialized_end=599
 # @@protoc_insertion_point(module_scope)

@@ -17,7 +17,7 @@ class RecordDrillRequest(_message.Message):
     def __init__(self, report: _Optional[bytes] = ..., signature: _Optional[bytes] = ..., public_key: _Optional[bytes] = ...) -> None: ...
 
 class DrillRecord(_message.Message):
-    __slots__ = ("id", "recorded_ns", "snapshot_id", "node", "passed", "report", "signature", "public_key")
+    __slots__ = ("id", "recorded_ns", "snapshot_id", "node", "passed", "report", "signature", "public_key", "recorded_by", "recorded_role")
     ID_FIELD_NUMBER: _ClassVar[int]
     RECORDED_NS_FIELD_NUMBER: _ClassVar[int]
     SNAPSHOT_ID_FIELD_NUMBER: _ClassVar[int]
@@ -26,6 +26,8 @@ class DrillRecord(_message.Message):
     REPORT_FIELD_NUMBER: _ClassVar[int]
     SIGNATURE_FIELD_NUMBER: _ClassVar[int]
     PUBLIC_KEY_FIELD_NUMBER: _ClassVar[int]
+    RECORDED_BY_FIELD_NUMBER: _ClassVar[int]
+    RECORDED_ROLE_FIELD_NUMBER: _ClassVar[int]
     id: str
     recorded_ns: int
     snapshot_id: str
@@ -34,7 +36,9 @@ class DrillRecord(_message.Message):
     report: bytes
     signature: bytes
     public_key: bytes
-    def __init__(self, id: _Optional[str] = ..., recorded_ns: _Optional[int] = ..., snapshot_id: _Optional[str] = ..., node: _Optional[str] = ..., passed: _Optional[bool] = ..., report: _Optional[bytes] = ..., signature: _Optional[bytes] = ..., public_key: _Optional[bytes] = ...) -> None: ...
+    recorded_by: str
+    recorded_role: str
+    def __init__(self, id: _Optional[str] = ..., recorded_ns: _Optional[int] = ..., snapshot_id: _Optional[str] = ..., node: _Optional[str] = ..., passed: _Optional[bool] = ..., report: _Optional[bytes] = ..., signature: _Optional[bytes] = ..., public_key: _Optional[bytes] = ..., recorded_by: _Optional[str] = ..., recorded_role: _Optional[str] = ...) -> None: ...
 
 class ListDrillsRequest(_message.Message):
     __slots__ = ("snapshot_id", "node")

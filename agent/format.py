@@ -58,10 +58,16 @@ MANIFEST_ENTRY_MAX: Final = 64 * MiB
 SNAPSHOT_FORMAT_VERSION: Final = 1
 SIGNATURE_CONTEXT: Final = b"bulwark-snapshot-v1\x00"
 
+# --- Drill report (FORMAT.md "Drill report") ---------------------------------------------
+DRILL_REPORT_FORMAT: Final = "bulwark-drill-report"
+DRILL_REPORT_VERSION: Final = 1
+DRILL_SIGNATURE_CONTEXT: Final = b"bulwark-drill-v1\x00"
+
 # --- Key derivation (BLAKE3 derive_key contexts; hardcoded, globally unique) ---------------
 KDF_CONTEXT_CHUNK_ID: Final = "bulwark 2026-11-28 v1 chunk id key"
 KDF_CONTEXT_RESTORE: Final = "bulwark 2026-11-28 v1 restore key"
 KDF_CONTEXT_NODE_SIGNING: Final = "bulwark 2026-11-28 v1 node signing key"
+KDF_CONTEXT_DRILL_SIGNING: Final = "bulwark 2026-11-28 v1 drill signing key"
 
 # --- Key files ---------------------------------------------------------------------------
 KEY_FILE_VERSION: Final = 1

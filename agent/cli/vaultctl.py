@@ -5,10 +5,17 @@ from __future__ import annotations
 import argparse
 import sys
 
-from agent.cli import init_cmd, restore_cmd, snapshots_cmd, verify_cmd
+from agent.cli import (
+    drill_cmd,
+    drills_cmd,
+    init_cmd,
+    restore_cmd,
+    snapshots_cmd,
+    verify_cmd,
+)
 from agent.cli.common import require_config, run_main
 
-COMMANDS = (init_cmd, snapshots_cmd, restore_cmd, verify_cmd)
+COMMANDS = (init_cmd, snapshots_cmd, restore_cmd, verify_cmd, drill_cmd, drills_cmd)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,187 @@
+"""One restore drill, start to signed report (docs/drills.md).
+
+    resolve snapshot → open (signature, sealed root, manifest) → restore into a fresh
+    0700 directory (outside: the sandbox has no network) → sandbox: hash every file
+    against the manifest, validators, user command → report → sign → record in the vault
+
+The recovery time (RTO) runs from the start of the drill to the end of the last check.
+Every problem found lands in ``DrillReport.failures``; a report with any failure has
+``passed = False``. Problems that stop a drill before it can restore anything (no such
+snapshot, a write-only key, no sandbox) raise instead: there is nothing to report on.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import stat
+import subprocess
+import tempfile
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+
+from agent.drill import sandbox
+from agent.drill.report import (
+    ISOLATION_NAMESPACE,
+    ISOLATION_NONE,
+    DrillReport,
+    canonical_json,
+    drill_signing_key,
+    sign_report,
+)
+from agent.errors import ConfigError, IntegrityError, SnapshotNotFound
+from agent.keys import KeyRing
+from agent.manifest import EntryType
+from agent.restore import run_restore
+from agent.snapshot_reader import open_snapshot, read_manifest
+from agent.vault_client import DrillRecordInfo, VaultClient
+
+#: Extra time the sandbox gets beyond the user command's timeout, plus one second per
+#: 20 MB restored, for hashing and validators.
+SANDBOX_GRACE_S = 300
+SANDBOX_BYTES_PER_S = 20e6
+
+ProgressCallback = Callable[[int, int, str], None]
+
+
+def latest_of_set(client: VaultClient, set_name: str, node: str = "") -> str:
+    """The newest snapshot tagged ``set:NAME`` (the daemon tags every set's snapshots)."""
+    tag = f"set:{set_name}"
+    found = [s for s in client.list_snapshots(node) if tag in s.tags]
+    if not found:
+        where = f" of node {node!r}" if node else ""
+        raise SnapshotNotFound(f"no snapshot{where} is tagged {tag!r}")
+    return max(found, key=lambda s: s.time_ns).id
+
+
+def _remove_tree(path: Path) -> None:
+    def writable(func, name, _exc):
+        parent = os.path.dirname(name)
+        os.chmod(parent, stat.S_IRWXU)
+        if os.path.isdir(name) and not os.path.islink(name):
+            os.chmod(name, stat.S_IRWXU)
+        func(name)
+
+    shutil.rmtree(path, onerror=writable)  # Python 3.11: onerror, not onexc
+
+
+def _sandbox(job: dict, isolated: bool, timeout: float) -> dict:
+    try:
+        proc = subprocess.run(sandbox.inside_command(isolated), input=json.dumps(job),
+                              capture_output=True, text=True, timeout=timeout,
+                              env=sandbox.child_env())
+    except subprocess.TimeoutExpired:
+        return {"error": f"sandbox did not finish within {timeout:.0f}s"}
+    if proc.returncode != 0:
+        tail = proc.stderr.strip().splitlines()[-3:]
+        return {"error": f"sandbox exited {proc.returncode}: {' / '.join(tail)}"}
+    try:
+        return json.loads(proc.stdout)
+    except json.JSONDecodeError:
+        return {"error": "sandbox returned no result"}
+
+
+def run_drill(
+    client: VaultClient,
+    keyring: KeyRing,
+    ref: str,
+    *,
+    command: str | None = None,
+    timeout: float = 600.0,
+    isolation: str = ISOLATION_NAMESPACE,
+    workers: int = 2,
+    workdir: Path | None = None,
+    on_progress: ProgressCallback | None = None,
+) -> DrillReport:
+    """Run one drill of snapshot ``ref`` and return its (unsigned) report."""
+    if isolation not in (ISOLATION_NAMESPACE, ISOLATION_NONE):
+        raise ConfigError(f"--isolation must be 'namespace' or 'none', got {isolation!r}")
+    if timeout <= 0:
+        raise ConfigError(f"--timeout must be positive, got {timeout}")
+    isolated = isolation == ISOLATION_NAMESPACE
+    if isolated:
+        sandbox.unshare_flags()  # fail before fetching anything
+    drill_signing_key(keyring)  # a write-only key ring cannot run drills: fail early
+    started_ns, t0 = time.time_ns(), time.monotonic()
+    info = client.get_snapshot(ref)
+    report = DrillReport(id=uuid.uuid4().hex, snapshot=info.id, node=info.node,
+                         runner=keyring.node, host=socket.gethostname(), isolation=isolation,
+                         started_ns=started_ns)
+    work = Path(tempfile.mkdtemp(prefix="bulwark-drill-", dir=workdir))
+    try:
+        _drill(client, keyring, report, work, command, timeout, isolated, workers,
+               on_progress, t0)
+    finally:
+        _remove_tree(work)
+    report.ended_ns = time.time_ns()
+    report.rto_s = time.monotonic() - t0
+    report.finish()
+    return report
+
+
+def _drill(client: VaultClient, keyring: KeyRing, report: DrillReport, work: Path,
+           command: str | None, timeout: float, isolated: bool, workers: int,
+           on_progress: ProgressCallback | None, t0: float) -> None:
+    try:
+        opened = open_snapshot(client, keyring, report.snapshot)
+        entries = read_manifest(client, opened, workers)
+    except IntegrityError as exc:
+        report.failures.append(f"snapshot cannot be opened: {exc}")
+        return
+    target = work / "restore"
+    restored = run_restore(client, keyring, report.snapshot, target, None, workers,
+                           on_progress)
+    report.restore_s = time.monotonic() - t0
+    report.files, report.bytes = restored.files, restored.bytes
+    report.throughput_bytes_per_s = restored.bytes / max(report.restore_s, 1e-6)
+    report.failures += [f"{path}: not restored: {error}" for path, error in restored.failed]
+    files = [e for e in entries if e.type is EntryType.FILE]
+    job = {
+        "root": str(target.resolve()),
+        "isolated": isolated,
+        "expected": [["/" + e.path, e.size, e.content_hash.hex()] for e in files],
+        "command": command,
+        "timeout": timeout,
+    }
+    bound = timeout + SANDBOX_GRACE_S + sum(e.size for e in files) / SANDBOX_BYTES_PER_S
+    result = _sandbox(job, isolated, bound)
+    _collect(report, result)
+
+
+def _collect(report: DrillReport, result: dict) -> None:
+    report.sandbox = result.get("sandbox") or {}
+    if "error" in result:
+        report.failures.append(result["error"])
+    if "error" in report.sandbox:
+        report.failures.append(str(report.sandbox["error"]))
+    if report.isolation == ISOLATION_NAMESPACE and report.sandbox.get("interfaces") not in (
+        None, ["lo"]
+    ):
+        report.failures.append(f"sandbox has network interfaces {report.sandbox['interfaces']}")
+    report.verify = result.get("verify") or {}
+    for problem in report.verify.get("problems", []):
+        # a file that failed its restore is already named; do not count it twice
+        if not any(f.startswith(f"{problem['path']}: not restored") for f in report.failures):
+            report.failures.append(f"{problem['path']}: {problem['error']}")
+    report.validators = result.get("validators") or []
+    for check in report.validators:
+        if not check["ok"]:
+            report.failures.append(f"{check['path']}: {check['validator']}: {check['detail']}")
+    report.command = result.get("command")
+    if report.command is not None:
+        if report.command["timed_out"]:
+            report.failures.append(f"validate command timed out after "
+                                   f"{report.command['duration_s']:.1f}s")
+        elif report.command["exit_code"] != 0:
+            report.failures.append(f"validate command exited {report.command['exit_code']}")
+
+
+def record(client: VaultClient, keyring: KeyRing, report: DrillReport) -> DrillRecordInfo:
+    """Sign the report's canonical JSON and record it in the vault."""
+    body = canonical_json(report.to_json())
+    signature, public_key = sign_report(keyring, body)
+    return client.record_drill(body, signature, public_key)

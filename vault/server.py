@@ -12,10 +12,12 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
-from protos.bulwark.v1 import vault_pb2, vault_pb2_grpc
+from protos.bulwark.v1 import drills_pb2, drills_pb2_grpc, vault_pb2, vault_pb2_grpc
 from vault.catalog import Catalog
 from vault.clock import Clock, SystemClock
 from vault.config import VaultConfig
+from vault.drill_log import DrillLog
+from vault.drills_service import DrillsService
 from vault.errors import ConfigError
 from vault.service import VaultService
 from vault.store.base import ChunkStore
@@ -23,6 +25,7 @@ from vault.store.fs import FilesystemStore
 
 SERVICE_NAME = vault_pb2.DESCRIPTOR.services_by_name["Vault"].full_name  # "bulwark.v1.Vault"
 HEALTH_SERVICE_NAME = health_pb2.DESCRIPTOR.services_by_name["Health"].full_name
+DRILLS_SERVICE_NAME = drills_pb2.DESCRIPTOR.services_by_name["Drills"].full_name
 WORKERS = 16
 
 
@@ -57,15 +60,17 @@ def build_server(
     server = grpc.server(
         ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="vault-rpc"), options=options
     )
-    vault_pb2_grpc.add_VaultServicer_to_server(
-        VaultService(store, catalog, clock or SystemClock()), server
+    clock = clock or SystemClock()
+    vault_pb2_grpc.add_VaultServicer_to_server(VaultService(store, catalog, clock), server)
+    drills_pb2_grpc.add_DrillsServicer_to_server(
+        DrillsService(DrillLog(config.catalog_path.parent / "drills.sqlite"), clock), server
     )
     health_servicer = health.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
-    for name in ("", SERVICE_NAME):
+    for name in ("", SERVICE_NAME, DRILLS_SERVICE_NAME):
         health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
     reflection.enable_server_reflection(
-        (SERVICE_NAME, HEALTH_SERVICE_NAME, reflection.SERVICE_NAME), server
+        (SERVICE_NAME, DRILLS_SERVICE_NAME, HEALTH_SERVICE_NAME, reflection.SERVICE_NAME), server
     )
     credentials = server_credentials(config)
     try:

@@ -13,14 +13,24 @@
      ├── MissingChunks              FAILED_PRECONDITION  a commit references chunks the vault
      │                                                   does not hold
      ├── StorageError               RESOURCE_EXHAUSTED   disk full (ENOSPC, EDQUOT)
- │                                  INTERNAL             any other I/O failure
- ├── Unauthenticated            UNAUTHENTICATED      no usable client identity (vault.identity)
- └── PermissionDenied           PERMISSION_DENIED    the caller's role or identity may not
-                                                     do this (vault.authz, node isolation)
+     │                              INTERNAL             any other I/O failure
+     ├── RetentionRefused           FAILED_PRECONDITION  a WORM rule refused (vault.retention);
+     │    │                                              the message names the rule
+     │    ├── RetentionLocked                            retain-until not reached, or a
+     │    │                                              shortening compliance forbids
+     │    ├── HeldByLegalHold                            a legal hold blocks the delete
+     │    └── BlobLocked                                 the store refused to delete a blob
+     │                                                   still locked (defence in depth)
+     ├── Unauthenticated            UNAUTHENTICATED      no usable client identity (vault.identity)
+     └── PermissionDenied           PERMISSION_DENIED    the caller's role or identity may not
+          │                                              do this (vault.authz, node isolation)
+          └── RoleRefused                                a retention action needs the officer
+                                                         role (holds, governance bypass)
 
 Integrity errors never subclass ``NotFound`` (nor the other way round), so a broad
 ``except NotFound`` cannot swallow evidence of tampering. ``MissingChunks`` is not an
 integrity error either: the vault's data is fine, the client's commit is premature.
+Retention refusals are neither: a broad ``except NotFound`` cannot turn "locked" into "gone".
 """
 
 from __future__ import annotations
@@ -96,3 +106,25 @@ class Unauthenticated(VaultError):
 
 class PermissionDenied(VaultError):
     """The caller is known but its role or identity may not do this."""
+
+
+class RetentionRefused(VaultError):
+    """A WORM retention rule refused the request; the message names the rule."""
+
+
+class RetentionLocked(RetentionRefused):
+    """The snapshot is locked: its retain-until has not passed, or the change would shorten
+    a compliance-mode lock (which nobody may do)."""
+
+
+class HeldByLegalHold(RetentionRefused):
+    """A legal hold is set on the snapshot: it cannot be deleted whatever its retain-until."""
+
+
+class BlobLocked(RetentionRefused):
+    """The store refused to delete a blob its lock oracle reports as locked."""
+
+
+class RoleRefused(PermissionDenied):
+    """The caller's role may not take this retention action (holds and governance bypass
+    belong to the security officer)."""

@@ -22,6 +22,8 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 
 import blake3
 import grpc
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from google.protobuf.message import DecodeError
 
 from protos.bulwark.v1 import vault_pb2, vault_pb2_grpc
@@ -37,6 +39,7 @@ from vault.errors import (
     Unauthenticated,
     VaultError,
 )
+from vault.identity import caller_of
 from vault.store.base import ID_SIZE, ChunkStore, blob_digest
 
 log = logging.getLogger(__name__)
@@ -45,6 +48,7 @@ MAX_IDS_PER_MESSAGE = 4096
 HEADER_FORMAT_VERSION = 1
 SIGNATURE_SIZE = 64  # Ed25519
 PUBLIC_KEY_SIZE = 32  # Ed25519
+SIGNATURE_CONTEXT = b"bulwark-snapshot-v1\x00"  # FORMAT.md "Header signing" (agent.format)
 
 _STATUS: list[tuple[type[VaultError], grpc.StatusCode]] = [
     (NotFound, grpc.StatusCode.NOT_FOUND),
@@ -163,10 +167,53 @@ def snapshot_pb(rec: SnapshotRecord) -> vault_pb2.Snapshot:
 class VaultService(vault_pb2_grpc.VaultServicer):
     """``bulwark.v1.Vault``. Thread-safe: store and catalog serialize what they must."""
 
-    def __init__(self, store: ChunkStore, catalog: Catalog, clock: Clock) -> None:
+    def __init__(self, store: ChunkStore, catalog: Catalog, clock: Clock, registry=None) -> None:
         self.store = store
         self.catalog = catalog
         self.clock = clock
+        self.registry = registry  # vault.registry.Registry: enrolled node signing keys
+
+    # Node isolation (issue #4): a caller with role "node" commits only as itself, lists,
+    # resolves and reads only its own snapshots. FindMissing/PutChunks stay tenant-wide so
+    # nodes of a tenant still share chunks (ids are keyed; equality is all they reveal).
+
+    def _own_node(self, context, requested: str) -> str | None:
+        """The node filter to apply: the caller's own name for role node, else ``requested``."""
+        caller = caller_of(context)
+        if caller.role != "node":
+            return requested or None
+        if requested and requested != caller.name:
+            raise PermissionDenied(
+                f"node {caller.name!r} may read only its own snapshots, not {requested!r}'s"
+            )
+        return caller.name
+
+    def _check_signer(self, context, header, signed) -> None:
+        """The header is signed by the enrolled key of ``header.node``; a node commits only
+        as itself."""
+        caller = caller_of(context)
+        if caller.role == "node" and header.node != caller.name:
+            raise PermissionDenied(
+                f"node {caller.name!r} may not commit a snapshot for node {header.node!r}"
+            )
+        enrolled = self.registry.node_key(header.node) if self.registry is not None else None
+        if enrolled is None:
+            raise PermissionDenied(
+                f"node {header.node!r} is not enrolled: enroll its signing key first "
+                "(vaultctl pki issue --role node, or vaultctl keys enroll)"
+            )
+        if header.node_public_key != enrolled:
+            raise PermissionDenied(
+                f"SnapshotHeader.node_public_key is not the key enrolled for node {header.node!r}"
+            )
+        try:
+            Ed25519PublicKey.from_public_bytes(enrolled).verify(
+                signed.signature, SIGNATURE_CONTEXT + signed.header
+            )
+        except InvalidSignature:
+            raise InvalidRequest(
+                f"SignedHeader.signature: does not verify with node {header.node!r}'s key"
+            ) from None
 
     @edge
     def FindMissing(self, request_iterator, context):
@@ -215,6 +262,7 @@ class VaultService(vault_pb2_grpc.VaultServicer):
             raise InvalidRequest(f"CommitSnapshot: {what}; send the SignedHeader first")
         signed = first.header
         header = parse_header(signed)
+        self._check_signer(context, header, signed)
         ids: set[bytes] = set()
         for n, req in enumerate(messages, start=2):
             if req.WhichOneof("part") != "chunks":
@@ -248,18 +296,28 @@ class VaultService(vault_pb2_grpc.VaultServicer):
 
     @edge
     def ListSnapshots(self, request, context):
-        records = self.catalog.list_snapshots(node=request.node or None)
+        records = self.catalog.list_snapshots(node=self._own_node(context, request.node))
         return vault_pb2.ListSnapshotsResponse(snapshots=[snapshot_pb(r) for r in records])
 
     @edge
     def GetSnapshot(self, request, context):
-        return snapshot_pb(self.catalog.resolve(request.ref, node=request.node or None))
+        node = self._own_node(context, request.node)
+        return snapshot_pb(self.catalog.resolve(request.ref, node=node))
 
     @edge
     def GetChunks(self, request, context) -> Iterator[vault_pb2.Blob]:
         """Checks every id is held before streaming; re-hashes each blob as it is read."""
         ids = list(request.chunk_ids)
         check_ids(ids, "GetChunksRequest.chunk_ids")
+        own = self._own_node(context, "")
+        if own is not None:
+            # Same answer whether the chunk is absent or someone else's: no existence oracle.
+            mine = self.catalog.chunks_of_node(own, ids)
+            foreign = next((c for c in ids if c not in mine), None)
+            if foreign is not None:
+                raise PermissionDenied(
+                    f"chunk {foreign.hex()}: not referenced by any snapshot of node {own!r}"
+                )
         missing = self.catalog.missing_chunks(ids)
         if missing:
             raise NotFound(f"chunk {missing[0].hex()}: not held by the vault")

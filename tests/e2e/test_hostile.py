@@ -16,6 +16,7 @@ from agent.keys import load_keyring
 from agent.vault_client import VaultClient
 from tests.e2e.forge import commit_raw_manifest, file_entry, upload
 from tests.e2e.treeutil import make_tree
+from tests.sealing import unseal
 
 
 @pytest.fixture
@@ -37,6 +38,7 @@ def stored_blob(store: Path, chunk_id: bytes) -> Path:
 
 
 def corrupt(path: Path) -> None:
+    unseal(path)
     os.chmod(path, stat.S_IRUSR | stat.S_IWUSR)
     data = bytearray(path.read_bytes())
     data[len(data) // 2] ^= 0x40

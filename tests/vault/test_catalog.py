@@ -7,7 +7,7 @@ import sqlite3
 
 import pytest
 
-from vault.catalog import BATCH, Catalog, SnapshotRecord, snapshot_id
+from vault.catalog import BATCH, SCHEMA_VERSION, Catalog, SnapshotRecord, snapshot_id
 from vault.errors import InvalidRequest, MissingChunks, NotFound, StorageError
 
 
@@ -41,7 +41,7 @@ def record(id: str, time_ns: int, node: str = "gpu-01") -> SnapshotRecord:
 def test_pragmas(catalog):
     db = sqlite3.connect(catalog.path)
     assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    assert db.execute("SELECT version FROM schema_version").fetchone()[0] == 1
+    assert db.execute("SELECT version FROM schema_version").fetchone()[0] == SCHEMA_VERSION == 2
     db.close()
 
 

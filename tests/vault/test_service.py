@@ -12,6 +12,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
 from protos.bulwark.v1 import vault_pb2, vault_pb2_grpc
+from tests.sealing import unseal
 from tests.vault.conftest import make_blob
 from vault.catalog import snapshot_id
 from vault.config import load_config
@@ -249,6 +250,7 @@ def test_get_chunks_detects_corruption_at_rest(vault):
     a, b = make_blob(), make_blob()
     vault.put(a, b)
     path = vault.store.path_of(b[0])
+    unseal(path)
     path.chmod(0o644)
     path.write_bytes(b"x" + b[1][1:])
     stream = vault.stub.GetChunks(vault_pb2.GetChunksRequest(chunk_ids=[a[0], b[0]]))

@@ -8,22 +8,41 @@ that returns ``False``, whatever its bytes. The store keeps no digests; the cata
 Write order (FORMAT.md, "ordering invariants"): a blob is durable in the store before the
 catalog records it, so every catalog row has a blob. A blob without a row is harmless
 garbage that GC removes later.
+
+Retention, defence in depth: every store asks its ``LockOracle`` before deleting and refuses
+(``BlobLocked``) a blob the oracle reports as locked, whoever asks, prune included. vaultd
+wires the catalog's lock view (``vault.prune.CatalogLocks``); a store without an oracle
+locks nothing (unit tests of the plain interface).
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator, Sequence
+from typing import Protocol
 
 import blake3
 
-from vault.errors import IntegrityError, InvalidRequest, short_id
+from vault.errors import BlobLocked, IntegrityError, InvalidRequest, short_id
 
 ID_SIZE = 32
 DIGEST_SIZE = 32
 
 Item = tuple[bytes, bytes, bytes]
 """``(chunk_id, data, digest)`` as handed to ``put_many``."""
+
+
+class LockOracle(Protocol):
+    def why_locked(self, chunk_id: bytes) -> str | None:
+        """Why the blob must not be deleted now, or ``None`` if it may be."""
+        ...
+
+
+class NoLocks:
+    """The oracle of a store nobody wired: nothing is locked."""
+
+    def why_locked(self, chunk_id: bytes) -> str | None:
+        return None
 
 
 def blob_digest(data: bytes) -> bytes:
@@ -52,9 +71,16 @@ def verify_item(chunk_id: bytes, data: bytes, digest: bytes) -> None:
 class ChunkStore(ABC):
     """Write-once blob storage keyed by 32-byte chunk ids.
 
-    Implementations provide ``_store_verified``; ``put``/``put_many`` do the shared checks
-    first so every backend refuses exactly the same input.
+    Implementations provide ``_store_verified`` and ``_delete``; ``put``/``put_many`` and
+    ``delete`` do the shared checks first so every backend refuses exactly the same input
+    and deletes exactly the same blobs.
     """
+
+    locks: LockOracle = NoLocks()
+
+    def set_lock_oracle(self, oracle: LockOracle) -> None:
+        """Ask ``oracle`` before every delete from now on."""
+        self.locks = oracle
 
     def put(self, chunk_id: bytes, data: bytes, digest: bytes) -> bool:
         """Store ``data`` under ``chunk_id``; ``True`` if newly stored, ``False`` if present.
@@ -77,7 +103,12 @@ class ChunkStore(ABC):
         batch = list(items)
         for chunk_id, data, digest in batch:
             verify_item(chunk_id, data, digest)
-        return self._store_verified(batch)
+        results = self._store_verified(batch)
+        self._seal([item[0] for item, new in zip(batch, results) if new])
+        return results
+
+    def _seal(self, chunk_ids: Sequence[bytes]) -> None:
+        """Protect newly stored blobs further where the backend can (fs: immutable bit)."""
 
     @abstractmethod
     def _store_verified(self, items: Sequence[Item]) -> list[bool]:
@@ -95,9 +126,17 @@ class ChunkStore(ABC):
         """The subset of ``chunk_ids`` that is stored."""
         return {c for c in set(chunk_ids) if self.has(c)}
 
-    @abstractmethod
     def delete(self, chunk_id: bytes) -> None:
-        """Remove a blob (prune/GC only; callers enforce retention). ``NotFound`` if absent."""
+        """Remove a blob (prune only). ``BlobLocked`` if the lock oracle says it is locked
+        (nothing removed), ``NotFound`` if absent."""
+        reason = self.locks.why_locked(chunk_id)
+        if reason is not None:
+            raise BlobLocked(f"chunk {short_id(chunk_id)}: {reason}; the store will not delete it")
+        self._delete(chunk_id)
+
+    @abstractmethod
+    def _delete(self, chunk_id: bytes) -> None:
+        """Remove a blob the oracle allowed. ``NotFound`` if absent."""
 
     @abstractmethod
     def iter_ids(self) -> Iterator[bytes]:

@@ -9,6 +9,12 @@ A put writes the blob to ``tmp/``, fsyncs it, links it into place with ``os.link
 fails if the name exists, so a stored blob is never replaced, even by a racing put), unlinks
 the temporary name and fsyncs every directory whose entries changed. Only one ``vaultd``
 may use a store root at a time: opening it deletes whatever ``tmp/`` holds.
+
+A batch (one PutChunks message) is made durable as a whole: its blobs are written and
+fsynced by ``SYNC_THREADS`` threads at once, then linked, then the touched directories are
+fsynced the same way, and only then does the batch return (and the vault acknowledge it).
+Concurrent fsyncs share the file system's journal commits: on ext4 this cut the cost of a
+20,000-file batch upload from ~1.0 to ~0.45 ms per blob (issue #6).
 """
 
 from __future__ import annotations
@@ -16,13 +22,18 @@ from __future__ import annotations
 import os
 import stat
 import tempfile
-from collections.abc import Iterator, Sequence
+import threading
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from vault.errors import NotFound, StorageError, short_id
 from vault.store.base import ID_SIZE, ChunkStore, Item
 
 _HEX = frozenset("0123456789abcdef")
+
+#: fsyncs in flight at once per store; they block in the kernel, not on the GIL
+SYNC_THREADS = 8
 
 
 def _fsync_dir(path: Path) -> None:
@@ -40,6 +51,8 @@ class FilesystemStore(ChunkStore):
         self.root = Path(root)
         self._data = self.root / "data"
         self._tmp = self.root / "tmp"
+        self._sync_pool: ThreadPoolExecutor | None = None
+        self._pool_lock = threading.Lock()
         try:
             for d in (self.root, self._data, self._tmp):
                 d.mkdir(mode=0o700, exist_ok=True)
@@ -83,35 +96,66 @@ class FilesystemStore(ChunkStore):
         os.close(fd)
         return tmp
 
+    def _concurrently(self, fn: Callable[[object], object], args: Iterable) -> list:
+        """``[fn(a) for a in args]`` on the sync threads; waits for all, then raises the
+        first error (so no call is still running when the caller cleans up)."""
+        args = list(args)
+        if len(args) <= 1:
+            return [fn(a) for a in args]
+        with self._pool_lock:
+            if self._sync_pool is None:
+                self._sync_pool = ThreadPoolExecutor(SYNC_THREADS, thread_name_prefix="fsync")
+        futures = [self._sync_pool.submit(fn, a) for a in args]
+        errors = [f.exception() for f in futures]
+        for exc in errors:
+            if exc is not None:
+                raise exc
+        return [f.result() for f in futures]
+
     def _store_verified(self, items: Sequence[Item]) -> list[bool]:
         results: list[bool] = []
         dirty: set[Path] = set()
         seen: set[bytes] = set()
+        new: list[tuple[int, bytes, bytes]] = []  # (index in results, id, data)
         for chunk_id, data, _digest in items:
-            final = self.path_of(chunk_id)
-            if chunk_id in seen or final.exists():
+            if chunk_id in seen or self.path_of(chunk_id).exists():
                 results.append(False)
                 continue
             seen.add(chunk_id)
-            tmp = None
+            new.append((len(results), chunk_id, data))
+            results.append(True)
+        written: list[str] = []  # every temporary file, also those of a failed batch
+
+        def write(item: tuple[int, bytes, bytes]) -> str:
+            tmp = self._write_tmp(item[2])
+            written.append(tmp)
+            return tmp
+
+        try:
             try:
-                self._ensure_parent(final, dirty)
-                tmp = self._write_tmp(data)
+                tmps = self._concurrently(write, new)
+            except OSError as exc:
+                raise StorageError.from_os("write chunks", exc) from exc
+            for (index, chunk_id, _), tmp in zip(new, tmps, strict=True):
+                final = self.path_of(chunk_id)
                 try:
+                    self._ensure_parent(final, dirty)
                     os.link(tmp, final)
-                    results.append(True)
                     dirty.add(final.parent)
                 except FileExistsError:
-                    results.append(False)  # a concurrent put won; its blob stays
-                finally:
+                    results[index] = False  # a concurrent put won; its blob stays
+                except OSError as exc:
+                    raise StorageError.from_os(f"write chunk {short_id(chunk_id)}", exc) from exc
+        finally:
+            for tmp in written:
+                try:
                     os.unlink(tmp)
-            except OSError as exc:
-                raise StorageError.from_os(f"write chunk {short_id(chunk_id)}", exc) from exc
+                except FileNotFoundError:
+                    pass
         try:
-            for d in sorted(dirty, key=lambda p: len(p.parts), reverse=True):
-                _fsync_dir(d)
+            self._concurrently(_fsync_dir, dirty)
         except OSError as exc:
-            raise StorageError.from_os(f"fsync directory {d}", exc) from exc
+            raise StorageError.from_os("fsync directories", exc) from exc
         return results
 
     def get(self, chunk_id: bytes) -> bytes:

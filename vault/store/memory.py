@@ -1,4 +1,7 @@
-"""In-memory chunk store with exactly the semantics of the filesystem store (tests only)."""
+"""In-memory chunk store with exactly the semantics of the filesystem store (tests only).
+
+Retention is enforced by the same path as every store (``ChunkStore.delete`` asks the lock
+oracle), so the conformance suite's retention cases hold for both."""
 
 from __future__ import annotations
 
@@ -38,7 +41,7 @@ class MemoryStore(ChunkStore):
         with self._lock:
             return chunk_id in self._blobs
 
-    def delete(self, chunk_id: bytes) -> None:
+    def _delete(self, chunk_id: bytes) -> None:
         with self._lock:
             if self._blobs.pop(chunk_id, None) is None:
                 raise NotFound(f"chunk {short_id(chunk_id)}: not in the store")

@@ -16,7 +16,7 @@ vaultd --config "$work/site/vault.toml" &
 vaultd_pid=$!
 trap 'kill -TERM $vaultd_pid 2>/dev/null; wait $vaultd_pid 2>/dev/null || true' EXIT
 for _ in $(seq 1 100); do
-  vaultctl --config "$work/site/agent.toml" snapshots >/dev/null 2>&1 && break
+  vaultctl --config "$work/site/operator.toml" snapshots >/dev/null 2>&1 && break
   sleep 0.1
 done
 
@@ -29,12 +29,12 @@ vault-agent --config "$work/site/agent.toml" backup "$work/sample" --tag quickst
 echo "== 5. list snapshots"
 vaultctl --config "$work/site/agent.toml" snapshots
 
-echo "== 6. restore into $work/restore"
-vaultctl --config "$work/site/agent.toml" restore latest "$work/restore"
+echo "== 6. restore into $work/restore (operator.toml: agent.toml is write-only)"
+vaultctl --config "$work/site/operator.toml" restore latest "$work/restore"
 
 echo "== 7. compare"
 diff -r "$work/sample" "$work/restore$work/sample"
 echo "restore is byte-identical to the source"
 
 echo "== 8. verify every chunk"
-vaultctl --config "$work/site/agent.toml" verify latest
+vaultctl --config "$work/site/operator.toml" verify latest

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from agent.channel import TlsFiles
 from agent.errors import ConfigError
 
 DEFAULT_WORKERS = 2
@@ -30,10 +31,13 @@ class AgentConfig:
     cache_dir: Path
     workers: int
     max_message_bytes: int
+    tls: TlsFiles | None = None  # None only with [vault] insecure = true
+    insecure: bool = False
 
 
 _SCHEMA: dict[str, dict[str, type]] = {
-    "vault": {"address": str, "max_message_bytes": int},
+    "vault": {"address": str, "max_message_bytes": int, "insecure": bool},
+    "tls": {"ca": str, "cert": str, "key": str},
     "node": {"name": str},
     "keys": {"file": str},
     "cache": {"path": str},
@@ -51,7 +55,7 @@ def _check_schema(path: Path, doc: dict[str, Any]) -> None:
             expected = _SCHEMA[table].get(key)
             if expected is None:
                 raise ConfigError(f"{path}: [{table}] unknown key '{key}'")
-            if not isinstance(item, expected) or isinstance(item, bool):
+            if not isinstance(item, expected) or (isinstance(item, bool) and expected is not bool):
                 raise ConfigError(
                     f"{path}: [{table}] {key} must be a {expected.__name__}, got {item!r}"
                 )
@@ -93,6 +97,16 @@ def load_agent_config(path: str | os.PathLike[str]) -> AgentConfig:
     if not 1 << 20 <= max_message <= 256 << 20:
         raise ConfigError(f"{path}: [vault] max_message_bytes must be 1 MiB..256 MiB")
     node = doc.get("node", {}).get("name") or socket.gethostname()
+    insecure = vault.get("insecure", False)
+    tls_doc = doc.get("tls", {})
+    tls = None
+    if tls_doc or not insecure:
+        for key in ("ca", "cert", "key"):
+            if key not in tls_doc:
+                raise ConfigError(
+                    f"{path}: [tls] {key} is required (mTLS), unless [vault] insecure = true"
+                )
+        tls = TlsFiles(*(base / tls_doc[k] for k in ("ca", "cert", "key")))
     return AgentConfig(
         path=path,
         vault_address=_check_address(path, vault["address"]),
@@ -101,4 +115,6 @@ def load_agent_config(path: str | os.PathLike[str]) -> AgentConfig:
         cache_dir=base / doc.get("cache", {}).get("path", "cache"),
         workers=workers,
         max_message_bytes=max_message,
+        tls=tls,
+        insecure=insecure,
     )

@@ -31,8 +31,9 @@ from agent.format import (
 SEALED_ROOT_OVERHEAD = len(ROOT_MAGIC) + KEY_SIZE + TAG_SIZE
 
 WRITE_ONLY_MESSAGE = (
-    "this key file is write-only: it holds no restore key; "
-    "use a configuration that carries the tenant key (operator/drill)"
+    "this key file is write-only: it holds no restore key; restore with a configuration "
+    "that carries the tenant key (operator.toml or drill.toml), or give this node the "
+    "restore key explicitly ([keys] file = the tenant key file)"
 )
 
 

@@ -6,7 +6,8 @@
      ├── ConfigError                exit 2  bad or missing configuration (names file, key, reason)
      ├── KeyMaterialError           exit 2  missing, unreadable or wrong key material
      ├── VaultError                 exit 1  the vault refused or could not be reached
-     │    └── SnapshotNotFound      exit 1  no snapshot matches a reference
+     │    ├── SnapshotNotFound      exit 1  no snapshot matches a reference
+     │    └── AccessDenied          exit 2  the vault refused this identity or role
      ├── IntegrityError             exit 1  data failed authentication or a hash check
      │    ├── BlobError             exit 1  a chunk blob is malformed, truncated or forged
      │    └── ManifestError         exit 1  a manifest or sealed root is malformed
@@ -39,6 +40,12 @@ class KeyMaterialError(AgentError):
 
 class VaultError(AgentError):
     """The vault refused a request or could not be reached."""
+
+
+class AccessDenied(VaultError):
+    """The vault refused the caller: PERMISSION_DENIED or UNAUTHENTICATED."""
+
+    exit_code = 2
 
 
 class SnapshotNotFound(VaultError):

@@ -28,6 +28,7 @@ import blake3
 import tomli_w
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
+from agent.crypto import public_signing_key
 from agent.errors import KeyMaterialError
 from agent.format import (
     KDF_CONTEXT_CHUNK_ID,
@@ -55,10 +56,19 @@ class KeyRing:
     restore_private: bytes | None
     signing_seed: bytes
     node: str
+    master: bytes | None = None  # tenant key files only; derives any node's signing key
 
     @property
     def can_restore(self) -> bool:
         return self.restore_private is not None
+
+    def signing_public_key(self, node: str) -> bytes | None:
+        """The Ed25519 public key ``node`` must sign with, if this key ring can tell:
+        any node with the tenant master, only its own node with a node key file."""
+        if self.master is not None:
+            seed = derive_key(KDF_CONTEXT_NODE_SIGNING, self.master + node.encode("utf-8"))
+            return public_signing_key(seed)
+        return public_signing_key(self.signing_seed) if node == self.node else None
 
     def __repr__(self) -> str:  # never print key bytes into logs or tracebacks
         return (
@@ -87,6 +97,7 @@ def derive_keyring(master: bytes, tenant: str, node: str) -> KeyRing:
         restore_private=restore_private,
         signing_seed=derive_key(KDF_CONTEXT_NODE_SIGNING, master + node.encode("utf-8")),
         node=node,
+        master=master,
     )
 
 

@@ -1,8 +1,10 @@
 """Creates a ready-to-run site folder: the embedded default of ``vaultctl init``.
 
 A site is one vault and one node on this machine, on loopback: ``vault.toml`` for
-vaultd, ``agent.toml`` for the node and operators, the tenant key (mode 0600), the
-store folder, and the agent's cache folder. Everything is relative to the folder, so
+vaultd (mTLS), ``agent.toml`` for the node (write-only: ``node.key`` cannot restore),
+``operator.toml``/``officer.toml``/``drill.toml`` (these carry the tenant key), the CA and
+every certificate under ``pki/`` (see ``agent.site_identity``), the tenant key (mode 0600),
+the store folder, and the agent's cache folder. Everything is relative to the folder, so
 it can be moved.
 """
 
@@ -16,6 +18,7 @@ import tomli_w
 
 from agent.errors import ConfigError
 from agent.keys import generate_tenant_key_file
+from agent.site_identity import ENROLL_FILE, init_pki, issue_identity
 
 DEFAULT_PORT = 7443
 
@@ -38,15 +41,21 @@ def init_site(directory: Path, port: int = DEFAULT_PORT, node: str | None = None
     store.mkdir(mode=0o700, exist_ok=True)
     generate_tenant_key_file(key)
     address = f"127.0.0.1:{port}"
-    _write_toml(vault_toml, {"server": {"listen": address}, "store": {"path": "store"}})
-    _write_toml(agent_toml, {
-        "vault": {"address": address},
-        "node": {"name": node or socket.gethostname()},
-        "keys": {"file": "tenant.key"},
-        "cache": {"path": "cache"},
-        "backup": {"workers": min(2, os.cpu_count() or 1)},
+    written = init_pki(directory, hosts=("localhost", "127.0.0.1"))
+    _write_toml(vault_toml, {
+        "server": {"listen": address},
+        "store": {"path": "store"},
+        "tls": {"ca": "pki/ca.crt", "cert": "pki/vault.crt", "key": "pki/vault.key",
+                "revoked": []},
+        "keys": {"enroll_file": ENROLL_FILE},
     })
-    return [vault_toml, agent_toml, key, store]
+    node = node or socket.gethostname()
+    written += issue_identity(directory, "node", node, address=address,
+                              config_name="agent.toml")
+    for role in ("operator", "officer", "drill"):
+        written += issue_identity(directory, role, role, address=address,
+                                  config_name=f"{role}.toml", node=node)
+    return [vault_toml, key, store, *dict.fromkeys(written)]
 
 
 def _write_toml(path: Path, doc: dict) -> None:

@@ -31,12 +31,28 @@ class OpenedSnapshot:
 def open_snapshot(client: VaultClient, keyring: KeyRing, ref: str) -> OpenedSnapshot:
     """Resolve ``ref`` and authenticate the snapshot's header and sealed root.
 
-    Raises SnapshotNotFound, ManifestError (forged or altered record) or
+    Raises SnapshotNotFound, ManifestError (forged, re-signed or altered record) or
     KeyMaterialError (this key cannot open the root: write-only or wrong tenant key).
     """
     info = client.get_snapshot(ref)
     header = decode_header(info.header)
-    verify_header(header.node_public_key, info.header, info.signature)
+    try:
+        verify_header(header.node_public_key, info.header, info.signature)
+    except ManifestError:
+        raise ManifestError(
+            f"snapshot {info.id}: the signed header was altered (signature does not verify)"
+        ) from None
+    # The key in the header proves nothing by itself: bind it to the node. The tenant key
+    # derives every node's key; a node key file knows its own; else ask the vault's
+    # enrollment (DESIGN.md §4, issue #4).
+    expected = keyring.signing_public_key(header.node) or client.enrolled_key(header.node)
+    if expected is None:
+        raise ManifestError(f"snapshot {info.id}: node {header.node!r} has no enrolled key")
+    if header.node_public_key != expected:
+        raise ManifestError(
+            f"snapshot {info.id}: signed by a key that is not node {header.node!r}'s "
+            "(forged or re-signed header)"
+        )
     if (info.node, info.files, info.bytes, info.chunk_count) != (
         header.node, header.files, header.bytes, header.chunk_count
     ):

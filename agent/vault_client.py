@@ -14,8 +14,16 @@ from typing import TypeVar
 
 import grpc
 
-from agent.errors import IntegrityError, SnapshotNotFound, VaultError
-from protos.bulwark.v1 import drills_pb2, drills_pb2_grpc, vault_pb2, vault_pb2_grpc
+from agent.channel import channel_for, open_channel
+from agent.errors import AccessDenied, IntegrityError, SnapshotNotFound, VaultError
+from protos.bulwark.v1 import (
+    drills_pb2,
+    drills_pb2_grpc,
+    keys_pb2,
+    keys_pb2_grpc,
+    vault_pb2,
+    vault_pb2_grpc,
+)
 
 #: The vault refuses more ids than this in one FindMissing/ChunkIdBatch message.
 IDS_PER_MESSAGE = 4096
@@ -76,17 +84,31 @@ def batches(items: Iterable[T], size: int) -> Iterator[list[T]]:
 class VaultClient:
     """A connection to one vault. Thread-safe: gRPC channels may be shared."""
 
-    def __init__(self, address: str, max_message_bytes: int = 16 << 20) -> None:
+    def __init__(self, address: str, max_message_bytes: int = 16 << 20, *,
+                 channel: grpc.Channel | None = None) -> None:
+        """``channel`` comes from ``agent.channel`` (mTLS); without one the client is
+        plaintext, which a secure vault refuses (tests of insecure benches only)."""
         self.address = address
-        self._channel = grpc.insecure_channel(
-            address,
-            options=[
-                ("grpc.max_send_message_length", max_message_bytes),
-                ("grpc.max_receive_message_length", max_message_bytes),
-            ],
-        )
+        self._channel = channel or open_channel(address, None, max_message_bytes, insecure=True)
         self._stub = vault_pb2_grpc.VaultStub(self._channel)
+        self.keys = keys_pb2_grpc.KeysStub(self._channel)
         self.max_message_bytes = max_message_bytes
+
+    @classmethod
+    def from_config(cls, config) -> VaultClient:
+        """A client over the channel an ``AgentConfig`` describes (mTLS unless insecure)."""
+        return cls(config.vault_address, config.max_message_bytes, channel=channel_for(config))
+
+    @property
+    def channel(self) -> grpc.Channel:
+        """The underlying channel, for stubs of other services (Retention, Drills, ...)."""
+        return self._channel
+
+    def enrolled_key(self, node: str) -> bytes | None:
+        """The signing key the vault has enrolled for ``node`` (None if not enrolled)."""
+        with self._translate("ListNodes"):
+            response = self.keys.ListNodes(keys_pb2.ListNodesRequest())
+        return next((n.signing_public_key for n in response.nodes if n.node == node), None)
 
     def close(self) -> None:
         self._channel.close()
@@ -111,6 +133,8 @@ class VaultClient:
                 raise IntegrityError(f"{what}: {detail}") from None
             if code == grpc.StatusCode.UNAVAILABLE:
                 raise VaultError(f"cannot reach the vault at {self.address}: {detail}") from None
+            if code in (grpc.StatusCode.PERMISSION_DENIED, grpc.StatusCode.UNAUTHENTICATED):
+                raise AccessDenied(f"{what}: the vault refused: {detail}") from None
             raise VaultError(f"{what}: vault answered {code.name}: {detail}") from None
 
     def find_missing(self, chunk_ids: Iterable[bytes]) -> set[bytes]:

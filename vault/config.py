@@ -12,6 +12,21 @@
     [catalog]
     path = "catalog.sqlite"          # optional; default <store.path>/catalog.sqlite
 
+    [tls]                            # mTLS; required unless server.insecure = true
+    ca = "pki/ca.crt"                # CA that signs every client certificate
+    cert = "pki/vault.crt"           # this vault's server certificate and key
+    key = "pki/vault.key"
+    revoked = ["4f3a..."]            # revoked client certificate serials (hex); re-read on change
+    crl = "pki/crl.pem"              # optional CRL signed by the CA (PEM or DER); re-read on change
+
+    [keys]
+    enroll_file = "pki/nodes.toml"   # optional: node = "<base64 Ed25519 key>" lines enrolled
+                                     # at start and whenever the file changes
+    registry = "keys.sqlite"         # optional; default <catalog dir>/keys.sqlite
+
+``[server] insecure = true`` serves plaintext gRPC without identities (every caller is
+``vault.identity.INSECURE_CALLER``); vaultd logs a WARNING about it at every start.
+
 Every table and key is optional; unknown tables or keys are errors.
 """
 
@@ -34,7 +49,22 @@ _KEYS = {
     "server": {"listen", "max_message_bytes"},
     "store": {"path"},
     "catalog": {"path"},
+    "tls": {"ca", "cert", "key", "revoked", "crl"},
+    "keys": {"enroll_file", "registry"},
 }
+_SERVER_INSECURE = "insecure"
+_KEYS["server"] = _KEYS["server"] | {_SERVER_INSECURE}
+
+
+@dataclass(frozen=True)
+class TlsConfig:
+    """Server-side mTLS material; ``revoked`` holds serial numbers."""
+
+    ca: Path
+    cert: Path
+    key: Path
+    revoked: frozenset[int] = frozenset()
+    crl: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -45,6 +75,10 @@ class VaultConfig:
     max_message_bytes: int
     store_path: Path
     catalog_path: Path
+    tls: TlsConfig | None = None  # None only with insecure = true
+    insecure: bool = False
+    enroll_file: Path | None = None
+    registry_path: Path | None = None
 
     @property
     def listen(self) -> str:
@@ -134,4 +168,43 @@ def load_config(path: Path) -> VaultConfig:
         catalog_path = r.path("catalog", "path", "")
     else:
         catalog_path = store_path / "catalog.sqlite"
-    return VaultConfig(source, host, port, max_bytes, store_path, catalog_path)
+    insecure, tls, enroll_file, registry = _security(r, doc)
+    return VaultConfig(
+        source, host, port, max_bytes, store_path, catalog_path, tls=tls, insecure=insecure,
+        enroll_file=enroll_file, registry_path=registry or catalog_path.parent / "keys.sqlite",
+    )
+
+
+def parse_serials(r: _Reader, value: Any) -> frozenset[int]:
+    """``tls.revoked``: a list of hex serial numbers (TOML integers cannot hold 160 bits)."""
+    if not isinstance(value, list):
+        raise r.fail("tls.revoked", f"must be a list of hex strings, got {value!r}")
+    serials = set()
+    for item in value:
+        try:
+            serials.add(int(str(item).replace(":", ""), 16))
+        except ValueError:
+            raise r.fail("tls.revoked", f"{item!r} is not a hex serial number") from None
+    return frozenset(serials)
+
+
+def _security(r: _Reader, doc: dict[str, Any]) -> tuple[bool, TlsConfig | None, Any, Any]:
+    insecure = doc.get("server", {}).get(_SERVER_INSECURE, False)
+    if not isinstance(insecure, bool):
+        raise r.fail("server.insecure", f"must be true or false, got {insecure!r}")
+    tls_doc = doc.get("tls", {})
+    tls = None
+    if tls_doc or not insecure:
+        for key in ("ca", "cert", "key"):
+            if key not in tls_doc:
+                raise r.fail(f"tls.{key}", "required (mTLS), unless [server] insecure = true")
+        tls = TlsConfig(
+            ca=r.path("tls", "ca", ""), cert=r.path("tls", "cert", ""),
+            key=r.path("tls", "key", ""),
+            revoked=parse_serials(r, tls_doc.get("revoked", [])),
+            crl=r.path("tls", "crl", "") if "crl" in tls_doc else None,
+        )
+    keys = doc.get("keys", {})
+    enroll = r.path("keys", "enroll_file", "") if "enroll_file" in keys else None
+    registry = r.path("keys", "registry", "") if "registry" in keys else None
+    return insecure, tls, enroll, registry

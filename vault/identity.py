@@ -51,8 +51,8 @@ def peer_certificate(context: grpc.ServicerContext) -> x509.Certificate | None:
     auth = context.auth_context() or {}
     security = b"".join(auth.get("transport_security_type", []))
     pems = auth.get("x509_pem_cert", [])
-    if not security and not pems:
-        return None
+    if security in (b"", b"insecure") and not pems:
+        return None  # a plaintext port: only bound when vault.toml says insecure = true
     if not pems:
         raise Unauthenticated("no client certificate")
     try:

@@ -1,32 +1,53 @@
 """Assemble the gRPC server: the Vault service, health checking and reflection.
 
 ``build_server`` binds but does not start; the caller starts and stops it. The transport
-credential choice lives in ``server_credentials`` alone (plaintext on loopback until mTLS).
+credential choice lives in ``server_credentials`` alone: mTLS (client certificates required,
+signed by ``[tls] ca``) unless vault.toml says ``[server] insecure = true``, which is logged
+as a WARNING at every start. Every call passes ``vault.authz.AuthzInterceptor`` first.
 """
 
 from __future__ import annotations
 
+import logging
 from concurrent.futures import ThreadPoolExecutor
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
-from protos.bulwark.v1 import drills_pb2, drills_pb2_grpc, vault_pb2, vault_pb2_grpc
+from protos.bulwark.v1 import (
+    drills_pb2,
+    drills_pb2_grpc,
+    keys_pb2,
+    keys_pb2_grpc,
+    vault_pb2,
+    vault_pb2_grpc,
+)
+from vault.audit import AuditLog
+from vault.authz import AuthzInterceptor
 from vault.catalog import Catalog
 from vault.clock import Clock, SystemClock
 from vault.config import VaultConfig
 from vault.drill_log import DrillLog
 from vault.drills_service import DrillsService
 from vault.errors import ConfigError
+from vault.keys_service import KeysService
+from vault.registry import Registry
+from vault.revocation import Revocations
 from vault.service import VaultService
 from vault.store.base import ChunkStore
 from vault.store.fs import FilesystemStore
 
 SERVICE_NAME = vault_pb2.DESCRIPTOR.services_by_name["Vault"].full_name  # "bulwark.v1.Vault"
 HEALTH_SERVICE_NAME = health_pb2.DESCRIPTOR.services_by_name["Health"].full_name
+KEYS_SERVICE_NAME = keys_pb2.DESCRIPTOR.services_by_name["Keys"].full_name
 DRILLS_SERVICE_NAME = drills_pb2.DESCRIPTOR.services_by_name["Drills"].full_name
 WORKERS = 16
+INSECURE_WARNING = (
+    "INSECURE: [server] insecure = true: plaintext gRPC, no client identities, every caller "
+    "is treated as role 'operator'. Never use this outside a test bench."
+)
+log = logging.getLogger(__name__)
 
 
 def open_backends(config: VaultConfig) -> tuple[FilesystemStore, Catalog]:
@@ -37,8 +58,28 @@ def open_backends(config: VaultConfig) -> tuple[FilesystemStore, Catalog]:
 
 
 def server_credentials(config: VaultConfig) -> grpc.ServerCredentials | None:
-    """Transport credentials for the listening port; ``None`` means plaintext (for now)."""
-    return None
+    """mTLS credentials for the listening port; ``None`` (plaintext) only when insecure."""
+    if config.insecure:
+        log.warning(INSECURE_WARNING)
+        return None
+    assert config.tls is not None  # load_config guarantees it when not insecure
+    try:
+        ca = config.tls.ca.read_bytes()
+        cert = config.tls.cert.read_bytes()
+        key = config.tls.key.read_bytes()
+    except OSError as exc:
+        raise ConfigError(
+            f"{config.source}: tls: cannot read {exc.filename}: {exc.strerror}"
+        ) from None
+    return grpc.ssl_server_credentials(
+        [(key, cert)], root_certificates=ca, require_client_auth=True
+    )
+
+
+def open_audit(config: VaultConfig, clock: Clock) -> AuditLog:
+    """The vault's one audit log (``audit.sqlite`` next to the catalog)."""
+    config.catalog_path.parent.mkdir(parents=True, exist_ok=True)
+    return AuditLog(config.catalog_path.parent / "audit.sqlite", clock)
 
 
 def build_server(
@@ -46,6 +87,7 @@ def build_server(
     store: ChunkStore,
     catalog: Catalog,
     clock: Clock | None = None,
+    audit: AuditLog | None = None,
 ) -> tuple[grpc.Server, int]:
     """A bound, not yet started server and the port it bound (resolves port 0).
 
@@ -57,22 +99,34 @@ def build_server(
         ("grpc.max_send_message_length", config.max_message_bytes),
         ("grpc.so_reuseport", 0),  # a second vaultd on the same port must fail, not share
     ]
-    server = grpc.server(
-        ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="vault-rpc"), options=options
-    )
     clock = clock or SystemClock()
-    vault_pb2_grpc.add_VaultServicer_to_server(VaultService(store, catalog, clock), server)
+    audit = audit or open_audit(config, clock)
+    registry = Registry(config.registry_path or config.catalog_path.parent / "keys.sqlite",
+                        clock, config.enroll_file)
+    credentials = server_credentials(config)
+    revocations = Revocations(config.source, config.tls) if credentials is not None else None
+    interceptor = AuthzInterceptor(
+        revocations.is_revoked if revocations else (lambda serial: False), audit
+    )
+    server = grpc.server(
+        ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="vault-rpc"),
+        options=options, interceptors=[interceptor],
+    )
+    vault_pb2_grpc.add_VaultServicer_to_server(
+        VaultService(store, catalog, clock, registry), server
+    )
+    keys_pb2_grpc.add_KeysServicer_to_server(KeysService(registry, audit), server)
     drills_pb2_grpc.add_DrillsServicer_to_server(
         DrillsService(DrillLog(config.catalog_path.parent / "drills.sqlite"), clock), server
     )
     health_servicer = health.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
-    for name in ("", SERVICE_NAME, DRILLS_SERVICE_NAME):
+    for name in ("", SERVICE_NAME, KEYS_SERVICE_NAME, DRILLS_SERVICE_NAME):
         health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
     reflection.enable_server_reflection(
-        (SERVICE_NAME, DRILLS_SERVICE_NAME, HEALTH_SERVICE_NAME, reflection.SERVICE_NAME), server
+        (SERVICE_NAME, KEYS_SERVICE_NAME, DRILLS_SERVICE_NAME, HEALTH_SERVICE_NAME,
+         reflection.SERVICE_NAME), server
     )
-    credentials = server_credentials(config)
     try:
         if credentials is None:
             port = server.add_insecure_port(config.listen)

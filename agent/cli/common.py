@@ -29,7 +29,7 @@ def open_context(config_path: str) -> Context:
     """Load the configuration and its key file and connect to the vault (lazily)."""
     config = load_agent_config(config_path)
     keyring = load_keyring(config.key_file, config.node)
-    return Context(config, keyring, VaultClient(config.vault_address, config.max_message_bytes))
+    return Context(config, keyring, VaultClient.from_config(config))
 
 
 class _MissingConfig(AgentError):

@@ -26,9 +26,23 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def wait_healthy(address: str, proc: subprocess.Popen, timeout: float = 20.0) -> None:
+def tls_channel(site_dir: Path, address: str, role: str = "operator") -> grpc.Channel:
+    """An mTLS channel with the site's ``<role>.toml`` identity (agent.channel decides)."""
+    from agent.channel import channel_for
+    from agent.config import load_agent_config
+
+    config_name = "agent.toml" if role == "node" else f"{role}.toml"
+    config = load_agent_config(site_dir / config_name)
+    return channel_for(config) if address == config.vault_address else grpc.secure_channel(
+        address, grpc.ssl_channel_credentials(
+            config.tls.ca.read_bytes(), config.tls.key.read_bytes(), config.tls.cert.read_bytes()))
+
+
+def wait_healthy(address: str, proc: subprocess.Popen, timeout: float = 20.0,
+                 site_dir: Path | None = None) -> None:
     deadline = time.monotonic() + timeout
-    with grpc.insecure_channel(address) as channel:
+    channel_cm = tls_channel(site_dir, address) if site_dir else grpc.insecure_channel(address)
+    with channel_cm as channel:
         stub = health_pb2_grpc.HealthStub(channel)
         while time.monotonic() < deadline:
             if proc.poll() is not None:
@@ -65,6 +79,14 @@ class Site:
         return self.dir / "agent.toml"
 
     @property
+    def operator_toml(self) -> Path:
+        """The operator's configuration: carries the tenant key, so it can restore."""
+        return self.dir / "operator.toml"
+
+    def role_toml(self, role: str) -> Path:
+        return self.agent_toml if role == "node" else self.dir / f"{role}.toml"
+
+    @property
     def store(self) -> Path:
         return self.dir / "store"
 
@@ -72,7 +94,7 @@ class Site:
         self.proc = subprocess.Popen(
             [BIN / "vaultd", "--config", self.dir / "vault.toml"],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        wait_healthy(f"127.0.0.1:{self.port}", self.proc)
+        wait_healthy(f"127.0.0.1:{self.port}", self.proc, site_dir=self.dir)
 
     def stop(self) -> int:
         assert self.proc is not None
@@ -90,7 +112,10 @@ class Site:
             env: dict | None = None) -> Result:
         cmd = [str(BIN / tool)]
         if tool != "vaultd":
-            cmd += ["--config", str(config or self.agent_toml)]
+            # vault-agent runs as the node (write-only agent.toml); vaultctl as the operator
+            # (operator.toml carries the tenant key, so it restores and verifies).
+            default = self.agent_toml if tool == "vault-agent" else self.operator_toml
+            cmd += ["--config", str(config or default)]
         cmd += [str(a) for a in args]
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300,
                               env={**os.environ, **(env or {})})

@@ -21,13 +21,13 @@ from tests.sealing import unseal
 
 @pytest.fixture
 def keyring(site):
-    config = load_agent_config(site.agent_toml)
+    config = load_agent_config(site.operator_toml)
     return load_keyring(config.key_file, config.node)
 
 
 @pytest.fixture
 def client(site):
-    with VaultClient(f"127.0.0.1:{site.port}") as c:
+    with VaultClient.from_config(load_agent_config(site.operator_toml)) as c:
         yield c
 
 
@@ -120,7 +120,7 @@ def test_wrong_key_is_a_clear_error_with_no_output(site, tmp_path):
     other = tmp_path / "other.key"
     generate_tenant_key_file(other)
     config = tmp_path / "other.toml"
-    config.write_text(site.agent_toml.read_text().replace('"tenant.key"', f'"{other}"'))
+    config.write_text(site.operator_toml.read_text().replace('"tenant.key"', f'"{other}"'))
     target = tmp_path / "r"
     result = site.ctl("restore", "latest", target, config=config)
     assert result.code == 2, result.err

@@ -36,7 +36,7 @@ def wait_for_port(port_file: Path, proc: subprocess.Popen, timeout: float = 20) 
 
 def test_serves_health_and_stops_on_sigterm(tmp_path):
     config = tmp_path / "vault.toml"
-    config.write_text('[server]\nlisten = "127.0.0.1:0"\n[store]\npath = "data"\n')
+    config.write_text('[server]\nlisten = "127.0.0.1:0"\ninsecure = true\n[store]\npath = "data"\n')
     port_file = tmp_path / "port"
     proc = vaultd("--config", str(config), "--port-file", str(port_file))
     try:
@@ -54,6 +54,7 @@ def test_serves_health_and_stops_on_sigterm(tmp_path):
             proc.communicate()
     assert proc.returncode == 0, err
     assert f"vaultd listening on 127.0.0.1:{port}" in err
+    assert "INSECURE: [server] insecure = true" in err  # loud, at every start
     assert (tmp_path / "data" / "catalog.sqlite").exists()
 
 

@@ -14,8 +14,25 @@ def write(tmp_path, text: str):
     return p
 
 
+INSECURE = "[server]\ninsecure = true\n"
+
+
+def test_mtls_is_required_unless_insecure_is_explicit(tmp_path):
+    with pytest.raises(ConfigError, match=r"tls\.ca: required \(mTLS\)"):
+        load_config(write(tmp_path, ""))
+    cfg = load_config(write(tmp_path, '[tls]\nca = "c"\ncert = "s"\nkey = "k"\n'
+                                      'revoked = ["0a:FF", "10"]\ncrl = "crl.pem"\n'))
+    assert not cfg.insecure and cfg.tls.ca == tmp_path / "c"
+    assert cfg.tls.revoked == {0x0AFF, 0x10} and cfg.tls.crl == tmp_path / "crl.pem"
+    with pytest.raises(ConfigError, match="tls.revoked"):
+        load_config(write(tmp_path, '[tls]\nca = "c"\ncert = "s"\nkey = "k"\nrevoked = ["zz"]'))
+    with pytest.raises(ConfigError, match="server.insecure"):
+        load_config(write(tmp_path, '[server]\ninsecure = "yes"\n'))
+
+
 def test_defaults(tmp_path):
-    cfg = load_config(write(tmp_path, ""))
+    cfg = load_config(write(tmp_path, INSECURE))
+    assert cfg.insecure and cfg.tls is None
     assert (cfg.host, cfg.port) == ("127.0.0.1", 7443)
     assert cfg.listen == "127.0.0.1:7443"
     assert cfg.max_message_bytes == DEFAULT_MAX_MESSAGE_BYTES == 16 * 1024 * 1024
@@ -28,6 +45,7 @@ def test_full(tmp_path):
 [server]
 listen = "[::1]:0"
 max_message_bytes = 2097152
+insecure = true
 [store]
 path = "/srv/bulwark/store"
 [catalog]

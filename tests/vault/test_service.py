@@ -11,7 +11,9 @@ import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
-from protos.bulwark.v1 import vault_pb2, vault_pb2_grpc
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from protos.bulwark.v1 import keys_pb2, keys_pb2_grpc, vault_pb2, vault_pb2_grpc
 from tests.sealing import unseal
 from tests.vault.conftest import make_blob
 from vault.catalog import snapshot_id
@@ -25,10 +27,31 @@ from vault.errors import (
     VaultError,
 )
 from vault.server import build_server, open_backends
-from vault.service import MAX_IDS_PER_MESSAGE, chunk_ids_digest, status_for
+from vault.service import MAX_IDS_PER_MESSAGE, SIGNATURE_CONTEXT, chunk_ids_digest, status_for
 from vault.store import MemoryStore
 
 T0 = 1_750_000_000_000_000_000
+NODES = ("gpu-01", "gpu-02")
+
+
+def node_key(node: str) -> Ed25519PrivateKey:
+    """A fixed Ed25519 key per test node (enrolled by the Vault helper)."""
+    return Ed25519PrivateKey.from_private_bytes(blake3.blake3(node.encode()).digest())
+
+
+def public(node: str) -> bytes:
+    return node_key(node).public_key().public_bytes_raw()
+
+
+def sign(raw: bytes) -> bytes:
+    """The node's signature over a serialized header (FORMAT.md "Header signing")."""
+    try:
+        node = vault_pb2.SnapshotHeader.FromString(raw).node
+    except Exception:
+        return b"\x01" * 64
+    if node not in NODES:
+        return b"\x01" * 64
+    return node_key(node).sign(SIGNATURE_CONTEXT + raw)
 
 
 class FakeClock:
@@ -47,6 +70,7 @@ class Vault:
         cfg_path = tmp_path / "vault.toml"
         cfg_path.write_text(
             f'[server]\nlisten = "127.0.0.1:0"\nmax_message_bytes = {max_message_bytes}\n'
+            "insecure = true\n"
         )
         self.config = load_config(cfg_path)
         self.store, self.catalog = open_backends(self.config)
@@ -57,6 +81,10 @@ class Vault:
         self.server.start()
         self.channel = grpc.insecure_channel(f"127.0.0.1:{self.port}")
         self.stub = vault_pb2_grpc.VaultStub(self.channel)
+        keys = keys_pb2_grpc.KeysStub(self.channel)
+        for node in NODES:
+            keys.EnrollNode(keys_pb2.EnrollNodeRequest(node=node, signing_public_key=public(node)))
+        self.clock.t = T0  # enrollment stamped times; snapshot times start from T0
 
     def close(self) -> None:
         self.channel.close()
@@ -71,9 +99,8 @@ class Vault:
     def commit(self, ids, header: vault_pb2.SnapshotHeader | None = None, raw: bytes | None = None):
         if header is None:
             header = make_header(ids)
-        signed = vault_pb2.SignedHeader(
-            header=raw if raw is not None else header.SerializeToString(), signature=b"\x01" * 64
-        )
+        raw = raw if raw is not None else header.SerializeToString()
+        signed = vault_pb2.SignedHeader(header=raw, signature=sign(raw))
         reqs = [vault_pb2.CommitSnapshotRequest(header=signed)]
         for i in range(0, len(ids), 3):
             reqs.append(vault_pb2.CommitSnapshotRequest(
@@ -86,7 +113,7 @@ def make_header(ids, node: str = "gpu-01", **overrides) -> vault_pb2.SnapshotHea
     fields = dict(
         format_version=1, node=node, hostname=node, paths=["/ckpt"], tags=["nightly"],
         client_time_ns=1, files=2, bytes=1234, sealed_root=b"root", chunk_count=len(set(ids)),
-        chunk_ids_digest=chunk_ids_digest(ids), node_public_key=b"k" * 32,
+        chunk_ids_digest=chunk_ids_digest(ids), node_public_key=public(node),
     )
     fields.update(overrides)
     return vault_pb2.SnapshotHeader(**fields)
@@ -165,10 +192,10 @@ def test_commit_list_get(vault):
     snap = vault.commit(ids + ids[:2], header=header)
     assert snap.time_ns == T0 + 1_000
     raw = header.SerializeToString()
-    assert snap.id == snapshot_id(raw, b"\x01" * 64, snap.time_ns)
+    assert snap.id == snapshot_id(raw, sign(raw), snap.time_ns)
     assert (snap.node, list(snap.tags), list(snap.paths)) == ("gpu-01", ["nightly"], ["/ckpt"])
     assert (snap.files, snap.bytes, snap.chunk_count) == (2, 1234, 7)
-    assert snap.signed.header == raw and snap.signed.signature == b"\x01" * 64
+    assert snap.signed.header == raw and snap.signed.signature == sign(raw)
     other = vault.commit(ids[:1], header=make_header(ids[:1], node="gpu-02"))
     listed = vault.stub.ListSnapshots(vault_pb2.ListSnapshotsRequest()).snapshots
     assert [s.id for s in listed] == [snap.id, other.id]
@@ -332,7 +359,8 @@ def test_get_chunks_and_commit_take_more_than_4096_ids(vault):
     blobs = list(vault.stub.GetChunks(vault_pb2.GetChunksRequest(chunk_ids=ids), timeout=30))
     assert [b.chunk_id for b in blobs] == ids
     header = make_header(ids)
-    signed = vault_pb2.SignedHeader(header=header.SerializeToString(), signature=b"\x01" * 64)
+    raw = header.SerializeToString()
+    signed = vault_pb2.SignedHeader(header=raw, signature=sign(raw))
     reqs = [vault_pb2.CommitSnapshotRequest(header=signed),
             vault_pb2.CommitSnapshotRequest(chunks=vault_pb2.ChunkIdBatch(chunk_ids=ids))]
     snap = vault.stub.CommitSnapshot(iter(reqs), timeout=30).snapshot

@@ -1,0 +1,175 @@
+"""Enrolled nodes (name -> Ed25519 signing key) and key-escrow blobs, in ``keys.sqlite``.
+
+Tables::
+
+    nodes(name TEXT PK, public_key BLOB(32), enrolled_ns)    one row per enrolled node
+    escrow(name TEXT PK, blob BLOB, stored_ns)               write-once escrow blobs
+
+Enrollment is explicit: an operator or officer calls ``Keys.EnrollNode``, or lists the node
+in the enroll file named by vault.toml ``[keys] enroll_file`` (``vaultctl init`` and
+``vaultctl pki issue --role node`` write it). The file is re-read when it changes, so a
+newly issued node works without restarting vaultd. A node's key never changes once
+enrolled: a different key for the same name is refused (issue a new name instead), so a
+stolen node certificate cannot re-enroll the node with an attacker's signing key.
+
+Escrow blobs are opaque here (FORMAT.md "Key escrow": passphrase-wrapped on the client)
+and write-once, so nobody can replace a good escrow with one they know the passphrase of.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import logging
+import sqlite3
+import threading
+import tomllib
+from pathlib import Path
+
+from vault.clock import Clock, SystemClock
+from vault.errors import ConfigError, InvalidRequest, NotFound, PermissionDenied, StorageError
+
+log = logging.getLogger(__name__)
+
+PUBLIC_KEY_SIZE = 32
+MAX_ESCROW_BYTES = 64 << 10
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS nodes (
+    name TEXT PRIMARY KEY, public_key BLOB NOT NULL, enrolled_ns INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS escrow (
+    name TEXT PRIMARY KEY, blob BLOB NOT NULL, stored_ns INTEGER NOT NULL);
+"""
+
+
+class Registry:
+    """Thread-safe: one connection behind a lock, each method one short transaction."""
+
+    def __init__(self, path: Path, clock: Clock | None = None,
+                 enroll_file: Path | None = None) -> None:
+        self.path = Path(path)
+        self._clock = clock or SystemClock()
+        self._lock = threading.Lock()
+        self._enroll_file = enroll_file
+        self._enroll_stamp: tuple[int, int] | None = None
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=FULL")
+            self._db.executescript(_SCHEMA)
+        except (sqlite3.Error, OSError) as exc:
+            raise StorageError(f"open key registry {self.path}: {exc}") from exc
+        self.load_enroll_file()
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    # -- nodes ----------------------------------------------------------------------------
+
+    def enroll(self, name: str, public_key: bytes) -> tuple[bytes, int]:
+        """Enroll ``name``; idempotent for the same key, ``PermissionDenied`` for another."""
+        if not name or len(name) > 255 or name != name.strip():
+            raise InvalidRequest(f"node name {name!r}: empty, too long or padded")
+        if len(public_key) != PUBLIC_KEY_SIZE:
+            raise InvalidRequest(
+                f"signing_public_key: {len(public_key)} bytes, expected {PUBLIC_KEY_SIZE}"
+            )
+        with self._lock:
+            try:
+                row = self._db.execute(
+                    "SELECT public_key, enrolled_ns FROM nodes WHERE name = ?", (name,)
+                ).fetchone()
+                if row is None:
+                    now = self._clock.now_ns()
+                    self._db.execute("INSERT INTO nodes VALUES (?, ?, ?)",
+                                     (name, public_key, now))
+                    return public_key, now
+            except sqlite3.Error as exc:
+                raise StorageError(f"key registry {self.path}: {exc}") from exc
+        if bytes(row[0]) != public_key:
+            raise PermissionDenied(
+                f"node {name!r} is already enrolled with another signing key; "
+                "a node's key never changes (enroll the replacement under a new name)"
+            )
+        return bytes(row[0]), row[1]
+
+    def node_key(self, name: str) -> bytes | None:
+        """The enrolled signing key of ``name`` (re-reading the enroll file if it changed)."""
+        self.load_enroll_file()
+        with self._lock:
+            row = self._db.execute(
+                "SELECT public_key FROM nodes WHERE name = ?", (name,)
+            ).fetchone()
+        return None if row is None else bytes(row[0])
+
+    def nodes(self) -> list[tuple[str, bytes, int]]:
+        self.load_enroll_file()
+        with self._lock:
+            rows = self._db.execute("SELECT * FROM nodes ORDER BY name").fetchall()
+        return [(r[0], bytes(r[1]), r[2]) for r in rows]
+
+    def load_enroll_file(self) -> None:
+        """Enroll every ``name = "<base64 key>"`` of the enroll file if it changed.
+
+        A broken or conflicting entry is logged and skipped; the rest still enroll.
+        """
+        path = self._enroll_file
+        if path is None:
+            return
+        try:
+            st = path.stat()
+        except FileNotFoundError:
+            return
+        stamp = (st.st_mtime_ns, st.st_size)
+        if stamp == self._enroll_stamp:
+            return
+        self._enroll_stamp = stamp
+        try:
+            doc = tomllib.loads(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+            log.error("%s: cannot read the enroll file: %s", path, exc)
+            return
+        for name, text in doc.get("nodes", {}).items():
+            try:
+                self.enroll(name, base64.b64decode(str(text), validate=True))
+            except (binascii.Error, ValueError, InvalidRequest, PermissionDenied) as exc:
+                log.error("%s: node %r not enrolled: %s", path, name, exc)
+
+    # -- escrow ---------------------------------------------------------------------------
+
+    def put_escrow(self, name: str, blob: bytes) -> int:
+        if not name or len(name) > 255:
+            raise InvalidRequest(f"escrow name {name!r}: empty or too long")
+        if not 0 < len(blob) <= MAX_ESCROW_BYTES:
+            raise InvalidRequest(f"escrow blob: {len(blob)} bytes, expected 1..{MAX_ESCROW_BYTES}")
+        now = self._clock.now_ns()
+        with self._lock:
+            try:
+                self._db.execute("INSERT INTO escrow VALUES (?, ?, ?)", (name, blob, now))
+            except sqlite3.IntegrityError:
+                raise PermissionDenied(
+                    f"escrow {name!r} already exists; escrow entries are write-once"
+                ) from None
+            except sqlite3.Error as exc:
+                raise StorageError(f"key registry {self.path}: {exc}") from exc
+        return now
+
+    def get_escrow(self, name: str) -> tuple[bytes, int]:
+        with self._lock:
+            row = self._db.execute(
+                "SELECT blob, stored_ns FROM escrow WHERE name = ?", (name,)
+            ).fetchone()
+        if row is None:
+            raise NotFound(f"escrow {name!r}: none stored")
+        return bytes(row[0]), row[1]
+
+
+def check_enroll_file(path: Path | None) -> None:
+    """Startup check: an enroll file that exists must parse (ConfigError otherwise)."""
+    if path is None or not path.exists():
+        return
+    try:
+        tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"{path}: keys.enroll_file: {exc}") from None

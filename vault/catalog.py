@@ -1,11 +1,18 @@
 """The SQLite catalog: which chunks the vault holds, and which snapshots reference them.
 
-Tables (schema version 1)::
+Tables (schema version 2; docs/vault-records.md, docs/worm.md)::
 
     chunks(id BLOB PK, size, digest BLOB, stored_ns)          one row per durable blob
     snapshots(id TEXT PK, time_ns, node, header, signature,   header/signature verbatim
-              tags JSON, paths JSON, files, bytes, chunk_count)
+              tags JSON, paths JSON, files, bytes, chunk_count,
+              retention_mode, retain_until_ns, legal_hold, hold_reason)
     snapshot_chunks(snapshot_id, chunk_id) WITHOUT ROWID      what each snapshot references
+    chunk_locks(chunk_id PK, locked_until_ns) WITHOUT ROWID   lock extension by reference: the
+                                                              latest retain-until of every live
+                                                              snapshot referencing the chunk
+    chunk_leases(chunk_id PK, lease_until_ns) WITHOUT ROWID   chunks reported present (or put)
+                                                              to an agent: prune keeps them
+    damaged_chunks(chunk_id PK, problem, found_ns)            what the last scrub found
 
 Invariants: a ``chunks`` row is written only after its blob is durable in the store, so a
 row always has a blob. A snapshot and all its ``snapshot_chunks`` rows are committed in one
@@ -30,8 +37,10 @@ import blake3
 
 from vault.clock import Clock, SystemClock
 from vault.errors import InvalidRequest, MissingChunks, NotFound, StorageError, short_id
+from vault.retention import GOVERNANCE, Retention, date
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+MIGRATED_RETENTION_DAYS = 30  # v1 snapshots had no retention: governance, commit time + 30 d
 BATCH = 500  # ids per IN (...) query; below SQLite's default variable limit
 SNAPSHOT_ID_CONTEXT = b"bulwark-snapshot-id-v1"
 _HEX = frozenset("0123456789abcdef")
@@ -54,7 +63,11 @@ CREATE TABLE snapshots (
     paths TEXT NOT NULL,
     files INTEGER NOT NULL,
     bytes INTEGER NOT NULL,
-    chunk_count INTEGER NOT NULL
+    chunk_count INTEGER NOT NULL,
+    retention_mode TEXT NOT NULL DEFAULT 'governance',
+    retain_until_ns INTEGER NOT NULL DEFAULT 0,
+    legal_hold INTEGER NOT NULL DEFAULT 0,
+    hold_reason TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX snapshots_by_node_time ON snapshots (node, time_ns);
 CREATE INDEX snapshots_by_time ON snapshots (time_ns);
@@ -64,6 +77,34 @@ CREATE TABLE snapshot_chunks (
     PRIMARY KEY (snapshot_id, chunk_id)
 ) WITHOUT ROWID;
 CREATE INDEX snapshot_chunks_by_chunk ON snapshot_chunks (chunk_id);
+"""
+
+# Added by schema version 2 (also run, after the column additions, to migrate a v1 catalog).
+_SCHEMA_V2 = """
+CREATE TABLE chunk_locks (
+    chunk_id BLOB PRIMARY KEY,
+    locked_until_ns INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE chunk_leases (
+    chunk_id BLOB PRIMARY KEY,
+    lease_until_ns INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE damaged_chunks (
+    chunk_id BLOB PRIMARY KEY,
+    problem TEXT NOT NULL,
+    found_ns INTEGER NOT NULL
+) WITHOUT ROWID;
+"""
+_MIGRATE_V1 = f"""
+ALTER TABLE snapshots ADD COLUMN retention_mode TEXT NOT NULL DEFAULT 'governance';
+ALTER TABLE snapshots ADD COLUMN retain_until_ns INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE snapshots ADD COLUMN legal_hold INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE snapshots ADD COLUMN hold_reason TEXT NOT NULL DEFAULT '';
+UPDATE snapshots SET retain_until_ns = time_ns + {MIGRATED_RETENTION_DAYS} * 86400000000000;
+{_SCHEMA_V2}
+INSERT INTO chunk_locks SELECT sc.chunk_id, MAX(s.retain_until_ns)
+    FROM snapshot_chunks sc JOIN snapshots s ON s.id = sc.snapshot_id GROUP BY sc.chunk_id;
+UPDATE schema_version SET version = 2;
 """
 
 
@@ -81,6 +122,7 @@ class SnapshotRecord:
     files: int
     bytes: int
     chunk_count: int
+    retention: Retention = Retention(GOVERNANCE, 0)
 
 
 def snapshot_id(header: bytes, signature: bytes, time_ns: int) -> str:
@@ -92,6 +134,14 @@ def snapshot_id(header: bytes, signature: bytes, time_ns: int) -> str:
 def _batches(items: Sequence[bytes]) -> Iterator[Sequence[bytes]]:
     for i in range(0, len(items), BATCH):
         yield items[i : i + BATCH]
+
+
+def _lease(db: sqlite3.Connection, ids: Sequence[bytes], until_ns: int) -> None:
+    db.executemany(
+        "INSERT INTO chunk_leases VALUES (?, ?) ON CONFLICT (chunk_id) DO UPDATE"
+        " SET lease_until_ns = MAX(lease_until_ns, excluded.lease_until_ns)",
+        [(c, until_ns) for c in ids],
+    )
 
 
 def _record(row: sqlite3.Row) -> SnapshotRecord:
@@ -106,6 +156,10 @@ def _record(row: sqlite3.Row) -> SnapshotRecord:
         files=row["files"],
         bytes=row["bytes"],
         chunk_count=row["chunk_count"],
+        retention=Retention(
+            row["retention_mode"], row["retain_until_ns"], bool(row["legal_hold"]),
+            row["hold_reason"],
+        ),
     )
 
 
@@ -167,13 +221,20 @@ class Catalog:
         ).fetchone()
         if not exists:
             self._db.execute("BEGIN IMMEDIATE")
-            for stmt in _SCHEMA.split(";"):
+            for stmt in (_SCHEMA + _SCHEMA_V2).split(";"):
                 if stmt.strip():
                     self._db.execute(stmt)
             self._db.execute("INSERT INTO schema_version VALUES (?)", (SCHEMA_VERSION,))
             self._db.execute("COMMIT")
             return
         (version,) = self._db.execute("SELECT version FROM schema_version").fetchone()
+        if version == 1:
+            self._db.execute("BEGIN IMMEDIATE")
+            for stmt in _MIGRATE_V1.split(";"):
+                if stmt.strip():
+                    self._db.execute(stmt)
+            self._db.execute("COMMIT")
+            return
         if version != SCHEMA_VERSION:
             raise StorageError(
                 f"catalog {self.path}: schema version {version}, this vaultd reads {SCHEMA_VERSION}"
@@ -181,24 +242,36 @@ class Catalog:
 
     # -- chunks ---------------------------------------------------------------------------
 
-    def record_chunks(self, chunks: Iterable[tuple[bytes, int, bytes]]) -> None:
+    def record_chunks(
+        self, chunks: Iterable[tuple[bytes, int, bytes]], lease_until_ns: int = 0
+    ) -> None:
         """Record ``(id, size, digest)`` rows in one transaction; existing rows are kept.
 
-        Call only after the blobs are durable in the store.
+        Call only after the blobs are durable in the store. With ``lease_until_ns`` every id
+        is also leased until then (prune keeps it until the uploader's commit).
         """
         stored_ns = self._clock.now_ns()
         rows = [(cid, size, digest, stored_ns) for cid, size, digest in chunks]
         with self._transaction() as db:
             db.executemany("INSERT OR IGNORE INTO chunks VALUES (?, ?, ?, ?)", rows)
+            if lease_until_ns:
+                _lease(db, [r[0] for r in rows], lease_until_ns)
 
-    def missing_chunks(self, chunk_ids: Sequence[bytes]) -> list[bytes]:
-        """The ids of ``chunk_ids`` without a row, in input order (duplicates kept)."""
+    def missing_chunks(self, chunk_ids: Sequence[bytes], lease_until_ns: int = 0) -> list[bytes]:
+        """The ids of ``chunk_ids`` without a row, in input order (duplicates kept).
+
+        With ``lease_until_ns``, every id reported present is leased until then in the same
+        transaction (one ``executemany``), so prune cannot remove a chunk between the answer
+        "present" and the agent's commit (docs/worm.md, "Prune").
+        """
         present: set[bytes] = set()
-        with self._locked() as db:
+        with self._transaction() as db:
             for batch in _batches(list(set(chunk_ids))):
                 marks = ",".join("?" * len(batch))
                 rows = db.execute(f"SELECT id FROM chunks WHERE id IN ({marks})", batch)
                 present.update(bytes(r[0]) for r in rows)
+            if lease_until_ns and present:
+                _lease(db, list(present), lease_until_ns)
         return [c for c in chunk_ids if c not in present]
 
     def chunk_digest(self, chunk_id: bytes) -> bytes:
@@ -256,7 +329,7 @@ class Catalog:
             if missing:
                 raise MissingChunks([bytes(r[0]) for r in missing])
             db.execute(
-                "INSERT INTO snapshots VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO snapshots VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     record.id,
                     record.time_ns,
@@ -268,10 +341,22 @@ class Catalog:
                     record.files,
                     record.bytes,
                     record.chunk_count,
+                    record.retention.mode,
+                    record.retention.retain_until_ns,
+                    int(record.retention.legal_hold),
+                    record.retention.hold_reason,
                 ),
             )
             db.execute(
                 "INSERT INTO snapshot_chunks SELECT ?, id FROM temp.commit_ids", (record.id,)
+            )
+            # Lock extension by reference: an old chunk reused now is locked at least as
+            # long as this snapshot.
+            db.execute(
+                "INSERT INTO chunk_locks SELECT id, ? FROM temp.commit_ids WHERE true"
+                " ON CONFLICT (chunk_id) DO UPDATE"
+                " SET locked_until_ns = MAX(locked_until_ns, excluded.locked_until_ns)",
+                (record.retention.retain_until_ns,),
             )
             db.execute("DELETE FROM temp.commit_ids")
         return record
@@ -317,3 +402,227 @@ class Catalog:
                 f"snapshot prefix {ref!r} is ambiguous: {count} snapshots{where} match"
             )
         return _record(rows[0])
+
+    # -- retention, holds, deletion (vault.retention decides; these only record) --------
+
+    def set_retain_until(self, snapshot_id: str, until_ns: int) -> None:
+        """Move a snapshot's retain-until. Chunk locks follow: raised with MAX when it grows,
+        recomputed from the live references when it shrinks (governance bypass)."""
+        with self._transaction() as db:
+            (old,) = self._one(db, snapshot_id, "retain_until_ns")
+            db.execute(
+                "UPDATE snapshots SET retain_until_ns = ? WHERE id = ?", (until_ns, snapshot_id)
+            )
+            if until_ns >= old:
+                db.execute(
+                    "UPDATE chunk_locks SET locked_until_ns = MAX(locked_until_ns, ?) WHERE"
+                    " chunk_id IN (SELECT chunk_id FROM snapshot_chunks WHERE snapshot_id = ?)",
+                    (until_ns, snapshot_id),
+                )
+            else:
+                _fill_relock(db, snapshot_id)
+                _relock(db)
+
+    def set_legal_hold(self, snapshot_id: str, hold: bool, reason: str) -> None:
+        with self._transaction() as db:
+            self._one(db, snapshot_id, "id")
+            db.execute(
+                "UPDATE snapshots SET legal_hold = ?, hold_reason = ? WHERE id = ?",
+                (int(hold), reason if hold else "", snapshot_id),
+            )
+
+    def delete_snapshot(self, snapshot_id: str) -> None:
+        """Remove a snapshot and its references (its chunks stay until prune). The rules in
+        ``vault.retention`` must have allowed it; a held snapshot is refused here too."""
+        with self._transaction() as db:
+            (held,) = self._one(db, snapshot_id, "legal_hold")
+            if held:
+                raise StorageError(f"snapshot {short_id(snapshot_id)}: held; not deleted")
+            _delete_snapshot(db, snapshot_id)
+
+    @staticmethod
+    def _one(db: sqlite3.Connection, snapshot_id: str, column: str) -> sqlite3.Row:
+        row = db.execute(f"SELECT {column} FROM snapshots WHERE id = ?", (snapshot_id,)).fetchone()
+        if row is None:
+            raise NotFound(f"snapshot {short_id(snapshot_id, 12)}: no such snapshot")
+        return row
+
+    def chunk_lock(self, chunk_id: bytes, now_ns: int) -> str | None:
+        """Why ``chunk_id`` must not be deleted at ``now_ns`` (``None``: it may be).
+
+        The store's lock oracle: a live snapshot references it, its lock (the latest
+        retain-until of the snapshots that referenced it) has not passed, or an upload
+        holds a lease on it.
+        """
+        with self._locked() as db:
+            ref, lock, lease = db.execute(
+                "SELECT (SELECT snapshot_id FROM snapshot_chunks WHERE chunk_id = ?1 LIMIT 1),"
+                " (SELECT locked_until_ns FROM chunk_locks WHERE chunk_id = ?1),"
+                " (SELECT lease_until_ns FROM chunk_leases WHERE chunk_id = ?1)",
+                (chunk_id,),
+            ).fetchone()
+        if ref is not None:
+            return f"referenced by live snapshot {short_id(ref, 12)}"
+        if lock is not None and lock > now_ns:
+            return f"locked by reference until {date(lock)}"
+        if lease is not None and lease > now_ns:
+            return f"leased to an upload until {date(lease)}"
+        return None
+
+    # -- prune ----------------------------------------------------------------------------
+
+    def expired_snapshots(self, now_ns: int) -> tuple[list[SnapshotRecord], list[SnapshotRecord]]:
+        """Snapshots whose retain-until has passed: ``(deletable, held)``, oldest first."""
+        with self._locked() as db:
+            rows = db.execute(
+                "SELECT * FROM snapshots WHERE retain_until_ns <= ? ORDER BY time_ns, id",
+                (now_ns,),
+            ).fetchall()
+        records = [_record(r) for r in rows]
+        return (
+            [r for r in records if not r.retention.legal_hold],
+            [r for r in records if r.retention.legal_hold],
+        )
+
+    def delete_expired(self, snapshot_ids: Sequence[str], now_ns: int) -> list[str]:
+        """Delete those of ``snapshot_ids`` still expired and unheld, in one transaction."""
+        deleted = []
+        with self._transaction() as db:
+            for sid in snapshot_ids:
+                row = db.execute(
+                    "SELECT 1 FROM snapshots WHERE id = ? AND legal_hold = 0"
+                    " AND retain_until_ns <= ?",
+                    (sid, now_ns),
+                ).fetchone()
+                if row:
+                    _delete_snapshot(db, sid)
+                    deleted.append(sid)
+        return deleted
+
+    def gc_candidates(self, now_ns: int, doomed: Sequence[str] = ()) -> list[tuple[bytes, int]]:
+        """``(id, size)`` of chunks prune may delete at ``now_ns``: referenced by no live
+        snapshot other than ``doomed`` (for a dry run), lock passed, no lease."""
+        with self._transaction() as db:
+            db.execute("CREATE TEMP TABLE IF NOT EXISTS doomed (id TEXT PRIMARY KEY)")
+            db.execute("DELETE FROM temp.doomed")
+            db.executemany("INSERT OR IGNORE INTO temp.doomed VALUES (?)", [(d,) for d in doomed])
+            rows = db.execute(_GC_CANDIDATES, {"now": now_ns}).fetchall()
+            db.execute("DELETE FROM temp.doomed")
+        return [(bytes(r[0]), r[1]) for r in rows]
+
+    def forget_chunks(self, chunk_ids: Sequence[bytes], now_ns: int) -> list[tuple[bytes, int]]:
+        """Delete the rows (and leases) of those ``chunk_ids`` that are still GC candidates,
+        in one transaction; returns ``(id, size)`` of the rows deleted. Delete the blobs
+        after this (a crash in between leaves blobs without rows: harmless, pruned later)."""
+        with self._transaction() as db:
+            db.execute("CREATE TEMP TABLE IF NOT EXISTS doomed (id TEXT PRIMARY KEY)")
+            db.execute("DELETE FROM temp.doomed")
+            wanted = set(chunk_ids)
+            rows = [
+                (bytes(r[0]), r[1])
+                for r in db.execute(_GC_CANDIDATES, {"now": now_ns}).fetchall()
+                if bytes(r[0]) in wanted
+            ]
+            ids = [(r[0],) for r in rows]
+            db.executemany("DELETE FROM chunks WHERE id = ?", ids)
+            db.executemany("DELETE FROM chunk_leases WHERE chunk_id = ?", ids)
+            db.executemany("DELETE FROM damaged_chunks WHERE chunk_id = ?", ids)
+        return rows
+
+    def drop_locks(self, chunk_ids: Sequence[bytes], now_ns: int) -> None:
+        """Forget passed locks of chunks whose blobs are gone."""
+        with self._transaction() as db:
+            db.executemany(
+                "DELETE FROM chunk_locks WHERE chunk_id = ? AND locked_until_ns <= ?",
+                [(c, now_ns) for c in chunk_ids],
+            )
+
+    def purge_leases(self, now_ns: int) -> int:
+        with self._transaction() as db:
+            return db.execute(
+                "DELETE FROM chunk_leases WHERE lease_until_ns <= ?", (now_ns,)
+            ).rowcount
+
+    def newest_time_ns(self) -> int:
+        """The newest vault time recorded (snapshot ingest, chunk stored): 0 if none."""
+        with self._locked() as db:
+            (t,) = db.execute(
+                "SELECT MAX(COALESCE((SELECT MAX(time_ns) FROM snapshots), 0),"
+                " COALESCE((SELECT MAX(stored_ns) FROM chunks), 0))"
+            ).fetchone()
+        return t or 0
+
+    # -- scrub ----------------------------------------------------------------------------
+
+    def iter_chunks(self, page: int = 1000) -> Iterator[tuple[bytes, int, bytes]]:
+        """Every ``(id, size, digest)`` row, by id, read in pages (safe while writing)."""
+        last = b""
+        for _ in range(1 << 40):  # bounded: each page advances ``last``
+            with self._locked() as db:
+                rows = db.execute(
+                    "SELECT id, size, digest FROM chunks WHERE id > ? ORDER BY id LIMIT ?",
+                    (last, page),
+                ).fetchall()
+            for r in rows:
+                yield bytes(r[0]), r[1], bytes(r[2])
+            if len(rows) < page:
+                return
+            last = bytes(rows[-1][0])
+
+    def has_chunk(self, chunk_id: bytes) -> bool:
+        with self._locked() as db:
+            return db.execute("SELECT 1 FROM chunks WHERE id = ?", (chunk_id,)).fetchone() is not None
+
+    def record_damage(self, damaged: Sequence[tuple[bytes, str]], now_ns: int) -> None:
+        """Replace the damage list with what the latest scrub found."""
+        with self._transaction() as db:
+            db.execute("DELETE FROM damaged_chunks")
+            db.executemany(
+                "INSERT OR REPLACE INTO damaged_chunks VALUES (?, ?, ?)",
+                [(c, problem, now_ns) for c, problem in damaged],
+            )
+
+    def snapshots_referencing_many(self, chunk_ids: Sequence[bytes]) -> dict[bytes, list[str]]:
+        """For each id, the snapshots referencing it (oldest first)."""
+        return {c: self.snapshots_referencing(c) for c in chunk_ids}
+
+
+_GC_CANDIDATES = """
+SELECT c.id, c.size FROM chunks c
+LEFT JOIN chunk_locks l ON l.chunk_id = c.id
+LEFT JOIN chunk_leases e ON e.chunk_id = c.id
+WHERE COALESCE(l.locked_until_ns, 0) <= :now
+  AND COALESCE(e.lease_until_ns, 0) <= :now
+  AND NOT EXISTS (
+      SELECT 1 FROM snapshot_chunks sc
+      WHERE sc.chunk_id = c.id AND sc.snapshot_id NOT IN (SELECT id FROM temp.doomed))
+ORDER BY c.id
+"""
+
+
+def _fill_relock(db: sqlite3.Connection, snapshot_id: str) -> None:
+    """Note the chunks ``snapshot_id`` references, for ``_relock``."""
+    db.execute("CREATE TEMP TABLE IF NOT EXISTS relock (chunk_id BLOB PRIMARY KEY)")
+    db.execute("DELETE FROM temp.relock")
+    db.execute(
+        "INSERT INTO temp.relock SELECT chunk_id FROM snapshot_chunks WHERE snapshot_id = ?",
+        (snapshot_id,),
+    )
+
+
+def _relock(db: sqlite3.Connection) -> None:
+    """Recompute the locks of the chunks in ``temp.relock`` from the live references."""
+    db.execute(
+        "UPDATE chunk_locks SET locked_until_ns = COALESCE((SELECT MAX(s.retain_until_ns)"
+        " FROM snapshot_chunks sc JOIN snapshots s ON s.id = sc.snapshot_id"
+        " WHERE sc.chunk_id = chunk_locks.chunk_id), 0)"
+        " WHERE chunk_id IN (SELECT chunk_id FROM temp.relock)"
+    )
+    db.execute("DELETE FROM temp.relock")
+
+
+def _delete_snapshot(db: sqlite3.Connection, snapshot_id: str) -> None:
+    _fill_relock(db, snapshot_id)
+    db.execute("DELETE FROM snapshot_chunks WHERE snapshot_id = ?", (snapshot_id,))
+    db.execute("DELETE FROM snapshots WHERE id = ?", (snapshot_id,))
+    _relock(db)

@@ -7,6 +7,7 @@ Domain code raises ``vault.errors``; ``status_for`` maps them to gRPC status cod
     IntegrityError  -> DATA_LOSS            MissingChunks  -> FAILED_PRECONDITION
     StorageError    -> RESOURCE_EXHAUSTED (disk full), else INTERNAL
     PermissionDenied -> PERMISSION_DENIED   Unauthenticated -> UNAUTHENTICATED
+    RetentionRefused -> FAILED_PRECONDITION (RoleRefused is a PermissionDenied)
 
 Limits: at most ``MAX_IDS_PER_MESSAGE`` ids in a FindMissingRequest (the contract's limit);
 every id and digest is 32 bytes. ChunkIdBatch and GetChunksRequest are bounded only by the
@@ -35,6 +36,7 @@ from vault.errors import (
     MissingChunks,
     NotFound,
     PermissionDenied,
+    RetentionRefused,
     StorageError,
     Unauthenticated,
     VaultError,
@@ -57,6 +59,7 @@ _STATUS: list[tuple[type[VaultError], grpc.StatusCode]] = [
     (MissingChunks, grpc.StatusCode.FAILED_PRECONDITION),
     (PermissionDenied, grpc.StatusCode.PERMISSION_DENIED),
     (Unauthenticated, grpc.StatusCode.UNAUTHENTICATED),
+    (RetentionRefused, grpc.StatusCode.FAILED_PRECONDITION),
 ]
 
 

@@ -19,6 +19,9 @@ Concurrent fsyncs share the file system's journal commits: on ext4 this cut the 
 
 from __future__ import annotations
 
+import errno
+import fcntl
+import logging
 import os
 import stat
 import tempfile
@@ -31,6 +34,50 @@ from vault.errors import NotFound, StorageError, short_id
 from vault.store.base import ID_SIZE, ChunkStore, Item
 
 _HEX = frozenset("0123456789abcdef")
+log = logging.getLogger(__name__)
+
+# linux/fs.h: the inode flags ioctls and the immutable flag (chattr +i)
+FS_IOC_GETFLAGS = 0x80086601
+FS_IOC_SETFLAGS = 0x40086602
+FS_IMMUTABLE_FL = 0x00000010
+CAP_LINUX_IMMUTABLE = 9
+_UNSUPPORTED = (errno.ENOTTY, errno.EOPNOTSUPP, errno.EINVAL, errno.ENOSYS)
+
+
+def has_immutable_capability() -> bool:
+    """Whether this process holds CAP_LINUX_IMMUTABLE (needed to set or clear ``+i``)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("CapEff:"):
+                return bool(int(line.split()[1], 16) >> CAP_LINUX_IMMUTABLE & 1)
+    except (OSError, ValueError, IndexError):
+        pass
+    return False
+
+
+def is_immutable(path: Path) -> bool:
+    """Whether ``path`` carries the immutable attribute (``OSError`` if it cannot be read)."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW)
+    try:
+        buf = bytearray(8)
+        fcntl.ioctl(fd, FS_IOC_GETFLAGS, buf)
+        return bool(int.from_bytes(buf[:4], "little") & FS_IMMUTABLE_FL)
+    finally:
+        os.close(fd)
+
+
+def set_immutable(path: Path, on: bool) -> None:
+    """Set or clear the immutable attribute of ``path`` (``OSError`` if refused)."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW)
+    try:
+        buf = bytearray(8)
+        fcntl.ioctl(fd, FS_IOC_GETFLAGS, buf)
+        flags = int.from_bytes(buf[:4], "little")
+        wanted = flags | FS_IMMUTABLE_FL if on else flags & ~FS_IMMUTABLE_FL
+        if wanted != flags:
+            fcntl.ioctl(fd, FS_IOC_SETFLAGS, wanted.to_bytes(4, "little") + bytes(4))
+    finally:
+        os.close(fd)
 
 #: fsyncs in flight at once per store; they block in the kernel, not on the GIL
 SYNC_THREADS = 8
@@ -45,10 +92,17 @@ def _fsync_dir(path: Path) -> None:
 
 
 class FilesystemStore(ChunkStore):
-    """Chunk store rooted at ``root`` (created if missing)."""
+    """Chunk store rooted at ``root`` (created if missing).
 
-    def __init__(self, root: Path) -> None:
+    ``immutable``: set the immutable attribute on every new blob when the process has
+    CAP_LINUX_IMMUTABLE and the file system supports it (``self.immutable`` says whether it
+    is in effect); allowed deletes clear it first.
+    """
+
+    def __init__(self, root: Path, immutable: bool = True) -> None:
         self.root = Path(root)
+        self._can_unseal = has_immutable_capability()
+        self.immutable = immutable and self._can_unseal
         self._data = self.root / "data"
         self._tmp = self.root / "tmp"
         self._sync_pool: ThreadPoolExecutor | None = None
@@ -169,9 +223,32 @@ class FilesystemStore(ChunkStore):
     def has(self, chunk_id: bytes) -> bool:
         return self.path_of(chunk_id).is_file()
 
-    def delete(self, chunk_id: bytes) -> None:
+    def _seal(self, chunk_ids: Sequence[bytes]) -> None:
+        """Set the immutable attribute on new blobs (defence in depth, docs/worm.md): not
+        even root can then modify, rename or unlink them without clearing it first."""
+        if not self.immutable:
+            return
+        for chunk_id in chunk_ids:
+            try:
+                set_immutable(self.path_of(chunk_id), True)
+            except OSError as exc:
+                if exc.errno not in _UNSUPPORTED:
+                    raise StorageError.from_os(f"seal chunk {short_id(chunk_id)}", exc) from exc
+                self.immutable = False
+                log.warning("store %s: the file system does not support the immutable "
+                            "attribute (%s); blobs are read-only (0444) only",
+                            self.root, exc.strerror)
+                return
+
+    def _delete(self, chunk_id: bytes) -> None:
         final = self.path_of(chunk_id)
         try:
+            if self._can_unseal:
+                try:
+                    set_immutable(final, False)
+                except OSError as exc:
+                    if exc.errno not in _UNSUPPORTED:
+                        raise
             os.unlink(final)
             _fsync_dir(final.parent)
         except FileNotFoundError:

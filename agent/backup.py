@@ -26,6 +26,7 @@ from agent.crypto import (
     seal_root,
     sign_header,
 )
+from agent.errors import AgentError
 from agent.keys import KeyRing
 from agent.manifest import ChunkRef, Entry, EntryType, ManifestRoot, encode_manifest, encode_root
 from agent.scanner import ScanItem, scan
@@ -66,8 +67,14 @@ def _cache_key(item: ScanItem) -> CacheKey:
     return CacheKey(item.rel, item.size, item.mtime_ns, item.ctime_ns, item.inode)
 
 
+class BackupCancelled(AgentError):
+    """The backup was asked to stop (``should_stop``); nothing was committed."""
+
+
 class _Run:
     """State of one backup run (kept off the public API)."""
+
+    should_stop: Callable[[], bool] | None = None
 
     def __init__(self, client: VaultClient, keyring: KeyRing, uploader: Uploader,
                  on_progress: ProgressCallback | None) -> None:
@@ -97,6 +104,8 @@ class _Run:
                 self.done += len(piece.data)
                 if self.on_progress:
                     self.on_progress(self.done, self.total, item.abs)
+                if self.should_stop is not None and self.should_stop():
+                    raise BackupCancelled(f"backup stopped at {item.abs} ({self.done} bytes)")
         except OSError as exc:
             self.skipped.append((item.abs, f"cannot read: {exc.strerror}"))
             return None
@@ -123,14 +132,19 @@ def run_backup(
     cache_dir: Path,
     workers: int,
     on_progress: ProgressCallback | None = None,
+    exclude: Sequence[str] = (),
+    should_stop: Callable[[], bool] | None = None,
 ) -> BackupResult:
     """Back up ``paths`` as one snapshot and return what was stored.
 
     Raises ConfigError for a path that does not exist, VaultError if the vault refuses
-    or cannot be reached; in every failure case nothing is committed.
+    or cannot be reached; in every failure case nothing is committed. ``exclude`` are
+    glob patterns (scanner). ``should_stop`` is polled at every chunk boundary: once it
+    returns True, the chunks read so far are made durable (so the next run does not send
+    them again) and BackupCancelled is raised.
     """
     started = time.monotonic()
-    items = scan(paths)
+    items = scan(paths, exclude=exclude)
     cache = FileCache(cache_dir)
     try:
         files = [i for i in items if i.type is EntryType.FILE]
@@ -143,6 +157,7 @@ def run_backup(
 
         uploader = Uploader(client, workers)
         run = _Run(client, keyring, uploader, on_progress)
+        run.should_stop = should_stop
         run.total = sum(i.size for i in files if i.rel not in hits)
         entries: list[Entry] = []
         new_cache: list[tuple[CacheKey, CachedFile]] = []
@@ -170,6 +185,9 @@ def run_backup(
             manifest = b"".join(encode_manifest(entries))
             manifest_refs = tuple(run.store_piece(p.data) for p in chunk_bytes(manifest))
             stats = uploader.finish()
+        except BackupCancelled:
+            uploader.finish()  # what was read is sent: the next run skips it (FindMissing)
+            raise
         except BaseException:
             uploader.abort()
             raise

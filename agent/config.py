@@ -45,8 +45,14 @@ _SCHEMA: dict[str, dict[str, type]] = {
 }
 
 
+#: Tables the node daemon reads and validates itself (agent.daemon_config).
+DAEMON_TABLES = ("backup_set", "drill", "metrics", "daemon")
+
+
 def _check_schema(path: Path, doc: dict[str, Any]) -> None:
     for table, value in doc.items():
+        if table in DAEMON_TABLES:
+            continue
         if table not in _SCHEMA:
             raise ConfigError(f"{path}: unknown table [{table}] (known: {', '.join(_SCHEMA)})")
         if not isinstance(value, dict):

@@ -8,6 +8,7 @@ FIFOs and device files are skipped and reported, never stored.
 
 from __future__ import annotations
 
+import fnmatch
 import os
 import stat
 from collections.abc import Callable, Iterable
@@ -56,15 +57,23 @@ def _item(abs_path: str, st: os.stat_result) -> ScanItem | None:
     )
 
 
-def scan(paths: Iterable[str], on_skip: Callable[[str, str], None] | None = None) -> list[ScanItem]:
+def scan(paths: Iterable[str], on_skip: Callable[[str, str], None] | None = None,
+         exclude: Iterable[str] = ()) -> list[ScanItem]:
     """Return every object under ``paths`` (and their parent directories), sorted.
 
     ``on_skip(path, reason)`` is told about objects that are not stored. A path that
-    does not exist raises ConfigError (exit 2): nothing is backed up.
+    does not exist raises ConfigError (exit 2): nothing is backed up. ``exclude`` holds
+    glob patterns (fnmatch, ``*`` also crosses ``/``) matched against each absolute path
+    and its base name; an excluded directory is not descended into.
     """
     found: dict[str, ScanItem] = {}
+    patterns = tuple(exclude)
 
     def add(abs_path: str, st: os.stat_result) -> ScanItem | None:
+        if patterns and any(fnmatch.fnmatchcase(abs_path, p)
+                            or fnmatch.fnmatchcase(os.path.basename(abs_path), p)
+                            for p in patterns):
+            return None
         item = _item(abs_path, st)
         if item is None:
             if on_skip:

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from vault.config import load_config
 from vault.errors import ConfigError, VaultError
+from vault.sdnotify import notify, start_watchdog
 from vault.server import build_server, open_backends
 
 log = logging.getLogger("vaultd")
@@ -70,8 +71,11 @@ def main(argv: list[str] | None = None) -> int:
             catalog.close()
             return 1
     log.info("vaultd listening on %s:%d", host, port)
+    notify("READY=1", f"STATUS=serving on {host}:{port}")
+    start_watchdog(stop)
     while not stop.wait(0.5):
         pass
+    notify("STOPPING=1")
     log.info("vaultd stopping (grace %ds)", GRACE_SECONDS)
     server.stop(grace=GRACE_SECONDS).wait()
     catalog.close()

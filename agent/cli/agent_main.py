@@ -1,14 +1,14 @@
-"""``vault-agent``: the node's tool (one-shot backup now; the scheduled daemon later)."""
+"""``vault-agent``: the node's tool: one-shot ``backup`` and the scheduled daemon ``run``."""
 
 from __future__ import annotations
 
 import argparse
 import sys
 
-from agent.cli import backup_cmd
+from agent.cli import backup_cmd, run_cmd
 from agent.cli.common import require_config, run_main
 
-COMMANDS = (backup_cmd,)
+COMMANDS = (backup_cmd, run_cmd)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,30 @@
+"""``vault-agent --config FILE run``: the long-running node daemon (agent.daemon)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+
+from agent.cli.common import Context
+from agent.daemon import Daemon
+from agent.daemon_config import load_daemon_config
+from agent.sdnotify import Notifier
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("run", help="run scheduled backups and drills until stopped",
+                       description="Run the [[backup_set]] and [[drill]] jobs of the "
+                       "configuration on their cron schedules. Stops cleanly on SIGTERM.")
+    p.set_defaults(run=run, needs_config=True)
+
+
+def run(args: argparse.Namespace, ctx: Context) -> int:
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
+                        format="%(levelname)s %(name)s: %(message)s")
+    daemon = Daemon(ctx.config, load_daemon_config(ctx.config.path), ctx.keyring, ctx.client,
+                    Notifier())
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda signum, frame: daemon.stop.set())
+    return daemon.run()

@@ -384,7 +384,12 @@ class Bulwark(Tool):
 
     def restore(self, target: Path) -> tuple[Run, dict]:
         assert self.snapshot, "nothing backed up"
-        r = run([self.exe["vaultctl"], "--config", str(self.dir / "agent.toml"), "restore",
+        # Nodes are write-only: restores run with the operator's config (tenant key)
+        # where `vaultctl init` wrote one, as a user is told to; else with agent.toml.
+        cfg = self.dir / "operator.toml"
+        if not cfg.exists():
+            cfg = self.dir / "agent.toml"
+        r = run([self.exe["vaultctl"], "--config", str(cfg), "restore",
                  self.snapshot, str(target), "--json"], env=self.env).check()
         rep = last_json(r.stdout)
         if rep.get("failed"):
@@ -396,6 +401,7 @@ class Bulwark(Tool):
         if self.proc is not None:
             info["vaultd_total_hwm_kb"] = self._hwm_kb()
             if self.proc.poll() is None:
+                info["vaultd_stopped_by_bench"] = True
                 self.proc.send_signal(signal.SIGTERM)
                 try:
                     self.proc.wait(timeout=30)
@@ -547,7 +553,8 @@ def bench_one(tool_name: str, kind: str, data: Path, work: Path, repeat: int) ->
         if info:
             for row in rows:
                 row.setdefault("tool_info", info)
-            if info.get("vaultd_exit") not in (None, 0, -signal.SIGTERM):
+            if info.get("vaultd_stopped_by_bench") and info.get("vaultd_exit") not in (
+                    0, -signal.SIGTERM):
                 print(f"!!! vaultd exited {info['vaultd_exit']} on SIGTERM", file=sys.stderr)
     return rows
 

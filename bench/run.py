@@ -596,9 +596,11 @@ def _rng_fmt(vals: list[float], fmt: str) -> str:
 def _size_fmt(vals: list[int]) -> str:
     """A byte count (or min–max) in a unit that keeps small increments visible."""
     hi = max(vals)
-    unit, div = ("MB", MB) if hi >= 10 * MB else (("kB", 1e3) if hi >= 10_000 else ("B", 1))
-    fmt = ".0f" if unit == "B" else ".1f"
-    return _rng_fmt([v / div for v in vals], fmt) + " " + unit
+    if hi >= MB:
+        return _rng_fmt([v / MB for v in vals], ".2f") + " MB"
+    if hi >= 10_000:
+        return _rng_fmt([v / 1e3 for v in vals], ".1f") + " kB"
+    return _rng_fmt(vals, ".0f") + " B"
 
 
 def report(rows: list[dict], tools: list[str], meta: dict) -> str:
@@ -711,7 +713,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--workdir", type=Path, default=None,
                     help="where data, repositories and restores go (default: a temp dir)")
     ap.add_argument("--keep", action="store_true", help="keep the work dir")
+    ap.add_argument("--report", type=Path, metavar="RESULT.json",
+                    help="only re-render the Markdown table of an earlier result")
     a = ap.parse_args(argv)
+    if a.report:
+        res = json.loads(a.report.read_text())
+        md = report(res["rows"], res["meta"]["tools"], res["meta"])
+        a.report.with_suffix(".md").write_text(md)
+        print(md)
+        return 0
 
     scale = a.scale if a.scale is not None else (0.1 if a.quick else 1.0)
     a.repeats = a.repeats if a.repeats is not None else (1 if a.quick else 3)

@@ -19,6 +19,7 @@ import blake3
 
 from agent.cache import CachedFile, CacheKey, FileCache
 from agent.chunker import chunk_bytes, chunk_file
+from agent.codec import TensorHint
 from agent.crypto import (
     chunk_id_and_key,
     chunk_ids_digest,
@@ -30,6 +31,7 @@ from agent.errors import AgentError
 from agent.keys import KeyRing
 from agent.manifest import ChunkRef, Entry, EntryType, ManifestRoot, encode_manifest, encode_root
 from agent.scanner import ScanItem, scan
+from agent.tensors import read_layout
 from agent.snapshot import SnapshotHeader, encode_header
 from agent.uploader import Uploader
 from agent.vault_client import SnapshotInfo, VaultClient
@@ -87,9 +89,9 @@ class _Run:
         self.total = 0
         self.skipped: list[tuple[str, str]] = []
 
-    def store_piece(self, data: bytes | memoryview) -> ChunkRef:
+    def store_piece(self, data: bytes | memoryview, hint: TensorHint | None = None) -> ChunkRef:
         chunk_id, key = chunk_id_and_key(self.keyring.id_key, data)
-        self.uploader.add(chunk_id, key, data)
+        self.uploader.add(chunk_id, key, data, hint)
         self.referenced.add(chunk_id)
         return ChunkRef(chunk_id, key, len(data))
 
@@ -97,10 +99,12 @@ class _Run:
         """Chunk and upload one file; None (and a skip record) if it cannot be read."""
         hasher = blake3.blake3(max_threads=1)
         refs = []
+        layout = read_layout(item.abs, item.size)  # safetensors: byte-group the floats
         try:
             for piece in chunk_file(item.abs):
                 hasher.update(piece.data)
-                refs.append(self.store_piece(piece.data))
+                hint = layout.hint(piece.offset, len(piece.data)) if layout else None
+                refs.append(self.store_piece(piece.data, hint))
                 self.done += len(piece.data)
                 if self.on_progress:
                     self.on_progress(self.done, self.total, item.abs)

@@ -57,6 +57,19 @@ def _zstd(data: bytes) -> bytes:
     return zstandard.ZstdCompressor(level=ZSTD_LEVEL, write_content_size=True).compress(data)
 
 
+#: Byte planes of floats (exponents, high mantissa bits) have low entropy but few long
+#: repeats: a tiny match table and 7-byte minimum matches leave the work to the entropy
+#: coder. On a bf16 exponent plane: 0.354 of its size in 1.0 ms/512 KiB, against 0.379 in
+#: 2.1 ms at plain level 1 (issue #6). Any zstd decoder reads the result.
+_PLANE_PARAMS = zstandard.ZstdCompressionParameters.from_level(
+    ZSTD_LEVEL, hash_log=8, min_match=7, search_log=1, write_content_size=True
+)
+
+
+def _zstd_plane(data: bytes) -> bytes:
+    return zstandard.ZstdCompressor(compression_params=_PLANE_PARAMS).compress(data)
+
+
 def _looks_incompressible(data: bytes) -> bool:
     if len(data) <= SAMPLE_SIZE:
         return False  # small: compressing it all costs no more than a probe
@@ -85,8 +98,9 @@ def _encode_bytegroup(data: bytes, hint: TensorHint) -> bytes:
     parts = [bytes((CODEC_BYTEGROUP, w, phase))]
     for j in range(w):
         plane = data[(j - phase) % w :: w]
-        z = _zstd(plane) if plane else b""
-        if plane and len(z) <= PLANE_MIN_GAIN * len(plane):
+        # bf16 mantissa planes are noise: the sample probe skips compressing them at all
+        z = _zstd_plane(plane) if plane and not _looks_incompressible(plane) else b""
+        if z and len(z) <= PLANE_MIN_GAIN * len(plane):
             parts += [_PLANE_HEAD.pack(CODEC_ZSTD, len(z)), z]
         else:
             parts += [_PLANE_HEAD.pack(CODEC_RAW, len(plane)), plane]

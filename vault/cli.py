@@ -18,7 +18,7 @@ from pathlib import Path
 from vault.config import load_config
 from vault.errors import ConfigError, VaultError
 from vault.sdnotify import notify, start_watchdog
-from vault.server import build_server, open_backends
+from vault.server import build_server, open_audit, open_backends, open_clock
 
 log = logging.getLogger("vaultd")
 GRACE_SECONDS = 5
@@ -51,7 +51,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"vaultd: {exc}", file=sys.stderr)
         return 1
     try:
-        server, port = build_server(config, store, catalog)
+        clock, clock_events = open_clock(config, catalog)
+        audit = open_audit(config, clock)
+        for event in clock_events:  # start, resume, or a wall-clock jump: all audited
+            audit.append("vaultd", "system", event.action, "clock", event.outcome, event.detail)
+        clock.on_event = lambda e: audit.append("vaultd", "system", e.action, "clock",
+                                                e.outcome, e.detail)
+        server, port = build_server(config, store, catalog, clock, audit)
     except VaultError as exc:
         catalog.close()
         print(f"vaultd: {exc}", file=sys.stderr)
@@ -78,6 +84,7 @@ def main(argv: list[str] | None = None) -> int:
     notify("STOPPING=1")
     log.info("vaultd stopping (grace %ds)", GRACE_SECONDS)
     server.stop(grace=GRACE_SECONDS).wait()
+    clock.stop()
     catalog.close()
     log.info("vaultd stopped")
     return 0

@@ -24,6 +24,13 @@
                                      # at start and whenever the file changes
     registry = "keys.sqlite"         # optional; default <catalog dir>/keys.sqlite
 
+    [retention]                      # WORM retention (docs/worm.md)
+    mode = "governance"              # or "compliance": nobody may shorten or delete early
+    default_days = 30                # retain-until = vault commit time + this
+    minimum_days = 1                 # a node's request is never allowed below this
+    maximum_days = 0                 # 0: no maximum; else larger requests are refused
+    lease_hours = 24                 # chunks reported present stay safe from prune this long
+
 ``[server] insecure = true`` serves plaintext gRPC without identities (every caller is
 ``vault.identity.INSECURE_CALLER``); vaultd logs a WARNING about it at every start.
 
@@ -38,6 +45,7 @@ from pathlib import Path
 from typing import Any
 
 from vault.errors import ConfigError
+from vault.retention import MAX_DAYS, MODES, RetentionPolicy
 
 MiB = 1 << 20
 DEFAULT_LISTEN = "127.0.0.1:7443"
@@ -51,6 +59,7 @@ _KEYS = {
     "catalog": {"path"},
     "tls": {"ca", "cert", "key", "revoked", "crl"},
     "keys": {"enroll_file", "registry"},
+    "retention": {"mode", "default_days", "minimum_days", "maximum_days", "lease_hours"},
 }
 _SERVER_INSECURE = "insecure"
 _KEYS["server"] = _KEYS["server"] | {_SERVER_INSECURE}
@@ -79,6 +88,7 @@ class VaultConfig:
     insecure: bool = False
     enroll_file: Path | None = None
     registry_path: Path | None = None
+    retention: RetentionPolicy = RetentionPolicy()
 
     @property
     def listen(self) -> str:
@@ -172,7 +182,30 @@ def load_config(path: Path) -> VaultConfig:
     return VaultConfig(
         source, host, port, max_bytes, store_path, catalog_path, tls=tls, insecure=insecure,
         enroll_file=enroll_file, registry_path=registry or catalog_path.parent / "keys.sqlite",
+        retention=_retention(r),
     )
+
+
+def _retention(r: _Reader) -> RetentionPolicy:
+    """``[retention]``: 0 <= minimum_days <= default_days <= maximum_days (if set)."""
+    d = RetentionPolicy()
+    mode = r.get("retention", "mode", str, d.mode)
+    if mode not in MODES:
+        raise r.fail("retention.mode", f"must be one of {', '.join(MODES)}, got {mode!r}")
+    values = {}
+    for key, default in (("default_days", d.default_days), ("minimum_days", d.minimum_days),
+                         ("maximum_days", d.maximum_days), ("lease_hours", d.lease_hours)):
+        values[key] = r.get("retention", key, int, default)
+        limit = MAX_DAYS if key.endswith("days") else 24 * 365
+        if not 0 <= values[key] <= limit:
+            raise r.fail(f"retention.{key}", f"must be between 0 and {limit}, got {values[key]}")
+    if values["minimum_days"] > values["default_days"]:
+        raise r.fail("retention.minimum_days", f"{values['minimum_days']} exceeds "
+                     f"retention.default_days ({values['default_days']})")
+    if values["maximum_days"] and values["maximum_days"] < values["default_days"]:
+        raise r.fail("retention.maximum_days", f"{values['maximum_days']} is below "
+                     f"retention.default_days ({values['default_days']})")
+    return RetentionPolicy(mode=mode, **values)
 
 
 def parse_serials(r: _Reader, value: Any) -> frozenset[int]:

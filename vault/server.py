@@ -9,6 +9,7 @@ as a WARNING at every start. Every call passes ``vault.authz.AuthzInterceptor`` 
 from __future__ import annotations
 
 import logging
+import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import grpc
@@ -16,23 +17,29 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from protos.bulwark.v1 import (
+    audit_pb2,
+    audit_pb2_grpc,
     drills_pb2,
     drills_pb2_grpc,
     keys_pb2,
     keys_pb2_grpc,
+    retention_pb2,
+    retention_pb2_grpc,
     vault_pb2,
     vault_pb2_grpc,
 )
 from vault.audit import AuditLog
 from vault.authz import AuthzInterceptor
 from vault.catalog import Catalog
-from vault.clock import Clock, SystemClock
+from vault.clock import Clock, ComplianceClock, SystemClock
 from vault.config import VaultConfig
 from vault.drill_log import DrillLog
 from vault.drills_service import DrillsService
 from vault.errors import ConfigError
 from vault.keys_service import KeysService
+from vault.prune import CatalogLocks
 from vault.registry import Registry
+from vault.retention_service import AuditService, RetentionService
 from vault.revocation import Revocations
 from vault.service import VaultService
 from vault.store.base import ChunkStore
@@ -42,6 +49,8 @@ SERVICE_NAME = vault_pb2.DESCRIPTOR.services_by_name["Vault"].full_name  # "bulw
 HEALTH_SERVICE_NAME = health_pb2.DESCRIPTOR.services_by_name["Health"].full_name
 KEYS_SERVICE_NAME = keys_pb2.DESCRIPTOR.services_by_name["Keys"].full_name
 DRILLS_SERVICE_NAME = drills_pb2.DESCRIPTOR.services_by_name["Drills"].full_name
+RETENTION_SERVICE_NAME = retention_pb2.DESCRIPTOR.services_by_name["Retention"].full_name
+AUDIT_SERVICE_NAME = audit_pb2.DESCRIPTOR.services_by_name["Audit"].full_name
 WORKERS = 16
 INSECURE_WARNING = (
     "INSECURE: [server] insecure = true: plaintext gRPC, no client identities, every caller "
@@ -82,6 +91,14 @@ def open_audit(config: VaultConfig, clock: Clock) -> AuditLog:
     return AuditLog(config.catalog_path.parent / "audit.sqlite", clock)
 
 
+def open_clock(config: VaultConfig, catalog: Catalog) -> tuple[ComplianceClock, list]:
+    """Start the compliance clock (``clock.state`` next to the catalog); returns it and its
+    start events, for the caller to audit once the audit log is open (docs/worm.md)."""
+    clock = ComplianceClock(config.catalog_path.parent / "clock.state",
+                            floor_ns=catalog.newest_time_ns())
+    return clock, clock.start()
+
+
 def build_server(
     config: VaultConfig,
     store: ChunkStore,
@@ -112,19 +129,28 @@ def build_server(
         ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="vault-rpc"),
         options=options, interceptors=[interceptor],
     )
+    guard = threading.Lock()  # uploads x prune (docs/worm.md, concurrency table)
+    store.set_lock_oracle(CatalogLocks(catalog, clock))
     vault_pb2_grpc.add_VaultServicer_to_server(
-        VaultService(store, catalog, clock, registry), server
+        VaultService(store, catalog, clock, registry, policy=config.retention, guard=guard),
+        server,
     )
+    retention_pb2_grpc.add_RetentionServicer_to_server(
+        RetentionService(store, catalog, clock, audit, guard), server
+    )
+    audit_pb2_grpc.add_AuditServicer_to_server(AuditService(audit), server)
     keys_pb2_grpc.add_KeysServicer_to_server(KeysService(registry, audit), server)
     drills_pb2_grpc.add_DrillsServicer_to_server(
         DrillsService(DrillLog(config.catalog_path.parent / "drills.sqlite"), clock), server
     )
     health_servicer = health.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
-    for name in ("", SERVICE_NAME, KEYS_SERVICE_NAME, DRILLS_SERVICE_NAME):
+    for name in ("", SERVICE_NAME, KEYS_SERVICE_NAME, DRILLS_SERVICE_NAME,
+                 RETENTION_SERVICE_NAME, AUDIT_SERVICE_NAME):
         health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
     reflection.enable_server_reflection(
-        (SERVICE_NAME, KEYS_SERVICE_NAME, DRILLS_SERVICE_NAME, HEALTH_SERVICE_NAME,
+        (SERVICE_NAME, KEYS_SERVICE_NAME, DRILLS_SERVICE_NAME, RETENTION_SERVICE_NAME,
+         AUDIT_SERVICE_NAME, HEALTH_SERVICE_NAME,
          reflection.SERVICE_NAME), server
     )
     try:

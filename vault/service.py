@@ -19,6 +19,7 @@ from __future__ import annotations
 import functools
 import inspect
 import logging
+import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 
 import blake3
@@ -42,6 +43,7 @@ from vault.errors import (
     VaultError,
 )
 from vault.identity import caller_of
+from vault.retention import MODE_CODES, RetentionPolicy, retention_at_commit
 from vault.store.base import ID_SIZE, ChunkStore, blob_digest
 
 log = logging.getLogger(__name__)
@@ -164,17 +166,32 @@ def snapshot_pb(rec: SnapshotRecord) -> vault_pb2.Snapshot:
         files=rec.files,
         bytes=rec.bytes,
         chunk_count=rec.chunk_count,
+        retention=vault_pb2.SnapshotRetention(
+            mode=MODE_CODES.get(rec.retention.mode, 0),
+            retain_until_ns=rec.retention.retain_until_ns,
+            legal_hold=rec.retention.legal_hold,
+        ),
     )
 
 
 class VaultService(vault_pb2_grpc.VaultServicer):
     """``bulwark.v1.Vault``. Thread-safe: store and catalog serialize what they must."""
 
-    def __init__(self, store: ChunkStore, catalog: Catalog, clock: Clock, registry=None) -> None:
+    def __init__(self, store: ChunkStore, catalog: Catalog, clock: Clock, registry=None,
+                 policy: RetentionPolicy | None = None,
+                 guard: threading.Lock | None = None) -> None:
         self.store = store
         self.catalog = catalog
         self.clock = clock
         self.registry = registry  # vault.registry.Registry: enrolled node signing keys
+        self.policy = policy or RetentionPolicy()  # [retention] in vault.toml
+        # Held per PutChunks message and per prune batch, so prune never deletes a chunk an
+        # upload is recording (docs/worm.md, concurrency table).
+        self.guard = guard or threading.Lock()
+
+    def _lease_until(self) -> int:
+        """Chunks reported present or put now stay safe from prune until then."""
+        return self.clock.now_ns() + self.policy.lease_hours * 3_600_000_000_000
 
     # Node isolation (issue #4): a caller with role "node" commits only as itself, lists,
     # resolves and reads only its own snapshots. FindMissing/PutChunks stay tenant-wide so
@@ -223,7 +240,8 @@ class VaultService(vault_pb2_grpc.VaultServicer):
         for req in request_iterator:
             ids = list(req.chunk_ids)
             check_ids(ids, "FindMissingRequest.chunk_ids", MAX_IDS_PER_MESSAGE)
-            yield vault_pb2.FindMissingResponse(missing=self.catalog.missing_chunks(ids))
+            missing = self.catalog.missing_chunks(ids, lease_until_ns=self._lease_until())
+            yield vault_pb2.FindMissingResponse(missing=missing)
 
     @edge
     def PutChunks(self, request_iterator, context):
@@ -235,12 +253,14 @@ class VaultService(vault_pb2_grpc.VaultServicer):
         stored = present = stored_bytes = 0
         for req in request_iterator:
             items = [(b.chunk_id, b.data, b.digest) for b in req.blobs]
-            results = self.store.put_many(items)
-            rows = [(cid, len(data), digest) for cid, data, digest in items]
+            with self.guard:
+                results = self.store.put_many(items)
+                rows = [(cid, len(data), digest) for cid, data, digest in items]
+                self.catalog.record_chunks(self._fix_orphans(rows, results),
+                                           lease_until_ns=self._lease_until())
             stored += sum(results)
             present += len(results) - sum(results)
             stored_bytes += sum(len(d) for (_, d, _), new in zip(items, results) if new)
-            self.catalog.record_chunks(self._fix_orphans(rows, results))
         return vault_pb2.PutChunksResponse(
             stored=stored, already_present=present, stored_bytes=stored_bytes
         )
@@ -292,6 +312,9 @@ class VaultService(vault_pb2_grpc.VaultServicer):
             files=header.files,
             bytes=header.bytes,
             chunk_count=len(ids),
+            retention=retention_at_commit(
+                self.policy, time_ns, header.requested_retention_days
+            ),
         )
         self.catalog.commit_snapshot(record, ids)
         log.info("snapshot %s committed: node %s, %d chunks", record.id, record.node, len(ids))

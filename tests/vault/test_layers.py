@@ -6,7 +6,8 @@ import ast
 from pathlib import Path
 
 VAULT = Path(__file__).resolve().parents[2] / "vault"
-EDGE = {"service.py", "server.py", "drills_service.py", "keys_service.py"}
+EDGE = {"service.py", "server.py", "drills_service.py", "keys_service.py",
+        "retention_service.py"}
 
 
 def imported_modules(path: Path) -> set[str]:

@@ -24,15 +24,15 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n!protos/bulwark/v1/retention.proto\x12\nbulwark.v1\"\x1a\n\x0bSnapshotRef\x12\x0b\n\x03ref\x18\x01 \x01(\t\"\x9f\x01\n\rRetentionInfo\x12\x13\n\x0bsnapshot_id\x18\x01 \x01(\t\x12\'\n\x04mode\x18\x02 \x01(\x0e\x32\x19.bulwark.v1.RetentionMode\x12\x17\n\x0fretain_until_ns\x18\x03 \x01(\x03\x12\x12\n\nlegal_hold\x18\x04 \x01(\x08\x12\x13\n\x0bhold_reason\x18\x05 \x01(\t\x12\x0e\n\x06now_ns\x18\x06 \x01(\x03\"V\n\x13SetRetentionRequest\x12\x0b\n\x03ref\x18\x01 \x01(\t\x12\x17\n\x0fretain_until_ns\x18\x02 \x01(\x03\x12\x19\n\x11\x62ypass_governance\x18\x03 \x01(\x08\"@\n\x13SetLegalHoldRequest\x12\x0b\n\x03ref\x18\x01 \x01(\t\x12\x0c\n\x04hold\x18\x02 \x01(\x08\x12\x0e\n\x06reason\x18\x03 \x01(\t\"?\n\x15\x44\x65leteSnapshotRequest\x12\x0b\n\x03ref\x18\x01 \x01(\t\x12\x19\n\x11\x62ypass_governance\x18\x02 \x01(\x08\"-\n\x16\x44\x65leteSnapshotResponse\x12\x13\n\x0bsnapshot_id\x18\x01 \x01(\t\"\x1f\n\x0cPruneRequest\x12\x0f\n\x07\x64ry_run\x18\x01 \x01(\x08\"e\n\x0bPruneReport\x12\x0f\n\x07\x64ry_run\x18\x01 \x01(\x08\x12\x11\n\tsnapshots\x18\x02 \x03(\t\x12\x0e\n\x06\x63hunks\x18\x03 \x01(\x04\x12\r\n\x05\x62ytes\x18\x04 \x01(\x04\x12\x13\n\x0bkept_locked\x18\x05 \x03(\t\"\x0e\n\x0cScrubRequest\"D\n\x0c\x44\x61magedChunk\x12\x10\n\x08\x63hunk_id\x18\x01 \x01(\x0c\x12\x0f\n\x07problem\x18\x02 \x01(\t\x12\x11\n\tsnapshots\x18\x03 \x03(\t\"V\n\x0bScrubReport\x12\r\n\x05\x62lobs\x18\x01 \x01(\x04\x12\r\n\x05\x62ytes\x18\x02 \x01(\x04\x12)\n\x07\x64\x61maged\x18\x03 \x03(\x0b\x32\x18.bulwark.v1.DamagedChunk\"\x11\n\x0fGetClockRequest\"=\n\tClockInfo\x12\x0e\n\x06now_ns\x18\x01 \x01(\x03\x12\x0f\n\x07wall_ns\x18\x02 \x01(\x03\x12\x0f\n\x07skew_ns\x18\x03 \x01(\x03*m\n\rRetentionMode\x12\x1e\n\x1aRETENTION_MODE_UNSPECIFIED\x10\x00\x12\x1d\n\x19RETENTION_MODE_GOVERNANCE\x10\x01\x12\x1d\n\x19RETENTION_MODE_COMPLIANCE\x10\x02\x32\xf8\x03\n\tRetention\x12\x42\n\x0cGetRetention\x12\x17.bulwark.v1.SnapshotRef\x1a\x19.bulwark.v1.RetentionInfo\x12J\n\x0cSetRetention\x12\x1f.bulwark.v1.SetRetentionRequest\x1a\x19.bulwark.v1.RetentionInfo\x12J\n\x0cSetLegalHold\x12\x1f.bulwark.v1.SetLegalHoldRequest\x1a\x19.bulwark.v1.RetentionInfo\x12W\n\x0e\x44\x65leteSnapshot\x12!.bulwark.v1.DeleteSnapshotRequest\x1a\".bulwark.v1.DeleteSnapshotResponse\x12:\n\x05Prune\x12\x18.bulwark.v1.PruneRequest\x1a\x17.bulwark.v1.PruneReport\x12:\n\x05Scrub\x12\x18.bulwark.v1.ScrubRequest\x1a\x17.bulwark.v1.ScrubReport\x12>\n\x08GetClock\x12\x1b.bulwark.v1.GetClockRequest\x1a\x15.bulwark.v1.ClockInfob\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n!protos/bulwark/v1/retention.proto\x12\nbulwark.v1\"\x1a\n\x0bSnapshotRef\x12\x0b\n\x03ref\x18\x01 \x01(\t\"\x9f\x01\n\rRetentionInfo\x12\x13\n\x0bsnapshot_id\x18\x01 \x01(\t\x12\'\n\x04mode\x18\x02 \x01(\x0e\x32\x19.bulwark.v1.RetentionMode\x12\x17\n\x0fretain_until_ns\x18\x03 \x01(\x03\x12\x12\n\nlegal_hold\x18\x04 \x01(\x08\x12\x13\n\x0bhold_reason\x18\x05 \x01(\t\x12\x0e\n\x06now_ns\x18\x06 \x01(\x03\"V\n\x13SetRetentionRequest\x12\x0b\n\x03ref\x18\x01 \x01(\t\x12\x17\n\x0fretain_until_ns\x18\x02 \x01(\x03\x12\x19\n\x11\x62ypass_governance\x18\x03 \x01(\x08\"@\n\x13SetLegalHoldRequest\x12\x0b\n\x03ref\x18\x01 \x01(\t\x12\x0c\n\x04hold\x18\x02 \x01(\x08\x12\x0e\n\x06reason\x18\x03 \x01(\t\"?\n\x15\x44\x65leteSnapshotRequest\x12\x0b\n\x03ref\x18\x01 \x01(\t\x12\x19\n\x11\x62ypass_governance\x18\x02 \x01(\x08\"-\n\x16\x44\x65leteSnapshotResponse\x12\x13\n\x0bsnapshot_id\x18\x01 \x01(\t\"\x1f\n\x0cPruneRequest\x12\x0f\n\x07\x64ry_run\x18\x01 \x01(\x08\"v\n\x0bPruneReport\x12\x0f\n\x07\x64ry_run\x18\x01 \x01(\x08\x12\x11\n\tsnapshots\x18\x02 \x03(\t\x12\x0e\n\x06\x63hunks\x18\x03 \x01(\x04\x12\r\n\x05\x62ytes\x18\x04 \x01(\x04\x12\x13\n\x0bkept_locked\x18\x05 \x03(\t\x12\x0f\n\x07orphans\x18\x06 \x01(\x04\"\x0e\n\x0cScrubRequest\"D\n\x0c\x44\x61magedChunk\x12\x10\n\x08\x63hunk_id\x18\x01 \x01(\x0c\x12\x0f\n\x07problem\x18\x02 \x01(\t\x12\x11\n\tsnapshots\x18\x03 \x03(\t\"V\n\x0bScrubReport\x12\r\n\x05\x62lobs\x18\x01 \x01(\x04\x12\r\n\x05\x62ytes\x18\x02 \x01(\x04\x12)\n\x07\x64\x61maged\x18\x03 \x03(\x0b\x32\x18.bulwark.v1.DamagedChunk\"\x11\n\x0fGetClockRequest\"=\n\tClockInfo\x12\x0e\n\x06now_ns\x18\x01 \x01(\x03\x12\x0f\n\x07wall_ns\x18\x02 \x01(\x03\x12\x0f\n\x07skew_ns\x18\x03 \x01(\x03*m\n\rRetentionMode\x12\x1e\n\x1aRETENTION_MODE_UNSPECIFIED\x10\x00\x12\x1d\n\x19RETENTION_MODE_GOVERNANCE\x10\x01\x12\x1d\n\x19RETENTION_MODE_COMPLIANCE\x10\x02\x32\xf8\x03\n\tRetention\x12\x42\n\x0cGetRetention\x12\x17.bulwark.v1.SnapshotRef\x1a\x19.bulwark.v1.RetentionInfo\x12J\n\x0cSetRetention\x12\x1f.bulwark.v1.SetRetentionRequest\x1a\x19.bulwark.v1.RetentionInfo\x12J\n\x0cSetLegalHold\x12\x1f.bulwark.v1.SetLegalHoldRequest\x1a\x19.bulwark.v1.RetentionInfo\x12W\n\x0e\x44\x65leteSnapshot\x12!.bulwark.v1.DeleteSnapshotRequest\x1a\".bulwark.v1.DeleteSnapshotResponse\x12:\n\x05Prune\x12\x18.bulwark.v1.PruneRequest\x1a\x17.bulwark.v1.PruneReport\x12:\n\x05Scrub\x12\x18.bulwark.v1.ScrubRequest\x1a\x17.bulwark.v1.ScrubReport\x12>\n\x08GetClock\x12\x1b.bulwark.v1.GetClockRequest\x1a\x15.bulwark.v1.ClockInfob\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'protos.bulwark.v1.retention_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_RETENTIONMODE']._serialized_start=897
-  _globals['_RETENTIONMODE']._serialized_end=1006
+  _globals['_RETENTIONMODE']._serialized_start=914
+  _globals['_RETENTIONMODE']._serialized_end=1023
   _globals['_SNAPSHOTREF']._serialized_start=49
   _globals['_SNAPSHOTREF']._serialized_end=75
   _globals['_RETENTIONINFO']._serialized_start=78
@@ -48,17 +48,17 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_PRUNEREQUEST']._serialized_start=505
   _globals['_PRUNEREQUEST']._serialized_end=536
   _globals['_PRUNEREPORT']._serialized_start=538
-  _globals['_PRUNEREPORT']._serialized_end=639
-  _globals['_SCRUBREQUEST']._serialized_start=641
-  _globals['_SCRUBREQUEST']._serialized_end=655
-  _globals['_DAMAGEDCHUNK']._serialized_start=657
-  _globals['_DAMAGEDCHUNK']._serialized_end=725
-  _globals['_SCRUBREPORT']._serialized_start=727
-  _globals['_SCRUBREPORT']._serialized_end=813
-  _globals['_GETCLOCKREQUEST']._serialized_start=815
-  _globals['_GETCLOCKREQUEST']._serialized_end=832
-  _globals['_CLOCKINFO']._serialized_start=834
-  _globals['_CLOCKINFO']._serialized_end=895
-  _globals['_RETENTION']._serialized_start=1009
-  _globals['_RETENTION']._serialized_end=1513
+  _globals['_PRUNEREPORT']._serialized_end=656
+  _globals['_SCRUBREQUEST']._serialized_start=658
+  _globals['_SCRUBREQUEST']._serialized_end=672
+  _globals['_DAMAGEDCHUNK']._serialized_start=674
+  _globals['_DAMAGEDCHUNK']._serialized_end=742
+  _globals['_SCRUBREPORT']._serialized_start=744
+  _globals['_SCRUBREPORT']._serialized_end=830
+  _globals['_GETCLOCKREQUEST']._serialized_start=832
+  _globals['_GETCLOCKREQUEST']._serialized_end=849
+  _globals['_CLOCKINFO']._serialized_start=851
+  _globals['_CLOCKINFO']._serialized_end=912
+  _globals['_RETENTION']._serialized_start=1026
+  _globals['_RETENTION']._serialized_end=1530
 # @@protoc_insertion_point(module_scope)

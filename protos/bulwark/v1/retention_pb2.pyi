@@ -79,18 +79,20 @@ class PruneRequest(_message.Message):
     def __init__(self, dry_run: _Optional[bool] = ...) -> None: ...
 
 class PruneReport(_message.Message):
-    __slots__ = ("dry_run", "snapshots", "chunks", "bytes", "kept_locked")
+    __slots__ = ("dry_run", "snapshots", "chunks", "bytes", "kept_locked", "orphans")
     DRY_RUN_FIELD_NUMBER: _ClassVar[int]
     SNAPSHOTS_FIELD_NUMBER: _ClassVar[int]
     CHUNKS_FIELD_NUMBER: _ClassVar[int]
     BYTES_FIELD_NUMBER: _ClassVar[int]
     KEPT_LOCKED_FIELD_NUMBER: _ClassVar[int]
+    ORPHANS_FIELD_NUMBER: _ClassVar[int]
     dry_run: bool
     snapshots: _containers.RepeatedScalarFieldContainer[str]
     chunks: int
     bytes: int
     kept_locked: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, dry_run: _Optional[bool] = ..., snapshots: _Optional[_Iterable[str]] = ..., chunks: _Optional[int] = ..., bytes: _Optional[int] = ..., kept_locked: _Optional[_Iterable[str]] = ...) -> None: ...
+    orphans: int
+    def __init__(self, dry_run: _Optional[bool] = ..., snapshots: _Optional[_Iterable[str]] = ..., chunks: _Optional[int] = ..., bytes: _Optional[int] = ..., kept_locked: _Optional[_Iterable[str]] = ..., orphans: _Optional[int] = ...) -> None: ...
 
 class ScrubRequest(_message.Message):
     __slots__ = ()

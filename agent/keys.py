@@ -166,6 +166,24 @@ def load_keyring(path: Path, node: str) -> KeyRing:
     )
 
 
+def read_key_file_bytes(path: Path) -> bytes:
+    """The exact bytes of a valid key file (tenant or node), for escrow and paper export."""
+    _read_doc(Path(path))  # validates type, mode, version
+    with open(path, "rb") as f:
+        return f.read(1 << 16)
+
+
+def write_key_file_bytes(path: Path, data: bytes) -> None:
+    """Write recovered key-file bytes to a new 0600 file, after checking they are one."""
+    try:
+        doc = tomllib.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError):
+        raise KeyMaterialError("recovered data is not a key file") from None
+    if doc.get("version") != KEY_FILE_VERSION or doc.get("kind") not in (KIND_TENANT, KIND_NODE):
+        raise KeyMaterialError("recovered data is not a key file of this version")
+    _write_new_private_file(Path(path), data)
+
+
 # --- file handling ------------------------------------------------------------------------
 
 

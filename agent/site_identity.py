@@ -98,7 +98,7 @@ def issue_identity(directory: Path, role: str, name: str, *, address: str | None
         "node": {"name": node},
         "keys": {"file": key_file},
         "tls": {"ca": "pki/ca.crt", "cert": rel(issued.cert), "key": rel(issued.key)},
-        "cache": {"path": "cache" if role == "node" else f"cache-{role}-{name}"},
+        "cache": {"path": "cache" if config_name == "agent.toml" else f"cache-{role}-{name}"},
         "backup": {"workers": min(2, os.cpu_count() or 1)},
     })
     written.append(config)

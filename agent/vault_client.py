@@ -110,6 +110,23 @@ class VaultClient:
             response = self.keys.ListNodes(keys_pb2.ListNodesRequest())
         return next((n.signing_public_key for n in response.nodes if n.node == node), None)
 
+    def enroll_node(self, node: str, public_key: bytes) -> None:
+        """Enroll ``node``'s Ed25519 signing key (operator/officer; idempotent)."""
+        with self._translate("EnrollNode"):
+            self.keys.EnrollNode(
+                keys_pb2.EnrollNodeRequest(node=node, signing_public_key=public_key)
+            )
+
+    def put_escrow(self, name: str, blob: bytes) -> int:
+        """Store a passphrase-wrapped escrow blob (write-once); returns the vault's time."""
+        with self._translate(f"escrow {name}"):
+            return self.keys.PutEscrow(keys_pb2.PutEscrowRequest(name=name, blob=blob)).stored_ns
+
+    def get_escrow(self, name: str) -> bytes:
+        """The escrow blob stored under ``name``; VaultError if none."""
+        with self._translate(f"escrow {name}"):
+            return self.keys.GetEscrow(keys_pb2.GetEscrowRequest(name=name)).blob
+
     def close(self) -> None:
         self._channel.close()
 

@@ -70,7 +70,6 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "/grpc.health.v1.Health/List": ALL,
     "/grpc.health.v1.Health/Watch": ALL,
     "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo": ALL,
-    "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo": ALL,
 }
 
 

@@ -9,13 +9,16 @@ from agent.cli import (
     drill_cmd,
     drills_cmd,
     init_cmd,
+    keys_cmd,
+    pki_cmd,
     restore_cmd,
     snapshots_cmd,
     verify_cmd,
 )
 from agent.cli.common import require_config, run_main
 
-COMMANDS = (init_cmd, snapshots_cmd, restore_cmd, verify_cmd, drill_cmd, drills_cmd)
+COMMANDS = (init_cmd, snapshots_cmd, restore_cmd, verify_cmd, drill_cmd, drills_cmd,
+            pki_cmd, keys_cmd)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -505,6 +505,8 @@ def verify_restore(expected: dict[str, str], restored_root: Path) -> str | None:
 def bench_one(tool_name: str, kind: str, data: Path, work: Path, repeat: int) -> list[dict]:
     """All phases of one workload for one tool, in a fresh repository."""
     if work.exists():
+        # vaultd seals blobs immutable (chattr +i) when it may: unseal before removing
+        subprocess.run(["chattr", "-R", "-f", "-i", str(work)], capture_output=True)
         shutil.rmtree(work)
     work.mkdir(parents=True)
     src = work / "src" / kind

@@ -21,6 +21,7 @@ import blake3
 
 from agent.errors import IntegrityError, SnapshotNotFound, UnsafePathError
 from agent.fetcher import fetch_plaintext
+from agent.format import CHUNK_MAX
 from agent.keys import KeyRing
 from agent.manifest import ChunkRef, Entry, EntryType
 from agent.pathsafe import check_manifest_path, ensure_within, target_path
@@ -80,42 +81,74 @@ def _make_dir(target: Path, dest: Path) -> None:
         os.mkdir(dest, 0o700)
 
 
+def _is_zeros(data: bytes) -> bool:
+    return not data[:1] or (data[0] == 0 and data[-1] == 0 and data == _zeros(len(data)))
+
+
+def _zeros(n: int) -> bytes:
+    global _ZEROS
+    if len(_ZEROS) < n:
+        _ZEROS = bytes(max(n, CHUNK_MAX))
+    return _ZEROS if len(_ZEROS) == n else _ZEROS[:n]
+
+
+_ZEROS = b""
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
 def _write_file(
     target: Path, dest: Path, entry: Entry,
     chunks: Iterator[tuple[ChunkRef, bytes | IntegrityError]],
     on_bytes: Callable[[int], None],
 ) -> str | None:
     """Write one file from ``chunks``; returns an error text instead of raising for
-    damaged data (after consuming exactly ``len(entry.chunks)`` items)."""
+    damaged data (after consuming exactly ``len(entry.chunks)`` items).
+
+    Each chunk is one write() (chunks are up to CHUNK_MAX, so no buffer is needed); an
+    all-zero chunk becomes a hole (a seek), and the file is cut to length at the end.
+    The content hash covers the zeros as any other bytes."""
     ensure_within(target, dest)
     tmp = _temp_name(dest)
     error: str | None = None
     hasher = blake3.blake3(max_threads=1)
+    renamed = False
     fd = os.open(tmp, _WRITE_FLAGS, 0o600)
     try:
-        with os.fdopen(fd, "wb", buffering=1 << 20) as out:
-            for _ in entry.chunks:
-                ref, plain = next(chunks)
-                if error is not None:
-                    continue
-                if isinstance(plain, IntegrityError):
-                    error = str(plain)
-                    continue
-                out.write(plain)
-                hasher.update(plain)
-                on_bytes(len(plain))
-            if error is None and hasher.digest() != entry.content_hash:
-                error = "content hash does not match the manifest"
-            if error is None:
-                out.flush()
-                os.fchmod(out.fileno(), entry.mode)
+        size, hole = 0, False
+        for _ in entry.chunks:
+            ref, plain = next(chunks)
+            if error is not None:
+                continue
+            if isinstance(plain, IntegrityError):
+                error = str(plain)
+                continue
+            hasher.update(plain)
+            hole = _is_zeros(plain)
+            if hole:
+                os.lseek(fd, len(plain), os.SEEK_CUR)
+            else:
+                _write_all(fd, plain)
+            size += len(plain)
+            on_bytes(len(plain))
+        if error is None and hasher.digest() != entry.content_hash:
+            error = "content hash does not match the manifest"
         if error is None:
-            os.utime(tmp, ns=(entry.mtime_ns, entry.mtime_ns), follow_symlinks=False)
+            if hole:
+                os.ftruncate(fd, size)
+            os.fchmod(fd, entry.mode)
+            os.utime(fd, ns=(entry.mtime_ns, entry.mtime_ns))
             if dest.is_dir() and not dest.is_symlink():
                 raise UnsafePathError(f"{dest}: a directory stands where the snapshot has a file")
             os.rename(tmp, dest)
+            renamed = True
     finally:
-        if error is not None or tmp.exists():
+        os.close(fd)
+        if not renamed:
             tmp.unlink(missing_ok=True)
     return error
 

@@ -7,7 +7,8 @@
      ├── KeyMaterialError           exit 2  missing, unreadable or wrong key material
      ├── VaultError                 exit 1  the vault refused or could not be reached
      │    ├── SnapshotNotFound      exit 1  no snapshot matches a reference
-     │    └── AccessDenied          exit 2  the vault refused this identity or role
+     │    ├── AccessDenied          exit 2  the vault refused this identity or role
+     │    └── RetentionRefused      exit 1  a WORM rule refused (the message names it)
      ├── IntegrityError             exit 1  data failed authentication or a hash check
      │    ├── BlobError             exit 1  a chunk blob is malformed, truncated or forged
      │    └── ManifestError         exit 1  a manifest or sealed root is malformed
@@ -46,6 +47,11 @@ class AccessDenied(VaultError):
     """The vault refused the caller: PERMISSION_DENIED or UNAUTHENTICATED."""
 
     exit_code = 2
+
+
+class RetentionRefused(VaultError):
+    """A WORM retention rule refused: locked, held, or a role that may not (the vault's
+    message names the rule)."""
 
 
 class SnapshotNotFound(VaultError):

@@ -45,6 +45,9 @@ class SnapshotInfo:
     chunk_count: int
     header: bytes
     signature: bytes
+    retention_mode: str = ""  # governance | compliance (the vault's WORM state)
+    retain_until_ns: int = 0  # on the vault's compliance clock
+    legal_hold: bool = False
 
 
 @dataclass(frozen=True)
@@ -66,6 +69,9 @@ def _snapshot_info(message: vault_pb2.Snapshot) -> SnapshotInfo:
         chunk_count=message.chunk_count,
         header=message.signed.header,
         signature=message.signed.signature,
+        retention_mode={1: "governance", 2: "compliance"}.get(message.retention.mode, ""),
+        retain_until_ns=message.retention.retain_until_ns,
+        legal_hold=message.retention.legal_hold,
     )
 
 

@@ -6,19 +6,26 @@ import argparse
 import sys
 
 from agent.cli import (
+    audit_cmd,
+    delete_cmd,
     drill_cmd,
     drills_cmd,
+    hold_cmd,
     init_cmd,
     keys_cmd,
     pki_cmd,
+    prune_cmd,
     restore_cmd,
+    retention_cmd,
+    scrub_cmd,
     snapshots_cmd,
     verify_cmd,
 )
 from agent.cli.common import require_config, run_main
 
 COMMANDS = (init_cmd, snapshots_cmd, restore_cmd, verify_cmd, drill_cmd, drills_cmd,
-            pki_cmd, keys_cmd)
+            pki_cmd, keys_cmd, retention_cmd, hold_cmd, delete_cmd, prune_cmd, scrub_cmd,
+            audit_cmd)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -135,3 +135,56 @@ def test_fs_iter_ids_ignores_foreign_files(tmp_path):
     h = a[0].hex()
     (tmp_path / "data" / h[:2] / h[2:4] / "notes.txt").write_text("x")
     assert list(store.iter_ids()) == [a[0]]
+
+
+# -- retention: every store asks the same lock oracle before deleting ---------------------
+
+
+class Locks:
+    def __init__(self) -> None:
+        self.locked: dict[bytes, str] = {}
+
+    def why_locked(self, chunk_id: bytes) -> str | None:
+        return self.locked.get(chunk_id)
+
+
+def test_locked_blob_is_never_deleted_whoever_asks(store):
+    from vault.errors import BlobLocked
+
+    locks = Locks()
+    store.set_lock_oracle(locks)
+    a, b = make_blob(), make_blob()
+    store.put_many([a, b])
+    locks.locked[a[0]] = "locked by reference until 2030-01-01T00:00:00Z"
+    with pytest.raises(BlobLocked, match="locked by reference until 2030"):
+        store.delete(a[0])
+    assert store.get(a[0]) == a[1]
+    other = os.urandom(10)
+    assert store.put(a[0], other, blob_digest(other)) is False  # nor overwritten
+    assert store.get(a[0]) == a[1]
+    store.delete(b[0])  # unlocked: allowed
+    assert not store.has(b[0])
+    del locks.locked[a[0]]  # the lock passed
+    store.delete(a[0])
+    assert list(store.iter_ids()) == []
+
+
+def test_fs_blobs_are_immutable_where_the_process_can(tmp_path):
+    from vault.store.fs import has_immutable_capability, is_immutable
+
+    store = FilesystemStore(tmp_path / "store")
+    a = make_blob()
+    store.put(*a)
+    path = store.path_of(a[0])
+    assert path.stat().st_mode & 0o777 == 0o444
+    if not has_immutable_capability():
+        pytest.skip("no CAP_LINUX_IMMUTABLE: blobs are read-only (0444) only")
+    if not store.immutable:
+        pytest.skip(f"{tmp_path}: the file system does not support the immutable attribute")
+    assert is_immutable(path)
+    with pytest.raises(PermissionError):
+        path.chmod(0o644)  # not even root may touch it
+    with pytest.raises(PermissionError):
+        os.unlink(path)
+    store.delete(a[0])  # an allowed delete clears the attribute first
+    assert not path.exists()

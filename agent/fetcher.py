@@ -14,10 +14,27 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from agent.blob import decode_blob
 from agent.errors import IntegrityError
 from agent.manifest import ChunkRef
-from agent.vault_client import VaultClient, batches
+from agent.vault_client import VaultClient
 
-#: Chunk ids per GetChunks call; a call that hits a damaged blob is retried id by id.
-FETCH_BATCH = 64
+#: One GetChunks call asks for at most FETCH_BATCH ids and FETCH_BATCH_BYTES of plaintext;
+#: a call that hits a damaged blob is retried id by id. Bytes, not a count, bound memory:
+#: 64 chunks of ~1 MiB with 4 batches in flight held ~650 MiB during a checkpoint restore,
+#: while small files want many ids per call (issue #6).
+FETCH_BATCH = 512
+FETCH_BATCH_BYTES = 8 << 20
+
+
+def _batches(refs: Iterable[ChunkRef]) -> Iterator[list[ChunkRef]]:
+    batch: list[ChunkRef] = []
+    size = 0
+    for ref in refs:
+        batch.append(ref)
+        size += ref.size
+        if len(batch) >= FETCH_BATCH or size >= FETCH_BATCH_BYTES:
+            yield batch
+            batch, size = [], 0
+    if batch:
+        yield batch
 
 
 def _download(client: VaultClient, refs: list[ChunkRef]) -> list[bytes | IntegrityError]:
@@ -56,7 +73,7 @@ def fetch_plaintext(
 
     Downloads run on their own threads and never wait for decode work, so the two
     pools cannot deadlock. At most ``lookahead`` batches are in flight, which bounds
-    memory to about ``lookahead * FETCH_BATCH * CHUNK_MAX`` bytes.
+    memory to about ``2 * lookahead * (FETCH_BATCH_BYTES + CHUNK_MAX)`` bytes.
     """
     with (
         ThreadPoolExecutor(max_workers=lookahead, thread_name_prefix="fetch") as net,
@@ -67,7 +84,7 @@ def fetch_plaintext(
             return [cpu.submit(_decode, ref, blob) for ref, blob in zip(batch, blobs, strict=True)]
 
         in_flight: collections.deque[tuple[list[ChunkRef], Future]] = collections.deque()
-        for batch in batches(refs, FETCH_BATCH):
+        for batch in _batches(refs):
             in_flight.append((batch, net.submit(job, batch)))
             if len(in_flight) > lookahead:
                 yield from _ready(in_flight.popleft())

@@ -62,8 +62,8 @@ def ancestor_mtimes(path: Path) -> list[int]:
 
 def test_unchanged_rebackup_sends_nothing_and_reads_nothing(site, tmp_path):
     source = make_tree(tmp_path / "src")
-    first = site.backup(source)
     ancestors = ancestor_mtimes(source)
+    first = site.backup(source)
     second = site.backup(source)
     assert second["snapshot"] != first["snapshot"]
     if ancestor_mtimes(source) == ancestors:

@@ -103,6 +103,7 @@ def load_agent_config(path: str | os.PathLike[str]) -> AgentConfig:
     if not 1 << 20 <= max_message <= 256 << 20:
         raise ConfigError(f"{path}: [vault] max_message_bytes must be 1 MiB..256 MiB")
     node = doc.get("node", {}).get("name") or socket.gethostname()
+    _check_address(path, vault["address"])
     insecure = vault.get("insecure", False)
     tls_doc = doc.get("tls", {})
     tls = None

@@ -44,6 +44,7 @@ LOG2_N, R, P = 17, 8, 1
 _HEADER = struct.Struct(">4sBBBII16s12s")
 HEADER_SIZE = _HEADER.size  # 43
 MAX_LOG2_N, MAX_R, MAX_P = 22, 32, 16  # refuse blobs that would make us allocate unboundedly
+MAX_KDF_MEMORY = 1 << 30  # scrypt needs 128 * r * n bytes
 MIN_PASSPHRASE = 8
 GROUPS_PER_LINE, GROUP = 5, 4
 
@@ -77,7 +78,8 @@ def unwrap(blob: bytes, passphrase: str) -> bytes:
     magic, version, kdf, log2_n, r, p, salt, nonce = _HEADER.unpack_from(blob)
     if magic != MAGIC or version != VERSION or kdf != KDF_SCRYPT:
         raise KeyMaterialError("not a Bulwark escrow blob of version 1 (scrypt)")
-    if not (10 <= log2_n <= MAX_LOG2_N and 1 <= r <= MAX_R and 1 <= p <= MAX_P):
+    if not (10 <= log2_n <= MAX_LOG2_N and 1 <= r <= MAX_R and 1 <= p <= MAX_P) or \
+            128 * r * (1 << log2_n) > MAX_KDF_MEMORY:
         raise KeyMaterialError(f"escrow blob: KDF parameters out of range (n=2^{log2_n}, r={r}, "
                                f"p={p})")
     kek = _kek(passphrase, salt, KdfParams(log2_n, r, p))

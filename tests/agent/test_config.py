@@ -14,6 +14,10 @@ address = "127.0.0.1:7443"
 name = "gpu-01"
 [keys]
 file = "tenant.key"
+[tls]
+ca = "pki/ca.crt"
+cert = "pki/node.crt"
+key = "pki/node.key"
 """
 
 
@@ -24,6 +28,18 @@ def test_good_config_resolves_paths_against_its_folder(tmp_path):
     assert config.key_file == tmp_path / "tenant.key"
     assert config.cache_dir == tmp_path / "cache"
     assert config.node == "gpu-01" and config.workers >= 1
+    assert config.tls.cert == tmp_path / "pki" / "node.crt" and not config.insecure
+
+
+def test_tls_is_required_unless_insecure_is_explicit(tmp_path):
+    path = tmp_path / "agent.toml"
+    plain = GOOD.split("[tls]")[0]
+    path.write_text(plain)
+    with pytest.raises(ConfigError, match=r"\[tls\] ca is required"):
+        load_agent_config(path)
+    path.write_text(plain.replace('"127.0.0.1:7443"', '"127.0.0.1:7443"\ninsecure = true'))
+    config = load_agent_config(path)
+    assert config.insecure and config.tls is None
 
 
 @pytest.mark.parametrize("text, fragment", [

@@ -154,6 +154,24 @@ def tree_size(path: Path) -> int:
     return total
 
 
+def remove_tree(path: Path) -> None:
+    """Remove a work folder. Bulwark's store marks blobs immutable (chattr +i) when it
+    runs with the capability, so clear that attribute first where needed."""
+    if not path.exists():
+        return
+    try:
+        shutil.rmtree(path)
+        return
+    except OSError:
+        pass
+    if shutil.which("chattr"):
+        subprocess.run(["chattr", "-R", "-f", "-i", str(path)], capture_output=True)
+    try:
+        shutil.rmtree(path)
+    except OSError as e:
+        print(f"warning: could not remove {path}: {e}", file=sys.stderr)
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -504,10 +522,7 @@ def verify_restore(expected: dict[str, str], restored_root: Path) -> str | None:
 
 def bench_one(tool_name: str, kind: str, data: Path, work: Path, repeat: int) -> list[dict]:
     """All phases of one workload for one tool, in a fresh repository."""
-    if work.exists():
-        # vaultd seals blobs immutable (chattr +i) when it may: unseal before removing
-        subprocess.run(["chattr", "-R", "-f", "-i", str(work)], capture_output=True)
-        shutil.rmtree(work)
+    remove_tree(work)
     work.mkdir(parents=True)
     src = work / "src" / kind
     src.mkdir(parents=True)
@@ -781,7 +796,7 @@ def main(argv: list[str] | None = None) -> int:
                 order = tools[rep % len(tools):] + tools[:rep % len(tools)]  # rotate order
                 for tool in order:
                     rows += bench_one(tool, kind, data, root / "runs" / f"{kind}-{tool}", rep)
-                    shutil.rmtree(root / "runs" / f"{kind}-{tool}", ignore_errors=True)
+                    remove_tree(root / "runs" / f"{kind}-{tool}")
             shutil.rmtree(data / kind, ignore_errors=True)
             _HASHES.clear()
     finally:
@@ -794,7 +809,7 @@ def main(argv: list[str] | None = None) -> int:
         print(md)
         print(f"results: {out} and {out.with_suffix('.md')} ({meta['elapsed_s']} s)")
         if not a.keep:
-            shutil.rmtree(root, ignore_errors=True)
+            remove_tree(root)
     failed = [r for r in rows if r["phase"] == "error" or r.get("verified") is False]
     return 1 if failed else 0
 

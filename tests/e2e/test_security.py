@@ -3,6 +3,8 @@ keys, key escrow and paper recovery, refusals as exit codes. One site per module
 
 from __future__ import annotations
 
+import dataclasses
+import os
 import sqlite3
 import subprocess
 
@@ -107,6 +109,12 @@ def test_node_cannot_commit_as_another_node_or_with_an_unenrolled_key(sec):
     with client_for(sec, "node-gpu-b.toml") as b:
         with pytest.raises(Exception, match="may not commit a snapshot for node 'gpu-a'"):
             b.commit(forged, sign_header(ring.signing_seed, forged), [])
+        # As itself, but signing with a fresh key the vault never enrolled.
+        rogue_seed = os.urandom(32)
+        own = encode_header(dataclasses.replace(
+            header, node="gpu-b", node_public_key=public_signing_key(rogue_seed)))
+        with pytest.raises(Exception, match="not the key enrolled for node 'gpu-b'"):
+            b.commit(own, sign_header(rogue_seed, own), [])
 
 
 def test_altered_record_at_rest_is_detected_and_named(sec, tmp_path):
@@ -167,8 +175,6 @@ def test_paper_sheet_round_trips_and_catches_typos(sec, tmp_path):
 
 
 def _replace(header, ring, **fields):
-    import dataclasses
-
     if ring is not None:
         fields["node_public_key"] = public_signing_key(ring.signing_seed)
     return dataclasses.replace(header, **fields)

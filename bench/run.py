@@ -620,6 +620,15 @@ def _size_fmt(vals: list[int]) -> str:
     return _rng_fmt(vals, ".0f") + " B"
 
 
+def _vs_restic(rs: list[dict], base: list[dict], key: str) -> str:
+    """This tool's value / restic's, paired repeat by repeat (the two ran minutes
+    apart under the same conditions), as min–max over the repeats."""
+    by_rep = {r["repeat"]: r[key] for r in base}
+    ratios = [r[key] / by_rep[r["repeat"]] for r in rs
+              if by_rep.get(r["repeat"]) and r[key] is not None]
+    return _rng_fmt(ratios, ".2f") if ratios else "–"
+
+
 def report(rows: list[dict], tools: list[str], meta: dict) -> str:
     la0, la1 = meta.get("loadavg_start", (0,))[0], meta.get("loadavg_end", (0,))[0]
     out = [f"# Bulwark bench — {meta['date']}", "",
@@ -658,22 +667,14 @@ def report(rows: list[dict], tools: list[str], meta: dict) -> str:
                     continue
                 cells = [tool, _rng_fmt([r["wall_s"] for r in rs], ".2f"),
                          _rng_fmt([r["mb_s"] for r in rs], ".1f")]
-                if base:
-                    bm = min(r["mb_s"] for r in base)
-                    cells.append(_rng_fmt([r["mb_s"] / max(bm, 1e-9) for r in rs], ".2f")
-                                 if tool != "restic" else "1")
-                else:
-                    cells.append("–")
+                cells.append(_vs_restic(rs, base, "mb_s") if tool != "restic"
+                             else ("1" if base else "–"))
                 if not is_restore:
                     cells.append(_size_fmt([r["added_bytes"] for r in rs]))
                     cells.append(_rng_fmt([r["added_bytes"] / max(r["src_bytes"], 1) for r in rs],
                                           ".3f"))
-                    if base and tool != "restic":
-                        ba = min(r["added_bytes"] for r in base)
-                        cells.append(_rng_fmt([r["added_bytes"] / ba for r in rs], ".2f")
-                                     if ba > 0 else "–")
-                    else:
-                        cells.append("1" if base else "–")
+                    cells.append(_vs_restic(rs, base, "added_bytes") if tool != "restic"
+                                 else ("1" if base else "–"))
                 cells.append(_rng_fmt([r["peak_rss_kb"] / 1024 for r in rs], ".0f"))
                 cells.append(_rng_fmt([r.get("vaultd_rss_kb", 0) / 1024 for r in rs], ".0f")
                              if tool == "bulwark" else "–")

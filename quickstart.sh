@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Bulwark in one go, on the embedded default: a local site, vaultd on loopback, a backup
 # of generated model weights and dataset shards, the snapshot list, a restore, a
-# byte-for-byte comparison and a verify. Usage: ./quickstart.sh [WORKDIR]
+# byte-for-byte comparison, a verify and a restore drill. Usage: ./quickstart.sh [WORKDIR]
 set -euo pipefail
 cd "$(dirname "$0")"
 work=${1:-$(mktemp -d -t bulwark-quickstart.XXXXXX)}
@@ -38,3 +38,16 @@ echo "restore is byte-identical to the source"
 
 echo "== 8. verify every chunk"
 vaultctl --config "$work/site/operator.toml" verify latest
+
+echo "== 9. restore drill: restore into a sandbox (no network), validate, record the report"
+set +e
+vaultctl --config "$work/site/drill.toml" drill latest
+code=$?
+set -e
+if [ "$code" -eq 2 ]; then
+  echo "(no privilege for namespaces here: running the drill without isolation, as recorded)"
+  vaultctl --config "$work/site/drill.toml" drill latest --isolation none
+elif [ "$code" -ne 0 ]; then
+  exit "$code"
+fi
+vaultctl --config "$work/site/operator.toml" drills

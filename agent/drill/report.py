@@ -97,7 +97,7 @@ class DrillReport:
         """A readable summary for a terminal or a log."""
         state = "PASSED" if self.passed else "FAILED"
         lines = [
-            f"drill {self.id[:12]} of snapshot {self.snapshot[:12]} (node {self.node}): {state}",
+            f"drill of snapshot {self.snapshot[:12]} (node {self.node}): {state}",
             f"  isolation {self.isolation}; started {_iso(self.started_ns)}, "
             f"RTO {self.rto_s:.2f}s",
             f"  restored {self.files} files, {self.bytes / 1e6:,.1f} MB in {self.restore_s:.2f}s "

@@ -571,7 +571,8 @@ class Catalog:
 
     def has_chunk(self, chunk_id: bytes) -> bool:
         with self._locked() as db:
-            return db.execute("SELECT 1 FROM chunks WHERE id = ?", (chunk_id,)).fetchone() is not None
+            row = db.execute("SELECT 1 FROM chunks WHERE id = ?", (chunk_id,)).fetchone()
+        return row is not None
 
     def record_damage(self, damaged: Sequence[tuple[bytes, str]], now_ns: int) -> None:
         """Replace the damage list with what the latest scrub found."""

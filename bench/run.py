@@ -716,6 +716,11 @@ def machine_facts() -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if "--scenario" in argv:  # optional scenarios (issue #6) live in bench/scenarios.py
+        from bench import scenarios
+        i = argv.index("--scenario")
+        return scenarios.main(argv[i + 1:i + 2] + argv[:i] + argv[i + 2:])
     ap = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__.split("\n")[0])
     ap.add_argument("--quick", action="store_true",
                     help="small sizes (scale 0.1), for smoke checks")
@@ -733,6 +738,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--keep", action="store_true", help="keep the work dir")
     ap.add_argument("--report", type=Path, metavar="RESULT.json",
                     help="only re-render the Markdown table of an earlier result")
+    ap.add_argument("--scenario", metavar="memory|files|nodes",
+                    help="run one optional scenario of bench/scenarios.py instead, with its "
+                         "own options (see `python -m bench.scenarios --help`)")
     a = ap.parse_args(argv)
     if a.report:
         res = json.loads(a.report.read_text())

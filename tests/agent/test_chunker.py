@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import io
+import os
 import random
 from pathlib import Path
 
@@ -45,10 +46,29 @@ def test_file_stream_and_buffer_agree(tmp_path: Path):
     data = _data(10 << 20, seed=3)
     p = tmp_path / "f"
     p.write_bytes(data)
-    from_file = [(c.offset, c.data) for c in chunk_file(p)]
-    assert all(isinstance(d, bytes) for _, d in from_file)  # owned copies, safe to keep
+    from_file = [(c.offset, bytes(c.data)) for c in chunk_file(p)]  # views: copy to keep
     assert from_file == [(c.offset, bytes(c.data)) for c in chunk_bytes(data)]
     assert from_file == [(c.offset, c.data) for c in chunk_stream(io.BytesIO(data))]
+
+
+@pytest.mark.parametrize("size", [(4 << 20) + 1, (16 << 20) - 3, (16 << 20) + 7, 37 << 20])
+def test_file_buffer_refills_keep_the_cuts(tmp_path: Path, size: int):
+    """chunk_file refills its reused buffer mid-file; the cuts must not notice."""
+    data = _data(size, seed=size)
+    p = tmp_path / "f"
+    p.write_bytes(data)
+    from_file = [(c.offset, bytes(c.data)) for c in chunk_file(p)]
+    assert from_file == [(c.offset, bytes(c.data)) for c in chunk_bytes(data)]
+
+
+def test_file_truncated_while_read_gives_a_short_read(tmp_path: Path):
+    p = tmp_path / "f"
+    p.write_bytes(_data(24 << 20, seed=9))
+    pieces = chunk_file(p)
+    first = next(pieces)
+    os.truncate(p, 10 << 20)  # a training job rewriting its checkpoint: no SIGBUS
+    total = len(first.data) + sum(len(c.data) for c in pieces)
+    assert total <= 24 << 20
 
 
 def test_insertion_shifts_few_boundaries():

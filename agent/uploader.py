@@ -2,13 +2,15 @@
 
 The caller (backup, on one thread) hands plaintext chunks to :meth:`Uploader.add`.
 They are deduplicated against everything seen in this run, asked about in batches
-(FindMissing), encoded (compress + encrypt) on a thread pool, and streamed to the vault
-on one long PutChunks call by a sender thread. zstd, AES-GCM and BLAKE3 release the GIL,
-so the pool uses every core the configuration grants.
+(FindMissing, on a lookup thread, so the caller reads the next batch meanwhile), encoded
+(compress + encrypt) on a thread pool, and streamed to the vault on one long PutChunks
+call by a sender thread, in messages of about ``message_bytes``. zstd, AES-GCM and BLAKE3
+release the GIL, so the pool uses every core the configuration grants.
 
-Memory is bounded: at most ``batch_bytes`` of plaintext waits for FindMissing and at
-most ``queue_chunks`` encoded or encoding chunks wait for the sender, so peak memory is
-about ``batch_bytes + queue_chunks * 2 * CHUNK_MAX`` whatever the file sizes.
+Memory is bounded: at most two batches of ``batch_bytes`` of plaintext wait for
+FindMissing (one being looked up, one being filled) and at most ``queue_chunks`` encoded
+or encoding chunks wait for the sender, so peak memory is about
+``2 * batch_bytes + queue_chunks * 2 * CHUNK_MAX`` whatever the file sizes.
 
 Ordering invariant (FORMAT.md): :meth:`finish` returns only after the vault answered
 the PutChunks call, i.e. after every new blob is durable; only then may the snapshot
@@ -62,11 +64,16 @@ class Uploader:
         workers: int,
         batch_bytes: int = 16 << 20,
         queue_chunks: int = 16,
+        message_bytes: int = 2 << 20,
     ) -> None:
         self._client = client
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="encode")
+        self._lookup = ThreadPoolExecutor(max_workers=1, thread_name_prefix="find-missing")
+        self._looking: Future[None] | None = None
         self._batch_bytes = batch_bytes
-        self._message_bytes = client.max_message_bytes // 2
+        # Small messages keep the sender's copies short and the vault busy in parallel with
+        # it: 8 MiB messages left both ends waiting on each other's copies (issue #6).
+        self._message_bytes = min(message_bytes, client.max_message_bytes // 2)
         self._seen: set[bytes] = set()
         self._pending: list[_Pending] = []
         self._pending_bytes = 0
@@ -96,14 +103,24 @@ class Uploader:
     def _flush(self) -> None:
         if not self._pending:
             return
-        missing = self._client.find_missing(p.chunk_id for p in self._pending)
-        for item in self._pending:
+        self._wait_lookup()  # at most one batch is looked up while the next one fills
+        self._looking = self._lookup.submit(self._dispatch, self._pending)
+        self._pending = []
+        self._pending_bytes = 0
+
+    def _wait_lookup(self) -> None:
+        if self._looking is not None:
+            looking, self._looking = self._looking, None
+            looking.result()  # raises what the lookup raised
+
+    def _dispatch(self, batch: list[_Pending]) -> None:
+        """Lookup thread: ask which chunks the vault lacks and queue those for encoding."""
+        missing = self._client.find_missing(p.chunk_id for p in batch)
+        for item in batch:
             if item.chunk_id in missing:
                 self._enqueue(self._pool.submit(_encode, item))
             else:
                 self.stats.reused_chunks += 1
-        self._pending = []
-        self._pending_bytes = 0
 
     def _enqueue(self, item: Future[tuple[bytes, bytes, bytes]] | object) -> None:
         while True:
@@ -148,15 +165,18 @@ class Uploader:
         """Send what is left and wait until the vault has made every blob durable."""
         try:
             self._flush()
+            self._wait_lookup()
             self._enqueue(_DONE)
             self._sender.join()
             if self._error is not None:
                 raise self._error
         finally:
+            self._lookup.shutdown(wait=True, cancel_futures=True)
             self._pool.shutdown(wait=True, cancel_futures=True)
         return self.stats
 
     def abort(self) -> None:
         """Stop sending after an error elsewhere; the vault keeps what it got (harmless)."""
-        self._pool.shutdown(wait=False, cancel_futures=True)
         self._error = self._error or VaultError("upload aborted")
+        self._lookup.shutdown(wait=False, cancel_futures=True)
+        self._pool.shutdown(wait=False, cancel_futures=True)

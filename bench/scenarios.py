@@ -30,6 +30,7 @@ import argparse
 import datetime as _dt
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -293,8 +294,10 @@ def scenario_nodes(work: Path, a) -> list[dict]:
             restored.append({**rr, "node": j["name"]})
         rows += restored
         log = (site.work / "vaultd.log").read_text(errors="replace")
-        rows.append({"phase": "vaultd-log", "traceback_or_error_lines": sum(
-            1 for ln in log.splitlines() if "Traceback" in ln or "ERROR" in ln)})
+        bad = [ln for ln in log.splitlines()  # vaultd logs bare messages, no level
+               if re.search(r"error|traceback|exception|denied|refus|fail", ln, re.I)]
+        rows.append({"phase": "vaultd-log", "lines": len(log.splitlines()),
+                     "traceback_or_error_lines": len(bad), "examples": bad[:5]})
     except br.BenchError as e:
         rows.append({"phase": "error", "error": str(e)[-4000:]})
     finally:
@@ -472,7 +475,7 @@ def main(argv: list[str] | None = None) -> int:
                 "memory": ("size_gib",), "files": ("counts",),
                 "nodes": ("nodes", "mb_per_node")}[a.scenario]},
             "machine": br.machine_facts(), "git": git,
-            "git_uncommitted": dirty.stdout.split("\n") if dirty.stdout.strip() else [],
+            "git_uncommitted": dirty.stdout.strip().splitlines(),
             "version": br.Bulwark(root / "probe").version(), "rss_method": br.RSS_METHOD,
             "workdir": str(root), "loadavg_start": _load()}
     print(f"scenario {a.scenario}: work dir {root}, load {meta['loadavg_start']}", flush=True)

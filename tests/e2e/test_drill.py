@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import socket
-import subprocess
 import tarfile
 from pathlib import Path
 
@@ -17,22 +15,12 @@ from agent.config import load_agent_config
 from agent.crypto import chunk_id_and_key
 from agent.keys import load_keyring
 from bench.workload import write_safetensors
-from tests.e2e.test_hostile import stored_blob
-
-
-def corrupt(path: Path) -> None:
-    """Flip one byte of a stored blob (lifting the immutable attribute the store may set)."""
-    subprocess.run(["chattr", "-i", str(path)], capture_output=True, check=False)
-    os.chmod(path, 0o600)
-    data = bytearray(path.read_bytes())
-    data[len(data) // 2] ^= 0x40
-    path.write_bytes(bytes(data))
+from tests.e2e.test_hostile import corrupt, stored_blob
 
 
 def drill_toml(site) -> Path:
     """The drill runner's configuration (it holds the restore key; agent.toml does not)."""
-    path = site.dir / "drill.toml"
-    return path if path.exists() else site.operator_toml
+    return site.dir / "drill.toml"
 
 
 def make_model_tree(root: Path) -> Path:
@@ -146,15 +134,12 @@ def test_isolation_none_is_recorded_and_timeout_kills_the_command(site, model):
 def test_write_only_node_config_cannot_run_drills(site, model):
     site.backup(model)
     result = site.ctl("drill", "latest", config=site.agent_toml)
-    if load_keyring(load_agent_config(site.agent_toml).key_file,
-                    load_agent_config(site.agent_toml).node).can_restore:
-        pytest.skip("this site's agent.toml still carries the tenant key")
     assert result.code == 2 and "write-only" in result.err
 
 
 def test_vault_refuses_a_report_with_a_bad_signature(site, model):
-    from agent.vault_client import VaultClient
     from agent.errors import VaultError
+    from agent.vault_client import VaultClient
 
     config = load_agent_config(drill_toml(site))
     report = json.dumps({"format": "bulwark-drill-report", "version": 1, "snapshot": "x",

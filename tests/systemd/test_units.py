@@ -23,9 +23,11 @@ BIN = Path(sys.executable).parent
 INSTALLED_BIN = "/usr/local/bin/"
 MAX_EXPOSURE = 2.0
 
-analyze = shutil.which("systemd-analyze")
-needs_analyze = pytest.mark.skipif(analyze is None, reason="systemd-analyze not installed "
-                                   "(.ci/run installs Debian's systemd package)")
+def systemd_analyze() -> str:
+    """The systemd-analyze binary; .ci/run installs Debian's systemd package for it."""
+    path = shutil.which("systemd-analyze")
+    assert path, "systemd-analyze not found: install Debian's systemd package (.ci/run does)"
+    return path
 
 
 def unit(name: str) -> configparser.ConfigParser:
@@ -47,17 +49,15 @@ def test_the_product_ships_its_units():
     assert agent["CPUSchedulingPolicy"] == "idle" and agent["ProtectHome"] == "read-only"
 
 
-@needs_analyze
 @pytest.mark.parametrize("name", SERVICES)
 def test_exposure_score_is_ok_or_better(name):
-    out = subprocess.run([analyze, "security", "--offline=yes", str(UNITS / name)],
+    out = subprocess.run([systemd_analyze(), "security", "--offline=yes", str(UNITS / name)],
                          capture_output=True, text=True, timeout=60)
     m = re.search(r"Overall exposure level for \S+: (\d+\.\d+)", out.stdout + out.stderr)
     assert m, out.stdout + out.stderr
     assert float(m[1]) <= MAX_EXPOSURE, f"{name}: exposure {m[1]}"
 
 
-@needs_analyze
 def test_verify_is_clean(tmp_path):
     """verify checks that ExecStart exists: check copies that point at this Python's
     console scripts (the units themselves name /usr/local/bin, where pip installs them)."""
@@ -66,7 +66,7 @@ def test_verify_is_clean(tmp_path):
         (tmp_path / name).write_text(text)
     for timer in UNITS.glob("*.timer"):
         shutil.copy(timer, tmp_path / timer.name)
-    out = subprocess.run([analyze, "verify", *sorted(str(p) for p in tmp_path.iterdir())],
+    out = subprocess.run([systemd_analyze(), "verify", *sorted(str(p) for p in tmp_path.iterdir())],
                          capture_output=True, text=True, timeout=60)
     assert out.returncode == 0 and out.stdout + out.stderr == "", out.stdout + out.stderr
 
@@ -97,8 +97,7 @@ def exec_start(name: str, etc: Path) -> list[str]:
 def test_exec_start_notifies_ready_and_pings_the_watchdog(name, site, tmp_path):
     argv = exec_start(name, site)
     config = Path(argv[argv.index("--config") + 1])
-    if not config.exists():
-        pytest.skip(f"vaultctl init does not write {config.name}")
+    assert config.exists(), f"vaultctl init did not write {config.name}"
     notify = tmp_path / "notify.sock"
     with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
         sock.bind(str(notify))

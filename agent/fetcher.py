@@ -8,6 +8,7 @@ sequentially while the next chunks are already downloading and decrypting.
 from __future__ import annotations
 
 import collections
+import itertools
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 
@@ -22,6 +23,10 @@ from agent.vault_client import VaultClient
 #: while small files want many ids per call (issue #6).
 FETCH_BATCH = 512
 FETCH_BATCH_BYTES = 8 << 20
+
+#: A ref among the last RECENT distinct refs is served again from memory instead of being
+#: downloaded again: the small files of one pack follow each other in manifest order.
+RECENT = 8
 
 
 def _batches(refs: Iterable[ChunkRef]) -> Iterator[list[ChunkRef]]:
@@ -66,15 +71,52 @@ def _decode(ref: ChunkRef, blob: bytes | IntegrityError) -> bytes | IntegrityErr
         return exc
 
 
+def _recent(refs: Iterable[ChunkRef]) -> Iterator[tuple[ChunkRef, bool]]:
+    """``(ref, True if among the last RECENT distinct refs)``; the same answers for the same
+    sequence, so the download plan and the reader agree on what is in memory."""
+    recent: collections.OrderedDict[bytes, None] = collections.OrderedDict()
+    for ref in refs:
+        hit = ref.id in recent
+        if hit:
+            recent.move_to_end(ref.id)
+        else:
+            recent[ref.id] = None
+            if len(recent) > RECENT:
+                recent.popitem(last=False)
+        yield ref, hit
+
+
 def fetch_plaintext(
     client: VaultClient, refs: Iterable[ChunkRef], workers: int, lookahead: int = 4
 ) -> Iterator[tuple[ChunkRef, bytes | IntegrityError]]:
     """Yield ``(ref, plaintext or error)`` for every ref, in order.
 
-    Downloads run on their own threads and never wait for decode work, so the two
-    pools cannot deadlock. At most ``lookahead`` batches are in flight, which bounds
-    memory to about ``2 * lookahead * (FETCH_BATCH_BYTES + CHUNK_MAX)`` bytes.
+    A ref repeated within the last RECENT distinct refs (a pack shared by small files) is
+    downloaded once. Memory: about ``2 * lookahead * (FETCH_BATCH_BYTES + CHUNK_MAX)``
+    bytes in flight plus RECENT plaintexts.
     """
+    planned, wanted = itertools.tee(refs)
+    fetched = _fetch_in_order(
+        client, (ref for ref, hit in _recent(planned) if not hit), workers, lookahead
+    )
+    kept: dict[bytes, bytes | IntegrityError] = {}
+    for ref, hit in _recent(wanted):
+        if not hit:
+            got, plain = next(fetched)
+            kept[got.id] = plain
+            if len(kept) > RECENT:  # evict what _recent evicted: the least recently used
+                del kept[next(iter(kept))]
+        else:
+            kept[ref.id] = kept.pop(ref.id)  # most recently used last, as in _recent
+        yield ref, kept[ref.id]
+
+
+def _fetch_in_order(
+    client: VaultClient, refs: Iterable[ChunkRef], workers: int, lookahead: int
+) -> Iterator[tuple[ChunkRef, bytes | IntegrityError]]:
+    """Every ref downloaded and decoded, in order. Downloads run on their own threads and
+    never wait for decode work, so the two pools cannot deadlock; at most ``lookahead``
+    batches are in flight."""
     with (
         ThreadPoolExecutor(max_workers=lookahead, thread_name_prefix="fetch") as net,
         ThreadPoolExecutor(max_workers=workers, thread_name_prefix="decode") as cpu,

@@ -52,7 +52,9 @@ class EntryType(enum.Enum):
 class Entry:
     """One file-system object. ``path`` is relative and '/'-separated; names that are not
     UTF-8 travel as surrogate escapes (``os.fsdecode``) and round-trip to the same bytes.
-    ``mode`` holds permission bits only (``stat.S_IMODE``)."""
+    ``mode`` holds permission bits only (``stat.S_IMODE``). A file's content is the ``size``
+    bytes at ``offset`` of the concatenation of its chunks; ``offset`` is non-zero only for a
+    small file packed with others into one shared chunk (FORMAT.md "Packs")."""
 
     path: str
     type: EntryType
@@ -62,6 +64,7 @@ class Entry:
     content_hash: bytes = b""
     chunks: tuple[ChunkRef, ...] = ()
     link_target: str = ""
+    offset: int = 0
 
 
 @dataclass(frozen=True)
@@ -112,10 +115,17 @@ def _check_entry(e: Entry, where: str) -> None:
         if len(e.content_hash) != HASH_SIZE:
             raise ManifestError(f"{where}: file content hash must be {HASH_SIZE} bytes")
         total = sum(ref.size for ref in e.chunks)
-        if total != e.size:
+        if len(e.chunks) == 1 and (e.offset or e.size < total):  # a slice of a pack
+            if e.size == 0 or not 0 <= e.offset <= total - e.size:
+                raise ManifestError(
+                    f"{where}: bytes {e.offset}..+{e.size} are not inside its {total}-byte chunk"
+                )
+        elif e.offset:
+            raise ManifestError(f"{where}: only a file with exactly one chunk has an offset")
+        elif total != e.size:
             raise ManifestError(f"{where}: chunk sizes add up to {total}, file size is {e.size}")
-    elif e.chunks or e.content_hash:
-        raise ManifestError(f"{where}: only files carry chunks and a content hash")
+    elif e.chunks or e.content_hash or e.offset:
+        raise ManifestError(f"{where}: only files carry chunks, an offset and a content hash")
     if e.type is EntryType.SYMLINK:
         if not e.link_target or "\x00" in e.link_target:
             raise ManifestError(f"{where}: symlink target is empty or contains NUL")
@@ -149,6 +159,7 @@ def _entry_pb(e: Entry) -> manifest_pb2.Entry:
         content_hash=e.content_hash,
         chunks=[_ref_pb(r) for r in e.chunks],
         link_target=_fsencode(e.link_target),
+        offset=e.offset,
     )
 
 
@@ -235,6 +246,7 @@ def _entry_from_pb(pb: manifest_pb2.Entry, where: str) -> Entry:
         content_hash=pb.content_hash,
         chunks=tuple(_ref_from_pb(r, where) for r in pb.chunks),
         link_target=_fsdecode(pb.link_target),
+        offset=pb.offset,
     )
     try:
         _check_entry(entry, where)

@@ -111,7 +111,8 @@ def _write_file(
 
     Each chunk is one write() (chunks are up to CHUNK_MAX, so no buffer is needed); an
     all-zero chunk becomes a hole (a seek), and the file is cut to length at the end.
-    The content hash covers the zeros as any other bytes."""
+    The content hash covers the zeros as any other bytes. A packed small file writes its
+    slice (``entry.offset``, ``entry.size``) of its one chunk."""
     ensure_within(target, dest)
     tmp = _temp_name(dest)
     error: str | None = None
@@ -120,6 +121,7 @@ def _write_file(
     fd = os.open(tmp, _WRITE_FLAGS, 0o600)
     try:
         size, hole = 0, False
+        skip, left = entry.offset, entry.size  # validated: offset > 0 only with one chunk
         for _ in entry.chunks:
             ref, plain = next(chunks)
             if error is not None:
@@ -127,6 +129,10 @@ def _write_file(
             if isinstance(plain, IntegrityError):
                 error = str(plain)
                 continue
+            if skip or len(plain) > left:
+                plain = memoryview(plain)[skip : skip + left]
+                skip = 0
+            left -= len(plain)
             hasher.update(plain)
             hole = _is_zeros(plain)
             if hole:

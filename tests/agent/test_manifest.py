@@ -155,7 +155,25 @@ def test_encoder_validates_like_decoder():
         ManifestWriter().add(Entry("x", EntryType.FILE, 0o100644, 0, content_hash=H))
     with pytest.raises(ManifestError, match="add up"):
         ManifestWriter().add(Entry("x", EntryType.FILE, 0o644, 0, size=4, content_hash=H,
-                                   chunks=(REF,)))
+                                   chunks=(REF, REF)))
+
+
+def test_packed_file_is_a_slice_of_its_one_chunk():
+    packed = [Entry("p", EntryType.FILE, 0o644, 0, size=2, content_hash=H, chunks=(REF,),
+                    offset=3),
+              Entry("q", EntryType.FILE, 0o644, 0, size=5, content_hash=H, chunks=(REF,))]
+    assert list(decode_manifest([encode(packed)])) == packed
+    for bad, reason in [
+        (dict(size=3, offset=3, chunks=(REF,)), "not inside"),
+        (dict(size=6, chunks=(REF,)), "add up"),
+        (dict(size=0, offset=1, chunks=(REF,)), "not inside"),
+        (dict(size=9, offset=1, chunks=(REF, REF)), "exactly one chunk"),
+        (dict(size=0, offset=1), "exactly one chunk"),
+    ]:
+        with pytest.raises(ManifestError, match=reason):
+            ManifestWriter().add(Entry("x", EntryType.FILE, 0o644, 0, content_hash=H, **bad))
+    with pytest.raises(ManifestError, match="only files"):
+        ManifestWriter().add(Entry("d", EntryType.DIR, 0o755, 0, offset=1))
 
 
 ROOT = ManifestRoot(chunks=(REF, ChunkRef(b"j" * 32, b"l" * 32, 7)), manifest_hash=H,

@@ -24,19 +24,19 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n protos/bulwark/v1/manifest.proto\x12\nbulwark.v1\"1\n\x08\x43hunkRef\x12\n\n\x02id\x18\x01 \x01(\x0c\x12\x0b\n\x03key\x18\x02 \x01(\x0c\x12\x0c\n\x04size\x18\x03 \x01(\r\"\xb9\x01\n\x05\x45ntry\x12\x0c\n\x04path\x18\x01 \x01(\x0c\x12#\n\x04type\x18\x02 \x01(\x0e\x32\x15.bulwark.v1.EntryType\x12\x0c\n\x04mode\x18\x03 \x01(\r\x12\x10\n\x08mtime_ns\x18\x04 \x01(\x03\x12\x0c\n\x04size\x18\x05 \x01(\x04\x12\x14\n\x0c\x63ontent_hash\x18\x06 \x01(\x0c\x12$\n\x06\x63hunks\x18\x07 \x03(\x0b\x32\x14.bulwark.v1.ChunkRef\x12\x13\n\x0blink_target\x18\x08 \x01(\x0c\"b\n\x0cManifestRoot\x12$\n\x06\x63hunks\x18\x01 \x03(\x0b\x32\x14.bulwark.v1.ChunkRef\x12\x15\n\rmanifest_hash\x18\x02 \x01(\x0c\x12\x15\n\rmanifest_size\x18\x03 \x01(\x04*h\n\tEntryType\x12\x1a\n\x16\x45NTRY_TYPE_UNSPECIFIED\x10\x00\x12\x12\n\x0e\x45NTRY_TYPE_DIR\x10\x01\x12\x13\n\x0f\x45NTRY_TYPE_FILE\x10\x02\x12\x16\n\x12\x45NTRY_TYPE_SYMLINK\x10\x03\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n protos/bulwark/v1/manifest.proto\x12\nbulwark.v1\"1\n\x08\x43hunkRef\x12\n\n\x02id\x18\x01 \x01(\x0c\x12\x0b\n\x03key\x18\x02 \x01(\x0c\x12\x0c\n\x04size\x18\x03 \x01(\r\"\xc9\x01\n\x05\x45ntry\x12\x0c\n\x04path\x18\x01 \x01(\x0c\x12#\n\x04type\x18\x02 \x01(\x0e\x32\x15.bulwark.v1.EntryType\x12\x0c\n\x04mode\x18\x03 \x01(\r\x12\x10\n\x08mtime_ns\x18\x04 \x01(\x03\x12\x0c\n\x04size\x18\x05 \x01(\x04\x12\x14\n\x0c\x63ontent_hash\x18\x06 \x01(\x0c\x12$\n\x06\x63hunks\x18\x07 \x03(\x0b\x32\x14.bulwark.v1.ChunkRef\x12\x13\n\x0blink_target\x18\x08 \x01(\x0c\x12\x0e\n\x06offset\x18\t \x01(\x04\"b\n\x0cManifestRoot\x12$\n\x06\x63hunks\x18\x01 \x03(\x0b\x32\x14.bulwark.v1.ChunkRef\x12\x15\n\rmanifest_hash\x18\x02 \x01(\x0c\x12\x15\n\rmanifest_size\x18\x03 \x01(\x04*h\n\tEntryType\x12\x1a\n\x16\x45NTRY_TYPE_UNSPECIFIED\x10\x00\x12\x12\n\x0e\x45NTRY_TYPE_DIR\x10\x01\x12\x13\n\x0f\x45NTRY_TYPE_FILE\x10\x02\x12\x16\n\x12\x45NTRY_TYPE_SYMLINK\x10\x03\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'protos.bulwark.v1.manifest_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_ENTRYTYPE']._serialized_start=387
-  _globals['_ENTRYTYPE']._serialized_end=491
+  _globals['_ENTRYTYPE']._serialized_start=403
+  _globals['_ENTRYTYPE']._serialized_end=507
   _globals['_CHUNKREF']._serialized_start=48
   _globals['_CHUNKREF']._serialized_end=97
   _globals['_ENTRY']._serialized_start=100
-  _globals['_ENTRY']._serialized_end=285
-  _globals['_MANIFESTROOT']._serialized_start=287
-  _globals['_MANIFESTROOT']._serialized_end=385
+  _globals['_ENTRY']._serialized_end=301
+  _globals['_MANIFESTROOT']._serialized_start=303
+  _globals['_MANIFESTROOT']._serialized_end=401
 # @@protoc_insertion_point(module_scope)

@@ -29,7 +29,7 @@ class ChunkRef(_message.Message):
     def __init__(self, id: _Optional[bytes] = ..., key: _Optional[bytes] = ..., size: _Optional[int] = ...) -> None: ...
 
 class Entry(_message.Message):
-    __slots__ = ("path", "type", "mode", "mtime_ns", "size", "content_hash", "chunks", "link_target")
+    __slots__ = ("path", "type", "mode", "mtime_ns", "size", "content_hash", "chunks", "link_target", "offset")
     PATH_FIELD_NUMBER: _ClassVar[int]
     TYPE_FIELD_NUMBER: _ClassVar[int]
     MODE_FIELD_NUMBER: _ClassVar[int]
@@ -38,6 +38,7 @@ class Entry(_message.Message):
     CONTENT_HASH_FIELD_NUMBER: _ClassVar[int]
     CHUNKS_FIELD_NUMBER: _ClassVar[int]
     LINK_TARGET_FIELD_NUMBER: _ClassVar[int]
+    OFFSET_FIELD_NUMBER: _ClassVar[int]
     path: bytes
     type: EntryType
     mode: int
@@ -46,7 +47,8 @@ class Entry(_message.Message):
     content_hash: bytes
     chunks: _containers.RepeatedCompositeFieldContainer[ChunkRef]
     link_target: bytes
-    def __init__(self, path: _Optional[bytes] = ..., type: _Optional[_Union[EntryType, str]] = ..., mode: _Optional[int] = ..., mtime_ns: _Optional[int] = ..., size: _Optional[int] = ..., content_hash: _Optional[bytes] = ..., chunks: _Optional[_Iterable[_Union[ChunkRef, _Mapping]]] = ..., link_target: _Optional[bytes] = ...) -> None: ...
+    offset: int
+    def __init__(self, path: _Optional[bytes] = ..., type: _Optional[_Union[EntryType, str]] = ..., mode: _Optional[int] = ..., mtime_ns: _Optional[int] = ..., size: _Optional[int] = ..., content_hash: _Optional[bytes] = ..., chunks: _Optional[_Iterable[_Union[ChunkRef, _Mapping]]] = ..., link_target: _Optional[bytes] = ..., offset: _Optional[int] = ...) -> None: ...
 
 class ManifestRoot(_message.Message):
     __slots__ = ("chunks", "manifest_hash", "manifest_size")

@@ -20,7 +20,7 @@ from agent.manifest import ChunkRef
 _REF = struct.Struct("<32s32sI")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class CachedFile:
     content_hash: bytes
     chunks: tuple[ChunkRef, ...]
@@ -32,7 +32,7 @@ class CachedFile:
         return sum(c.size for c in self.chunks) if self.length is None else self.length
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class CacheKey:
     path: str
     size: int

@@ -32,7 +32,7 @@ _INT64_MIN, _INT64_MAX = -(1 << 63), (1 << 63) - 1
 _UINT64_MAX = (1 << 64) - 1
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ChunkRef:
     id: bytes
     key: bytes
@@ -48,7 +48,7 @@ class EntryType(enum.Enum):
     SYMLINK = manifest_pb2.ENTRY_TYPE_SYMLINK
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Entry:
     """One file-system object. ``path`` is relative and '/'-separated; names that are not
     UTF-8 travel as surrogate escapes (``os.fsdecode``) and round-trip to the same bytes.

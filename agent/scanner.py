@@ -18,12 +18,11 @@ from agent.errors import ConfigError
 from agent.manifest import EntryType, path_sort_key
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ScanItem:
     """One file-system object found by the scan, with what the cache keys on."""
 
     rel: str
-    abs: str
     type: EntryType
     mode: int
     mtime_ns: int
@@ -32,6 +31,11 @@ class ScanItem:
     inode: int
     device: int
     link_target: str = ""
+
+    @property
+    def abs(self) -> str:
+        """The absolute path on this machine (``rel`` is it without the leading '/')."""
+        return "/" + self.rel
 
 
 def _item(abs_path: str, st: os.stat_result) -> ScanItem | None:
@@ -45,7 +49,6 @@ def _item(abs_path: str, st: os.stat_result) -> ScanItem | None:
         return None
     return ScanItem(
         rel=abs_path.lstrip("/"),
-        abs=abs_path,
         type=kind,
         mode=stat.S_IMODE(st.st_mode),
         mtime_ns=st.st_mtime_ns,

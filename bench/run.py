@@ -33,7 +33,7 @@ import sys
 import tempfile
 import time
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from bench import workload as wl
@@ -64,7 +64,7 @@ class Run:
     stdout: str
     stderr: str
 
-    def check(self) -> "Run":
+    def check(self) -> Run:
         if self.rc != 0:
             raise BenchError(f"command failed (exit {self.rc}): {' '.join(self.argv)}\n"
                              f"--- stdout ---\n{self.stdout[-4000:]}\n"
@@ -311,7 +311,7 @@ class Bulwark(Tool):
             try:
                 from importlib.metadata import version
                 v = "bulwark " + version("bulwark")
-            except Exception:  # noqa: BLE001 - informational only
+            except Exception:
                 v = "bulwark (unknown version)"
         commit = run(["git", "-C", str(REPO_ROOT), "describe", "--always", "--dirty"])
         commit = commit.stdout.strip()
@@ -799,7 +799,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{kind}: generated in {time.monotonic() - t:.1f}s "
                   + ", ".join(f"{n} {b / MB:.0f} MB/{f} files" for n, (f, b) in sizes.items()),
                   flush=True)
-            for n, p in wl.states(data, kind):
+            for _state, p in wl.states(data, kind):
                 state_hashes(p)
             for rep in range(a.repeats):
                 order = tools[rep % len(tools):] + tools[:rep % len(tools)]  # rotate order

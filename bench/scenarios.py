@@ -167,8 +167,11 @@ def scenario_files(work: Path, a) -> list[dict]:
         sel: list[dict] = []
         try:
             site.setup()
-            sel.append(measure(site, "first", lambda: site.backup(src, "files"), files, size))
-            sel.append(measure(site, "unchanged", lambda: site.backup(src, "files"), files, size))
+            def backup(site=site, src=src):
+                return site.backup(src, "files")
+
+            sel.append(measure(site, "first", backup, files, size))
+            sel.append(measure(site, "unchanged", backup, files, size))
             sel.append(restore_and_verify(site, src, run_dir, files, size, expected))
         except br.BenchError as e:
             sel.append({"phase": "error", "error": str(e)[-4000:]})
@@ -425,7 +428,7 @@ def report(meta: dict, rows: list[dict]) -> str:
                            f"{r['mb_s']:.1f} | {_m(r['client_rss_kb'])} | "
                            f"{_m(r.get('vaultd_rss_kb'))} | {r['loadavg_before'][0]} | "
                            f"{'yes' if r.get('verified') else '**NO**'} |")
-    ok, lines = verdict(sc, rows)
+    _ok, lines = verdict(sc, rows)
     out += ["", "## Target", ""] + lines + _failures(rows)
     return "\n".join(out) + "\n"
 

@@ -122,7 +122,7 @@ class SnapshotRecord:
     files: int
     bytes: int
     chunk_count: int
-    retention: Retention = Retention(GOVERNANCE, 0)
+    retention: Retention = Retention(GOVERNANCE, 0)  # noqa: RUF009 - frozen, immutable
 
 
 def snapshot_id(header: bytes, signature: bytes, time_ns: int) -> str:

@@ -88,7 +88,7 @@ class VaultConfig:
     insecure: bool = False
     enroll_file: Path | None = None
     registry_path: Path | None = None
-    retention: RetentionPolicy = RetentionPolicy()
+    retention: RetentionPolicy = RetentionPolicy()  # noqa: RUF009 - frozen, immutable
 
     @property
     def listen(self) -> str:

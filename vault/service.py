@@ -260,7 +260,8 @@ class VaultService(vault_pb2_grpc.VaultServicer):
                                            lease_until_ns=self._lease_until())
             stored += sum(results)
             present += len(results) - sum(results)
-            stored_bytes += sum(len(d) for (_, d, _), new in zip(items, results) if new)
+            stored_bytes += sum(
+                len(d) for (_, d, _), new in zip(items, results, strict=True) if new)
         return vault_pb2.PutChunksResponse(
             stored=stored, already_present=present, stored_bytes=stored_bytes
         )
@@ -268,7 +269,7 @@ class VaultService(vault_pb2_grpc.VaultServicer):
     def _fix_orphans(self, rows: list[tuple[bytes, int, bytes]], results: list[bool]):
         """Rows for blobs the store already held but the catalog lacks (left by a crash
         between store and catalog) describe the stored blob, not the one just sent."""
-        old = [row[0] for row, new in zip(rows, results) if not new]
+        old = [row[0] for row, new in zip(rows, results, strict=True) if not new]
         orphans = set(self.catalog.missing_chunks(old)) if old else set()
         for cid, size, digest in rows:
             if cid in orphans:

@@ -68,6 +68,6 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
     for r in rows:
         print(f"{r['recorded']:<26} {str(r['snapshot'])[:12]:<12} {str(r['node'])[:14]:<14} "
               f"{'pass' if r['pass'] else 'FAIL':<7} {r['rto_s'] or 0:>7.1f}s "
-              f"{(r['bytes'] or 0) / 1e6:>9,.1f} MB  {str(r['isolation']):<9}  {r['signer']}")
+              f"{(r['bytes'] or 0) / 1e6:>9,.1f} MB  {r['isolation']!s:<9}  {r['signer']}")
     print(f"{len(rows)} drill{'s' if len(rows) != 1 else ''}")
     return 0

@@ -51,7 +51,9 @@ def _loopback_up() -> None:
 def _mount(source: str | None, target: str, fstype: str | None, flags: int,
            data: str | None = None) -> None:
     libc = ctypes.CDLL(None, use_errno=True)
-    enc = (lambda v: v.encode() if v is not None else None)
+    def enc(value: str | None) -> bytes | None:
+        return value.encode() if value is not None else None
+
     if libc.mount(enc(source), enc(target), enc(fstype), ctypes.c_ulong(flags), enc(data)) != 0:
         err = ctypes.get_errno()
         raise OSError(err, f"mount {target}: {os.strerror(err)}")

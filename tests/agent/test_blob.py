@@ -61,7 +61,7 @@ def test_every_byte_tampered_is_refused():
 def test_wrong_key_and_wrong_id():
     with pytest.raises(BlobError, match="authentication failed"):
         decode_blob(CID, bytes(32), BLOB, len(PLAIN))
-    other_id, other_key = chunk_id_and_key(ID_KEY, b"other")
+    other_id, _ = chunk_id_and_key(ID_KEY, b"other")
     with pytest.raises(BlobError, match="header names chunk"):
         decode_blob(other_id, KEY, BLOB, len(PLAIN))
     with pytest.raises(BlobError, match="chunk key must be"):

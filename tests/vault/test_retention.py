@@ -13,6 +13,7 @@ import threading
 import grpc
 import pytest
 
+from protos.bulwark.v1 import retention_pb2
 from tests.vault.conftest import make_blob
 from vault import retention_service
 from vault.audit import AuditLog, verify_chain
@@ -32,7 +33,6 @@ from vault.retention import (
     retention_at_commit,
 )
 from vault.store import MemoryStore
-from protos.bulwark.v1 import retention_pb2
 
 T0 = 1_800_000_000_000_000_000
 YEAR = 365 * DAY_NS

@@ -8,10 +8,9 @@ import os
 import blake3
 import grpc
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
-
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from protos.bulwark.v1 import keys_pb2, keys_pb2_grpc, vault_pb2, vault_pb2_grpc
 from tests.sealing import unseal

@@ -104,10 +104,10 @@ class ChunkStore(ABC):
         for chunk_id, data, digest in batch:
             verify_item(chunk_id, data, digest)
         results = self._store_verified(batch)
-        self._seal([item[0] for item, new in zip(batch, results) if new])
+        self._seal([item[0] for item, new in zip(batch, results, strict=True) if new])
         return results
 
-    def _seal(self, chunk_ids: Sequence[bytes]) -> None:
+    def _seal(self, chunk_ids: Sequence[bytes]) -> None:  # noqa: B027 - optional hook
         """Protect newly stored blobs further where the backend can (fs: immutable bit)."""
 
     @abstractmethod

@@ -31,7 +31,8 @@ COMMANDS = (init_cmd, snapshots_cmd, restore_cmd, verify_cmd, drill_cmd, drills_
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="vaultctl",
-        description="Operate a Bulwark vault: sites, snapshots, restore, verify.",
+        description="Operate a Bulwark vault: sites, snapshots, restore, verify, drills, "
+        "retention and holds, audit, keys and PKI.",
         epilog="exit codes: 0 success, 1 data or integrity problem, 2 usage or configuration",
     )
     parser.add_argument("--config", metavar="FILE", help="agent.toml (or another role's config)")

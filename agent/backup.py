@@ -5,25 +5,37 @@ concatenated, in scan order, into pack chunks of about ``PACK_TARGET`` bytes, an
 entry names its slice (offset, size) of its pack (FORMAT.md "Packs"). 20,000 files of
 1-16 KiB then make ~170 chunks instead of 20,000 blobs, each fsynced by the vault.
 
+Memory does not grow with the number of files (issue #6): the scan is lazy and comes in
+manifest order, each file's entry is encoded as soon as its content is known (only the
+files of the open pack wait, about ``PACK_TARGET`` bytes of them), the manifest is spooled
+to a temporary file in the cache folder while it is hashed, then chunked from there, and
+the cache rows are staged in the cache's SQLite file. Cache hits are checked against the
+vault (FindMissing, "are their chunks still stored?") a window of ``WINDOW_ITEMS`` scanned
+objects at a time. What is kept for the whole run is the set of referenced chunk ids
+(the commit names them all).
+
 The snapshot is committed only after every chunk it references is durable in the
-vault (the uploader's ``finish``), and the local file cache is rewritten only after the
-commit succeeded, so an interrupted backup leaves the vault with harmless unreferenced
-blobs and the next run re-sends nothing the vault already has.
+vault (the uploader's ``finish``), and the local file cache is swapped to this backup's
+files only after the commit succeeded, so an interrupted backup leaves the vault with
+harmless unreferenced blobs and the next run re-sends nothing the vault already has.
 """
 
 from __future__ import annotations
 
 import os
 import socket
+import tempfile
 import time
+from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 
 import blake3
 
 from agent.cache import CachedFile, CacheKey, FileCache
-from agent.chunker import chunk_bytes, chunk_file
+from agent.chunker import chunk_file, chunk_reader
 from agent.codec import TensorHint
 from agent.crypto import (
     chunk_id_and_key,
@@ -34,19 +46,35 @@ from agent.crypto import (
 )
 from agent.errors import AgentError
 from agent.keys import KeyRing
-from agent.manifest import ChunkRef, Entry, EntryType, ManifestRoot, encode_manifest, encode_root
+from agent.manifest import (
+    ChunkRef,
+    Entry,
+    EntryType,
+    ManifestRoot,
+    ManifestWriter,
+    encode_root,
+)
 from agent.scanner import ScanItem, scan
-from agent.tensors import read_layout
 from agent.snapshot import SnapshotHeader, encode_header
+from agent.tensors import read_layout
 from agent.uploader import Uploader
 from agent.vault_client import SnapshotInfo, VaultClient
 
-#: on_progress(bytes_done, bytes_total, current_path)
+#: on_progress(bytes_done, bytes_total, current_path); unchanged files count as done
 ProgressCallback = Callable[[int, int, str], None]
 
 #: Files below this size go into packs; a pack is closed once it holds PACK_TARGET bytes.
 PACK_FILE_MAX = 64 << 10
 PACK_TARGET = 1 << 20
+
+#: Scanned objects whose cache hits are checked with one FindMissing call; a window is
+#: also closed once its hits name WINDOW_IDS chunk ids (large unchanged files).
+WINDOW_ITEMS = 4096
+WINDOW_IDS = 65536
+
+#: The manifest spool stays in memory up to this size, then moves to an unlinked file in
+#: the cache folder (it holds chunk keys, like the cache itself).
+SPOOL_MEMORY = 4 << 20
 
 
 @dataclass
@@ -82,30 +110,74 @@ class BackupCancelled(AgentError):
     """The backup was asked to stop (``should_stop``); nothing was committed."""
 
 
+class _Slot:
+    """A file in the manifest stream whose content is not known yet (its pack is open)."""
+
+    __slots__ = ("content", "item", "known")
+
+    def __init__(self, item: ScanItem) -> None:
+        self.item = item
+        self.content: CachedFile | None = None  # None once known: skipped (unreadable)
+        self.known = False
+
+
 class _Run:
     """State of one backup run (kept off the public API)."""
 
-    should_stop: Callable[[], bool] | None = None
-
-    def __init__(self, client: VaultClient, keyring: KeyRing, uploader: Uploader,
-                 on_progress: ProgressCallback | None) -> None:
-        self.client = client
+    def __init__(self, keyring: KeyRing, uploader: Uploader, cache: FileCache,
+                 manifest: BinaryIO, on_progress: ProgressCallback | None,
+                 should_stop: Callable[[], bool] | None) -> None:
         self.keyring = keyring
         self.uploader = uploader
+        self.cache = cache
         self.on_progress = on_progress
+        self.should_stop = should_stop
         self.referenced: set[bytes] = set()
         self.done = 0
         self.total = 0
         self.skipped: list[tuple[str, str]] = []
         self.pack = bytearray()
-        self.packed: list[tuple[int, int, int, bytes]] = []  # (slot, offset, size, hash)
-        self.contents: dict[int, CachedFile] = {}  # slot -> content, once known
+        self.packed: list[tuple[_Slot, int, int, bytes]] = []  # (slot, offset, size, hash)
+        # the manifest: entries in order; the head waits until its content is known
+        self.waiting: deque[Entry | _Slot] = deque()
+        self.writer = ManifestWriter()
+        self.manifest = manifest
+        self.manifest_hash = blake3.blake3()
+        self.manifest_size = 0
+        self.files = self.bytes = self.files_read = 0
+
+    # -- content ---------------------------------------------------------------------------
 
     def store_piece(self, data: bytes | memoryview, hint: TensorHint | None = None) -> ChunkRef:
         chunk_id, key = chunk_id_and_key(self.keyring.id_key, data)
         self.uploader.add(chunk_id, key, data, hint)
         self.referenced.add(chunk_id)
         return ChunkRef(chunk_id, key, len(data))
+
+    def progress(self, n: int, path: str) -> None:
+        self.done += n
+        if self.on_progress:
+            self.on_progress(self.done, self.total, path)
+
+    def add(self, item: ScanItem, cached: CachedFile | None) -> None:
+        """Queue ``item`` in manifest order, with its cached content if that is still valid,
+        reading it otherwise; entries whose content is known are written out."""
+        if item.type is not EntryType.FILE:
+            self.waiting.append(Entry(item.rel, item.type, item.mode, item.mtime_ns,
+                                      link_target=item.link_target))
+            self.emit()
+            return
+        slot = _Slot(item)
+        self.waiting.append(slot)
+        if cached is not None:
+            slot.content, slot.known = cached, True
+            self.referenced.update(c.id for c in cached.chunks)
+            self.progress(item.size, item.abs)
+        else:
+            self.files_read += 1
+            if not (0 < item.size < PACK_FILE_MAX and self.pack_file(slot)):
+                slot.content, slot.known = self.read_file(item), True
+        self.emit()
 
     def read_file(self, item: ScanItem) -> CachedFile | None:
         """Chunk and upload one file; None (and a skip record) if it cannot be read."""
@@ -117,9 +189,7 @@ class _Run:
                 hasher.update(piece.data)
                 hint = layout.hint(piece.offset, len(piece.data)) if layout else None
                 refs.append(self.store_piece(piece.data, hint))
-                self.done += len(piece.data)
-                if self.on_progress:
-                    self.on_progress(self.done, self.total, item.abs)
+                self.progress(len(piece.data), item.abs)
                 if self.should_stop is not None and self.should_stop():
                     raise BackupCancelled(f"backup stopped at {item.abs} ({self.done} bytes)")
         except OSError as exc:
@@ -127,9 +197,10 @@ class _Run:
             return None
         return CachedFile(hasher.digest(), tuple(refs))
 
-    def pack_file(self, item: ScanItem, slot: int) -> bool:
+    def pack_file(self, slot: _Slot) -> bool:
         """Read a small file into the open pack; False if it must be read as a normal file
         (its size changed since the scan). A file that cannot be read is skipped (True)."""
+        item = slot.item
         try:
             with open(item.abs, "rb", buffering=0) as f:
                 data = f.read(PACK_FILE_MAX + 1)
@@ -140,6 +211,7 @@ class _Run:
                     data += more
         except OSError as exc:
             self.skipped.append((item.abs, f"cannot read: {exc.strerror}"))
+            slot.known = True
             return True
         if len(data) != item.size:
             return False
@@ -147,9 +219,7 @@ class _Run:
             self.close_pack()
         self.packed.append((slot, len(self.pack), len(data), blake3.blake3(data).digest()))
         self.pack += data
-        self.done += len(data)
-        if self.on_progress:
-            self.on_progress(self.done, self.total, item.abs)
+        self.progress(len(data), item.abs)
         if len(self.pack) >= PACK_TARGET:
             self.close_pack()
         if self.should_stop is not None and self.should_stop():
@@ -163,21 +233,81 @@ class _Run:
             return
         ref = self.store_piece(bytes(self.pack))
         for slot, offset, size, content_hash in self.packed:
-            self.contents[slot] = CachedFile(content_hash, (ref,), offset, size)
+            slot.content, slot.known = CachedFile(content_hash, (ref,), offset, size), True
         self.pack = bytearray()
         self.packed = []
 
+    # -- manifest --------------------------------------------------------------------------
 
-def _cached_files_still_stored(
-    client: VaultClient, hits: dict[str, CachedFile]
-) -> dict[str, CachedFile]:
+    def emit(self) -> None:
+        """Write out the entries at the head of the queue whose content is known."""
+        while self.waiting:
+            head = self.waiting[0]
+            if isinstance(head, _Slot):
+                if not head.known:
+                    return
+                self.waiting.popleft()
+                content = head.content
+                if content is None:
+                    continue  # skipped
+                item = head.item
+                self.write(self.writer.add(Entry(
+                    item.rel, EntryType.FILE, item.mode, item.mtime_ns, size=content.size,
+                    content_hash=content.content_hash, chunks=content.chunks,
+                    offset=content.offset)))
+                self.cache.stage(_cache_key(item), content)
+                self.files += 1
+                self.bytes += content.size
+            else:
+                self.waiting.popleft()
+                self.write(self.writer.add(head))
+
+    def write(self, data: bytes) -> None:
+        self.manifest.write(data)
+        self.manifest_hash.update(data)
+        self.manifest_size += len(data)
+
+    def finish_manifest(self) -> ManifestRoot:
+        """Close the last pack, write the last entries, then chunk and upload the manifest
+        from its spool (the same cuts as over the bytes in memory)."""
+        self.close_pack()
+        self.emit()
+        assert not self.waiting, "every file's content is known once the last pack closed"
+        self.write(self.writer.close())
+        self.manifest.seek(0)
+        refs = tuple(self.store_piece(p.data) for p in chunk_reader(self.manifest))
+        return ManifestRoot(refs, self.manifest_hash.digest(), self.manifest_size)
+
+
+def _windows(
+    items: Iterable[ScanItem], cache: FileCache
+) -> Iterable[list[tuple[ScanItem, CachedFile | None]]]:
+    """The scan in windows of up to WINDOW_ITEMS objects, each file with its cache hit."""
+    window: list[tuple[ScanItem, CachedFile | None]] = []
+    ids = 0
+    for item in items:
+        cached = cache.lookup(_cache_key(item)) if item.type is EntryType.FILE else None
+        window.append((item, cached))
+        ids += len(cached.chunks) if cached is not None else 0
+        if len(window) >= WINDOW_ITEMS or ids >= WINDOW_IDS:
+            yield window
+            window, ids = [], 0
+    if window:
+        yield window
+
+
+def _still_stored(
+    client: VaultClient, window: list[tuple[ScanItem, CachedFile | None]]
+) -> list[tuple[ScanItem, CachedFile | None]]:
     """Drop cache hits whose chunks the vault no longer holds (e.g. after a prune)."""
-    if not hits:
-        return hits
-    missing = client.find_missing({c.id for f in hits.values() for c in f.chunks})
+    ids = {c.id for _, cached in window if cached is not None for c in cached.chunks}
+    missing = client.find_missing(ids) if ids else set()
     if not missing:
-        return hits
-    return {p: f for p, f in hits.items() if not any(c.id in missing for c in f.chunks)}
+        return window
+    return [
+        (item, None if cached is None or any(c.id in missing for c in cached.chunks) else cached)
+        for item, cached in window
+    ]
 
 
 def run_backup(
@@ -197,72 +327,32 @@ def run_backup(
     or cannot be reached; in every failure case nothing is committed. ``exclude`` are
     glob patterns (scanner). ``should_stop`` is polled at every chunk boundary: once it
     returns True, the chunks read so far are made durable (so the next run does not send
-    them again) and BackupCancelled is raised.
+    them again) and BackupCancelled is raised. With ``on_progress``, the tree is first
+    walked once more to learn the total size.
     """
     started = time.monotonic()
     items = scan(paths, exclude=exclude)
     cache = FileCache(cache_dir)
     try:
-        files = [i for i in items if i.type is EntryType.FILE]
-        hits = {}
-        for item in files:
-            cached = cache.lookup(_cache_key(item))
-            if cached is not None:
-                hits[item.rel] = cached
-        hits = _cached_files_still_stored(client, hits)
+        with tempfile.SpooledTemporaryFile(SPOOL_MEMORY, dir=cache_dir) as manifest:
+            uploader = Uploader(client, workers)
+            run = _Run(keyring, uploader, cache, manifest, on_progress, should_stop)
+            if on_progress is not None:
+                run.total = sum(i.size for i in scan(paths, exclude=exclude)
+                                if i.type is EntryType.FILE)
+            try:
+                for window in _windows(items, cache):
+                    for item, cached in _still_stored(client, window):
+                        run.add(item, cached)
+                root = run.finish_manifest()
+                stats = uploader.finish()
+            except BackupCancelled:
+                uploader.finish()  # what was read is sent: the next run skips it (FindMissing)
+                raise
+            except BaseException:
+                uploader.abort()
+                raise
 
-        uploader = Uploader(client, workers)
-        run = _Run(client, keyring, uploader, on_progress)
-        run.should_stop = should_stop
-        run.total = sum(i.size for i in files if i.rel not in hits)
-        slots: list[Entry | ScanItem] = []  # files wait for their content (packs close later)
-        files_read = 0
-        try:
-            for item in items:
-                if item.type is not EntryType.FILE:
-                    slots.append(Entry(item.rel, item.type, item.mode, item.mtime_ns,
-                                       link_target=item.link_target))
-                    continue
-                slot = len(slots)
-                slots.append(item)
-                content = hits.get(item.rel)
-                if content is None:
-                    files_read += 1
-                    if 0 < item.size < PACK_FILE_MAX and run.pack_file(item, slot):
-                        continue
-                    content = run.read_file(item)
-                    if content is None:
-                        continue
-                else:
-                    run.referenced.update(c.id for c in content.chunks)
-                run.contents[slot] = content
-            run.close_pack()
-
-            entries: list[Entry] = []
-            new_cache: list[tuple[CacheKey, CachedFile]] = []
-            for slot, entry in enumerate(slots):
-                if isinstance(entry, Entry):
-                    entries.append(entry)
-                    continue
-                content = run.contents.get(slot)
-                if content is None:
-                    continue  # skipped
-                entries.append(Entry(entry.rel, EntryType.FILE, entry.mode, entry.mtime_ns,
-                                     size=content.size, content_hash=content.content_hash,
-                                     chunks=content.chunks, offset=content.offset))
-                new_cache.append((_cache_key(entry), content))
-
-            manifest = b"".join(encode_manifest(entries))
-            manifest_refs = tuple(run.store_piece(p.data) for p in chunk_bytes(manifest))
-            stats = uploader.finish()
-        except BackupCancelled:
-            uploader.finish()  # what was read is sent: the next run skips it (FindMissing)
-            raise
-        except BaseException:
-            uploader.abort()
-            raise
-
-        root = ManifestRoot(manifest_refs, blake3.blake3(manifest).digest(), len(manifest))
         ids = sorted(run.referenced)
         header = encode_header(SnapshotHeader(
             node=keyring.node,
@@ -270,24 +360,27 @@ def run_backup(
             paths=tuple(os.path.abspath(p) for p in paths),
             tags=tuple(tags),
             client_time_ns=time.time_ns(),
-            files=len(new_cache),
-            bytes=sum(k.size for k, _ in new_cache),
+            files=run.files,
+            bytes=run.bytes,
             sealed_root=seal_root(keyring.restore_public, encode_root(root)),
             chunk_count=len(ids),
             chunk_ids_digest=chunk_ids_digest(ids),
             node_public_key=public_signing_key(keyring.signing_seed),
         ))
         snapshot = client.commit(header, sign_header(keyring.signing_seed, header), ids)
-        cache.replace_all(new_cache)
+        cache.swap_staged()
+    except BaseException:
+        cache.discard_staged()
+        raise
     finally:
         cache.close()
     return BackupResult(
         snapshot=snapshot,
-        files=len(new_cache),
-        bytes=sum(k.size for k, _ in new_cache),
+        files=run.files,
+        bytes=run.bytes,
         new_bytes=stats.new_bytes,
         new_chunks=stats.new_chunks,
-        files_read=files_read,
+        files_read=run.files_read,
         duration_s=time.monotonic() - started,
         skipped=run.skipped,
     )

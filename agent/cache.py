@@ -2,13 +2,23 @@
 
 A file is unchanged when its path, size, mtime, ctime and inode all match the entry
 recorded by the last successful backup; its chunk refs, offset (small files share pack
-chunks) and content hash are then taken from the cache and the file is not opened. The cache is rewritten after each
-successful commit and holds only files present in that backup, because its chunk refs
-include chunk keys (FORMAT.md, "What a write-only node holds").
+chunks) and content hash are then taken from the cache and the file is not opened. The
+cache is rewritten after each successful commit and holds only files present in that
+backup, because its chunk refs include chunk keys (FORMAT.md, "What a write-only node
+holds").
+
+A backup writes its rows as it goes (:meth:`FileCache.stage`) into a staging table of
+its own in the same SQLite file, in short transactions, so memory does not grow with the
+number of files (issue #6) and a concurrent backup is never locked out for long. Only
+:meth:`FileCache.swap_staged`, called after the commit succeeded, makes that table the
+cache (one transaction); a failed or interrupted run drops it (:meth:`discard_staged`),
+and a table left behind by a killed process is dropped by the next one to open the cache.
 """
 
 from __future__ import annotations
 
+import os
+import secrets
 import sqlite3
 import struct
 from collections.abc import Iterable
@@ -49,6 +59,17 @@ def _unpack(data: bytes) -> tuple[ChunkRef, ...]:
     return tuple(ChunkRef(i, k, s) for i, k, s in _REF.iter_unpack(data))
 
 
+_COLUMNS = (
+    "(path TEXT PRIMARY KEY, size INTEGER, mtime_ns INTEGER, ctime_ns INTEGER, inode INTEGER,"
+    " content_hash BLOB, chunks BLOB, offset INTEGER, length INTEGER)"
+)
+_STAGED_PREFIX = "staged_"  # staged_<pid>_<random>: one table per backup run in progress
+_staging_here: set[str] = set()  # this process's tables in use (the daemon runs sets at once)
+
+#: Staged rows are written in transactions of this many rows (~1 MiB of rows).
+STAGE_BATCH = 4096
+
+
 class FileCache:
     """An SQLite file in the agent's cache folder, one per (node, vault) configuration."""
 
@@ -57,11 +78,10 @@ class FileCache:
         self._db = sqlite3.connect(directory / "files.sqlite", isolation_level=None)
         # v2 adds the offset; a v1 cache is dropped (the next backup re-reads every file once)
         self._db.execute("DROP TABLE IF EXISTS files")
-        self._db.execute(
-            "CREATE TABLE IF NOT EXISTS files_v2 (path TEXT PRIMARY KEY, size INTEGER,"
-            " mtime_ns INTEGER, ctime_ns INTEGER, inode INTEGER, content_hash BLOB,"
-            " chunks BLOB, offset INTEGER, length INTEGER)"
-        )
+        self._db.execute(f"CREATE TABLE IF NOT EXISTS files_v2 {_COLUMNS}")
+        self._drop_orphaned_stages()
+        self._staged: str | None = None
+        self._rows: list[tuple[object, ...]] = []
 
     def close(self) -> None:
         self._db.close()
@@ -78,20 +98,98 @@ class FileCache:
             return None
         return CachedFile(row[4], _unpack(row[5]), row[6], row[7])
 
-    def replace_all(self, entries: Iterable[tuple[CacheKey, CachedFile]]) -> None:
-        """Make the cache hold exactly ``entries`` (one transaction)."""
-        self._db.execute("BEGIN")
-        try:
-            self._db.execute("DELETE FROM files_v2")
+    def stage(self, key: CacheKey, content: CachedFile) -> None:
+        """Record one file of the backup in progress; nothing changes what :meth:`lookup`
+        answers until :meth:`swap_staged`. At most STAGE_BATCH rows wait in memory."""
+        if self._staged is None:
+            self._staged = f"{_STAGED_PREFIX}{os.getpid()}_{secrets.token_hex(4)}"
+            _staging_here.add(self._staged)
+            self._db.execute(f"CREATE TABLE {self._staged} {_COLUMNS}")
+        self._rows.append((key.path, key.size, key.mtime_ns, key.ctime_ns, key.inode,
+                           content.content_hash, _pack(content.chunks), content.offset,
+                           content.length))
+        if len(self._rows) >= STAGE_BATCH:
+            self._write_rows()
+
+    def _write_rows(self) -> None:
+        if not self._rows:
+            return
+        with self._transaction():
             self._db.executemany(
-                "INSERT INTO files_v2 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    (k.path, k.size, k.mtime_ns, k.ctime_ns, k.inode, f.content_hash,
-                     _pack(f.chunks), f.offset, f.length)
-                    for k, f in entries
-                ),
+                f"INSERT INTO {self._staged} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", self._rows
             )
+        self._rows = []
+
+    def swap_staged(self) -> None:
+        """Make the cache hold exactly the staged files (one transaction). Call only after
+        the snapshot holding them was committed."""
+        if self._staged is None:  # nothing staged: the backup had no files
+            self._db.execute("DELETE FROM files_v2")
+            return
+        self._write_rows()
+        with self._transaction():
+            self._db.execute("DROP TABLE files_v2")
+            self._db.execute(f"ALTER TABLE {self._staged} RENAME TO files_v2")
+        _staging_here.discard(self._staged)
+        self._staged = None
+
+    def discard_staged(self) -> None:
+        """Forget what was staged (the backup failed); the cache stays as it was."""
+        self._rows = []
+        if self._staged is not None:
+            self._db.execute(f"DROP TABLE IF EXISTS {self._staged}")
+            _staging_here.discard(self._staged)
+            self._staged = None
+
+    def replace_all(self, entries: Iterable[tuple[CacheKey, CachedFile]]) -> None:
+        """Make the cache hold exactly ``entries`` (stage them all, then swap)."""
+        try:
+            for key, content in entries:
+                self.stage(key, content)
+            self.swap_staged()
         except BaseException:
-            self._db.execute("ROLLBACK")
+            self.discard_staged()
             raise
-        self._db.execute("COMMIT")
+
+    def _transaction(self) -> _Transaction:
+        return _Transaction(self._db)
+
+    def _drop_orphaned_stages(self) -> None:
+        """Drop staging tables whose backup process no longer runs (killed mid-run). A
+        table with this process's id that it does not use is from an earlier process that
+        had the same id (a restarted container)."""
+        names = [row[0] for row in self._db.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE ?",
+            (_STAGED_PREFIX + "%",),
+        )]
+        for name in names:
+            pid = name[len(_STAGED_PREFIX):].partition("_")[0]
+            if pid == str(os.getpid()):
+                orphaned = name not in _staging_here
+            else:
+                orphaned = not pid.isdigit() or not _process_exists(int(pid))
+            if orphaned:
+                self._db.execute(f"DROP TABLE IF EXISTS {name}")
+
+
+class _Transaction:
+    """``with``: BEGIN IMMEDIATE … COMMIT, or ROLLBACK on any exception."""
+
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self._db = db
+
+    def __enter__(self) -> None:
+        self._db.execute("BEGIN IMMEDIATE")
+
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        self._db.execute("COMMIT" if exc_type is None else "ROLLBACK")
+
+
+def _process_exists(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, another user's
+        return True
+    return True

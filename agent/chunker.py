@@ -24,8 +24,8 @@ class Piece:
 
     ``data`` is ``bytes`` (owned, safe to keep and to hand to other threads) for
     :func:`chunk_stream`; a ``memoryview`` into the caller's buffer for :func:`chunk_bytes`;
-    for :func:`chunk_file`, a ``memoryview`` valid only until the next piece is requested
-    (copy what you keep: the buffer behind it is reused).
+    for :func:`chunk_file` and :func:`chunk_reader`, a ``memoryview`` valid only until the
+    next piece is requested (copy what you keep: the buffer behind it is reused).
     """
 
     offset: int
@@ -75,37 +75,44 @@ def chunk_file(path: str | bytes | os.PathLike) -> Iterator[Piece]:
     chunk at 0.9-1.2 GB/s with pyfastcdc's stream reader and a copy per piece, ~2 GB/s so.
     """
     with open(path, "rb", buffering=0) as f:
-        data = f.read(WHOLE_READ_MAX + 1)  # a file that grows meanwhile is streamed instead
-        while 0 < len(data) <= WHOLE_READ_MAX:  # read() may return short: read to EOF
-            more = f.read(WHOLE_READ_MAX + 1 - len(data))
-            if not more:
-                break
-            data += more
-        if len(data) <= WHOLE_READ_MAX:
-            yield from chunk_bytes(data)
-            return
-        buf = bytearray(READ_BUFFER)
-        view = memoryview(buf)
-        view[: len(data)] = data
-        start, end, offset, eof = 0, len(data), 0, False  # view[start:end] is not cut yet
-        del data
-        cdc = _fastcdc()
-        while True:
-            if not eof and end - start < CHUNK_MAX:
-                view[: end - start] = view[start:end]  # memmove: the ranges may overlap
-                start, end = 0, end - start
-                while end < READ_BUFFER:
-                    n = f.readinto(view[end:])
-                    if not n:
-                        eof = True
-                        break
-                    end += n
-            if start == end:
-                return
-            # the same cuts as over the whole file: a cut looks at most CHUNK_MAX bytes ahead
-            for c in cdc.cut_buf(view[start:end]):
-                yield Piece(offset, c.data)
-                start += c.length
-                offset += c.length
-                if not eof and end - start < CHUNK_MAX:
+        yield from chunk_reader(f)
+
+
+def chunk_reader(f: BinaryIO) -> Iterator[Piece]:
+    """Chunk an open binary file from its current position to its end, as
+    :func:`chunk_file` does (same cuts as :func:`chunk_bytes` over the same bytes, pieces
+    valid until the next one is requested). The backup chunks its spooled manifest so."""
+    data = f.read(WHOLE_READ_MAX + 1)  # a file that grows meanwhile is streamed instead
+    while 0 < len(data) <= WHOLE_READ_MAX:  # read() may return short: read to EOF
+        more = f.read(WHOLE_READ_MAX + 1 - len(data))
+        if not more:
+            break
+        data += more
+    if len(data) <= WHOLE_READ_MAX:
+        yield from chunk_bytes(data)
+        return
+    buf = bytearray(READ_BUFFER)
+    view = memoryview(buf)
+    view[: len(data)] = data
+    start, end, offset, eof = 0, len(data), 0, False  # view[start:end] is not cut yet
+    del data
+    cdc = _fastcdc()
+    while True:
+        if not eof and end - start < CHUNK_MAX:
+            view[: end - start] = view[start:end]  # memmove: the ranges may overlap
+            start, end = 0, end - start
+            while end < READ_BUFFER:
+                n = f.readinto(view[end:])
+                if not n:
+                    eof = True
                     break
+                end += n
+        if start == end:
+            return
+        # the same cuts as over the whole file: a cut looks at most CHUNK_MAX bytes ahead
+        for c in cdc.cut_buf(view[start:end]):
+            yield Piece(offset, c.data)
+            start += c.length
+            offset += c.length
+            if not eof and end - start < CHUNK_MAX:
+                break

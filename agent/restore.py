@@ -1,19 +1,25 @@
 """Restores a snapshot (or one path of it) under a target folder, safely.
 
 Safety contract: nothing is written outside ``target``. Every manifest path is
-validated before the first write (``read_manifest``), parents are re-checked against
+validated before the first write (a first pass over the whole manifest that writes
+nothing; the restore itself is a second pass), parents are re-checked against
 symlink escapes just before each write, files are created with O_EXCL|O_NOFOLLOW under
 a temporary name and renamed into place only after their content hash matched, so a
 damaged file never appears under its real name. A damaged chunk fails only the files
 that use it; the others are restored and the run reports the failures (exit 1).
+
+Memory does not grow with the number of files (issue #6): the manifest is streamed from
+its spool (``snapshot_reader.fetch_manifest``) in both passes; only the directories are
+kept, to set their modes and times at the end (after their contents were written).
 """
 
 from __future__ import annotations
 
+import itertools
 import os
 import secrets
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,7 +31,7 @@ from agent.format import CHUNK_MAX
 from agent.keys import KeyRing
 from agent.manifest import ChunkRef, Entry, EntryType
 from agent.pathsafe import check_manifest_path, ensure_within, target_path
-from agent.snapshot_reader import open_snapshot, read_manifest
+from agent.snapshot_reader import fetch_manifest, open_snapshot
 from agent.vault_client import VaultClient
 
 ProgressCallback = Callable[[int, int, str], None]
@@ -51,22 +57,23 @@ class RestoreResult:
         }
 
 
-def select(entries: list[Entry], subpath: str | None) -> list[Entry]:
+def select(entries: Iterable[Entry], subpath: str | None) -> Iterator[Entry]:
     """Entries at or under ``subpath`` (as backed up, with or without a leading '/'),
-    plus the directories above it; all entries when ``subpath`` is None."""
-    if subpath is None:
-        return entries
-    wanted = subpath.strip("/")
+    plus the directories above it; all entries when ``subpath`` is None. Raises
+    SnapshotNotFound once ``entries`` is exhausted if ``subpath`` was not among them."""
+    wanted = (subpath or "").strip("/")
     if not wanted:
-        return entries
+        yield from entries
+        return
     check_manifest_path(wanted)
-    chosen = [
-        e for e in entries
-        if e.path == wanted or e.path.startswith(wanted + "/") or wanted.startswith(e.path + "/")
-    ]
-    if not any(e.path == wanted for e in chosen):
+    found = False
+    for e in entries:
+        if e.path == wanted:
+            found = True
+        if e.path == wanted or e.path.startswith(wanted + "/") or wanted.startswith(e.path + "/"):
+            yield e
+    if not found:
         raise SnapshotNotFound(f"path {subpath!r} is not in this snapshot")
-    return chosen
 
 
 def _temp_name(dest: Path) -> Path:
@@ -123,7 +130,7 @@ def _write_file(
         size, hole = 0, False
         skip, left = entry.offset, entry.size  # validated: offset > 0 only with one chunk
         for _ in entry.chunks:
-            ref, plain = next(chunks)
+            _ref, plain = next(chunks)
             if error is not None:
                 continue
             if isinstance(plain, IntegrityError):
@@ -183,11 +190,30 @@ def run_restore(
     """
     started = time.monotonic()
     snapshot = open_snapshot(client, keyring, ref)
-    entries = select(read_manifest(client, snapshot, workers), subpath)
-    result = RestoreResult(snapshot.info.id)
-    files = [e for e in entries if e.type is EntryType.FILE]
-    total = sum(e.size for e in files)
+    with fetch_manifest(client, snapshot, workers) as manifest:
+        # pass 1, nothing written: every entry valid, the subpath present, the total size
+        total = sum(e.size for e in select(manifest.entries(), subpath)
+                    if e.type is EntryType.FILE)
+        result = RestoreResult(snapshot.info.id)
+        _restore(client, select(manifest.entries(), subpath), target, total, workers,
+                 on_progress, result)
+    result.duration_s = time.monotonic() - started
+    return result
+
+
+def _restore(
+    client: VaultClient,
+    entries: Iterator[Entry],
+    target: Path,
+    total: int,
+    workers: int,
+    on_progress: ProgressCallback | None,
+    result: RestoreResult,
+) -> None:
+    """Pass 2: create ``entries`` (validated by pass 1) under ``target``, in order, and
+    count what was restored or failed in ``result``."""
     done = 0
+    current = ""
 
     def on_bytes(n: int) -> None:
         nonlocal done
@@ -197,13 +223,17 @@ def run_restore(
 
     target.mkdir(parents=True, exist_ok=True)
     target = target.resolve()
-    chunks = fetch_plaintext(client, (c for e in files for c in e.chunks), workers)
-    current = ""
+    # The fetcher reads refs ahead of the writer (a few batches): tee holds the entries between.
+    ahead, entries = itertools.tee(entries)
+    files_ahead = (e for e in ahead if e.type is EntryType.FILE)
+    chunks = fetch_plaintext(client, (c for e in files_ahead for c in e.chunks), workers)
+    directories: list[Entry] = []
     for entry in entries:
         dest = target_path(target, entry.path)
         current = entry.path
         if entry.type is EntryType.DIR:
             _make_dir(target, dest)
+            directories.append(entry)
         elif entry.type is EntryType.SYMLINK:
             _make_symlink(target, dest, entry)
         else:
@@ -213,10 +243,7 @@ def run_restore(
                 result.bytes += entry.size
             else:
                 result.failed.append(("/" + entry.path, error))
-    for entry in reversed(entries):
-        if entry.type is EntryType.DIR:
-            dest = target_path(target, entry.path)
-            os.chmod(dest, entry.mode)
-            os.utime(dest, ns=(entry.mtime_ns, entry.mtime_ns))
-    result.duration_s = time.monotonic() - started
-    return result
+    for entry in reversed(directories):
+        dest = target_path(target, entry.path)
+        os.chmod(dest, entry.mode)
+        os.utime(dest, ns=(entry.mtime_ns, entry.mtime_ns))

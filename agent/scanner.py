@@ -9,9 +9,10 @@ FIFOs and device files are skipped and reported, never stored.
 from __future__ import annotations
 
 import fnmatch
+import heapq
 import os
 import stat
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 from agent.errors import ConfigError
@@ -61,62 +62,106 @@ def _item(abs_path: str, st: os.stat_result) -> ScanItem | None:
 
 
 def scan(paths: Iterable[str], on_skip: Callable[[str, str], None] | None = None,
-         exclude: Iterable[str] = ()) -> list[ScanItem]:
-    """Return every object under ``paths`` (and their parent directories), sorted.
+         exclude: Iterable[str] = ()) -> Iterator[ScanItem]:
+    """Yield every object under ``paths`` (and their parent directories) in manifest order.
 
-    ``on_skip(path, reason)`` is told about objects that are not stored. A path that
-    does not exist raises ConfigError (exit 2): nothing is backed up. ``exclude`` holds
+    The walk is lazy (issue #6): each directory is listed when it is reached, its children
+    sorted by name bytes, so memory holds the listings along one path, not the tree. A
+    path that does not exist raises ConfigError (exit 2) here, before anything is yielded.
+    ``on_skip(path, reason)`` is told about objects that are not stored. ``exclude`` holds
     glob patterns (fnmatch, ``*`` also crosses ``/``) matched against each absolute path
     and its base name; an excluded directory is not descended into.
     """
-    found: dict[str, ScanItem] = {}
-    patterns = tuple(exclude)
-
-    def add(abs_path: str, st: os.stat_result) -> ScanItem | None:
-        if patterns and any(fnmatch.fnmatchcase(abs_path, p)
-                            or fnmatch.fnmatchcase(os.path.basename(abs_path), p)
-                            for p in patterns):
-            return None
-        item = _item(abs_path, st)
-        if item is None:
-            if on_skip:
-                on_skip(abs_path, "not a regular file, directory or symlink")
-        elif item.rel:
-            found[item.rel] = item
-        return item
-
+    tops = []
     for given in paths:
         top = os.path.abspath(given)
         try:
-            top_stat = os.lstat(top)
+            tops.append((top, os.lstat(top)))
         except FileNotFoundError:
             raise ConfigError(f"backup path {given!r} does not exist") from None
+    walker = _Walker(tuple(exclude), on_skip)
+    per_path = [walker.walk(top, st) for top, st in tops]
+    return _unique(heapq.merge(*per_path, key=lambda i: path_sort_key(i.rel)))
+
+
+def _unique(items: Iterator[ScanItem]) -> Iterator[ScanItem]:
+    """Drop repeats: overlapping backup paths share parents (and possibly subtrees)."""
+    last = None
+    for item in items:
+        if item.rel != last:
+            last = item.rel
+            yield item
+
+
+def _name_key(name: str) -> bytes:
+    return name.encode("utf-8", "surrogateescape")
+
+
+class _Walker:
+    """One backup path's objects in manifest order: its parents, then a depth-first walk
+    with each directory's children sorted by name bytes. That is exactly path_sort_key
+    order, because a directory's subtree sorts right after it and before its next sibling
+    (``a``, ``a/b``, ``a-b``, ``a.txt``: '/' is never inside a component)."""
+
+    def __init__(self, patterns: tuple[str, ...],
+                 on_skip: Callable[[str, str], None] | None) -> None:
+        self.patterns = patterns
+        self.on_skip = on_skip
+
+    def item(self, abs_path: str, st: os.stat_result) -> ScanItem | None:
+        """The item to store, or None (excluded, or a type that is not stored)."""
+        if self.patterns and any(fnmatch.fnmatchcase(abs_path, p)
+                                 or fnmatch.fnmatchcase(os.path.basename(abs_path), p)
+                                 for p in self.patterns):
+            return None
+        item = _item(abs_path, st)
+        if item is None and self.on_skip:
+            self.on_skip(abs_path, "not a regular file, directory or symlink")
+        return item
+
+    def walk(self, top: str, top_stat: os.stat_result) -> Iterator[ScanItem]:
+        parents = []
         parent = os.path.dirname(top)
         while parent != "/":
-            add(parent, os.lstat(parent))
+            parents.append(parent)
             parent = os.path.dirname(parent)
-        item = add(top, top_stat)
-        if item is not None and item.type is EntryType.DIR:
-            _walk(top, add, on_skip)
-    return sorted(found.values(), key=lambda i: path_sort_key(i.rel))
+        for parent in reversed(parents):
+            item = self.item(parent, os.lstat(parent))
+            if item is not None:
+                yield item
+        item = self.item(top, top_stat)
+        if item is None:
+            return
+        if item.rel:  # "/" itself is not stored
+            yield item
+        if item.type is not EntryType.DIR:
+            return
+        # one (directory, iterator over its sorted child names) per open directory
+        stack = [(top, iter(self.children(top)))]
+        while stack:
+            directory, names = stack[-1]
+            name = next(names, None)
+            if name is None:
+                stack.pop()
+                continue
+            path = os.path.join(directory, name)
+            try:
+                st = os.lstat(path)
+            except FileNotFoundError:  # removed since its directory was listed
+                if self.on_skip:
+                    self.on_skip(path, "vanished during the backup")
+                continue
+            item = self.item(path, st)
+            if item is None:
+                continue
+            yield item
+            if item.type is EntryType.DIR:
+                stack.append((path, iter(self.children(path))))
 
-
-def _walk(
-    top: str,
-    add: Callable[[str, os.stat_result], ScanItem | None],
-    on_skip: Callable[[str, str], None] | None,
-) -> None:
-    stack = [top]
-    while stack:
-        directory = stack.pop()
+    def children(self, directory: str) -> list[str]:
         try:
-            entries = list(os.scandir(directory))
+            return sorted(os.listdir(directory), key=_name_key)
         except OSError as exc:
-            if on_skip:
-                on_skip(directory, f"cannot list: {exc.strerror}")
-            continue
-        for entry in entries:
-            st = entry.stat(follow_symlinks=False)
-            item = add(entry.path, st)
-            if item is not None and item.type is EntryType.DIR:
-                stack.append(entry.path)
+            if self.on_skip:
+                self.on_skip(directory, f"cannot list: {exc.strerror}")
+            return []

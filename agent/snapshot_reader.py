@@ -4,11 +4,19 @@ Everything that restore and verify need before they touch any file data, checked
 this order: the node's Ed25519 signature over the header, that the vault's listing
 agrees with the signed header, that the restore key opens the sealed root, and that
 the manifest chunks decrypt and hash to the digest the root states.
+
+The manifest plaintext is spooled (memory up to ``SPOOL_MEMORY``, then an unlinked
+temporary file) and decoded as a stream, as many times as the reader needs, so memory does
+not grow with the number of files (issue #6). A restore reads it twice: once to validate
+every entry before the first write, once to restore.
 """
 
 from __future__ import annotations
 
+import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import BinaryIO
 
 import blake3
 
@@ -63,20 +71,78 @@ def open_snapshot(client: VaultClient, keyring: KeyRing, ref: str) -> OpenedSnap
     return OpenedSnapshot(info, header, root)
 
 
-def read_manifest(client: VaultClient, snapshot: OpenedSnapshot, workers: int) -> list[Entry]:
-    """Fetch, authenticate and decode the whole manifest (all paths validated).
+#: The manifest spool stays in memory up to this size (~20k files' entries).
+SPOOL_MEMORY = 4 << 20
 
-    Raises IntegrityError if a manifest chunk is damaged or the manifest's digest or
-    size differ from the sealed root; UnsafePathError/ManifestError for a hostile one.
+_READ = 1 << 20
+
+
+class Manifest:
+    """A snapshot's authenticated manifest plaintext; :meth:`entries` decodes it."""
+
+    def __init__(self, spool: BinaryIO, size: int) -> None:
+        self._spool = spool
+        self.size = size
+
+    def entries(self) -> Iterator[Entry]:
+        """Stream the entries from the start, validating each (decode_manifest raises
+        ManifestError or UnsafePathError at the first bad one). Several streams may be
+        read side by side on one thread: each keeps its own position."""
+        return decode_manifest(self._pieces())
+
+    def _pieces(self) -> Iterator[bytes]:
+        position = 0
+        while position < self.size:
+            self._spool.seek(position)
+            piece = self._spool.read(min(_READ, self.size - position))
+            if not piece:
+                return
+            position += len(piece)
+            yield piece
+
+    def close(self) -> None:
+        self._spool.close()
+
+    def __enter__(self) -> Manifest:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def fetch_manifest(client: VaultClient, snapshot: OpenedSnapshot, workers: int) -> Manifest:
+    """Fetch and authenticate the manifest (size and BLAKE3 as the sealed root states).
+
+    Raises IntegrityError if a manifest chunk is damaged, ManifestError if the manifest's
+    digest or size differ from the sealed root. Entries are validated as they are decoded.
     """
-    pieces = []
-    for ref, plain in fetch_plaintext(client, snapshot.root.chunks, workers):
-        if isinstance(plain, IntegrityError):
-            raise IntegrityError(f"manifest of snapshot {snapshot.info.id} is damaged: {plain}")
-        pieces.append(plain)
-    manifest = b"".join(pieces)
-    if (len(manifest), blake3.blake3(manifest).digest()) != (
-        snapshot.root.manifest_size, snapshot.root.manifest_hash
-    ):
-        raise ManifestError(f"manifest of snapshot {snapshot.info.id} does not match its root")
-    return list(decode_manifest([manifest]))
+    spool = tempfile.SpooledTemporaryFile(SPOOL_MEMORY)
+    try:
+        hasher = blake3.blake3()
+        size = 0
+        for _, plain in fetch_plaintext(client, snapshot.root.chunks, workers):
+            if isinstance(plain, IntegrityError):
+                raise IntegrityError(
+                    f"manifest of snapshot {snapshot.info.id} is damaged: {plain}"
+                )
+            spool.write(plain)
+            hasher.update(plain)
+            size += len(plain)
+        if (size, hasher.digest()) != (snapshot.root.manifest_size, snapshot.root.manifest_hash):
+            raise ManifestError(
+                f"manifest of snapshot {snapshot.info.id} does not match its root"
+            )
+    except BaseException:
+        spool.close()
+        raise
+    return Manifest(spool, size)
+
+
+def read_manifest(client: VaultClient, snapshot: OpenedSnapshot, workers: int) -> list[Entry]:
+    """Fetch, authenticate and decode the whole manifest into a list (all paths validated).
+
+    Holds every entry at once: restore and verify stream :func:`fetch_manifest` instead.
+    Raises as :func:`fetch_manifest`, and UnsafePathError/ManifestError for a hostile one.
+    """
+    with fetch_manifest(client, snapshot, workers) as manifest:
+        return list(manifest.entries())

@@ -1,11 +1,14 @@
 """Verifies a snapshot: every chunk is fetched, authenticated and every file re-hashed.
 
 Nothing is written. A damaged chunk is reported with every file that uses it, so an
-operator knows what a restore would lose.
+operator knows what a restore would lose. The manifest is streamed from its spool twice
+(count the distinct chunks, then check), so memory does not grow with the number of files
+beyond one 32-byte id per distinct chunk (issue #6).
 """
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -16,7 +19,7 @@ from agent.errors import IntegrityError
 from agent.fetcher import fetch_plaintext
 from agent.keys import KeyRing
 from agent.manifest import EntryType
-from agent.snapshot_reader import open_snapshot, read_manifest
+from agent.snapshot_reader import Manifest, fetch_manifest, open_snapshot
 from agent.vault_client import VaultClient
 
 MANIFEST_LABEL = "(manifest)"
@@ -56,15 +59,24 @@ def run_verify(client: VaultClient, keyring: KeyRing, ref: str, workers: int) ->
     snapshot = open_snapshot(client, keyring, ref)
     result = VerifyResult(snapshot.info.id, chunks=len(snapshot.root.chunks))
     try:
-        entries = read_manifest(client, snapshot, workers)
+        manifest = fetch_manifest(client, snapshot, workers)
     except IntegrityError as exc:
         result.damaged[MANIFEST_LABEL] = [str(exc)]
         result.duration_s = time.monotonic() - started
         return result
-    files = [e for e in entries if e.type is EntryType.FILE]
-    result.chunks += len({c.id for e in files for c in e.chunks})
+    with manifest:
+        _check_files(client, manifest, workers, result)
+    result.duration_s = time.monotonic() - started
+    return result
+
+
+def _check_files(client: VaultClient, manifest: Manifest, workers: int,
+                 result: VerifyResult) -> None:
+    result.chunks += len({c.id for e in manifest.entries() for c in e.chunks})
     damaged: defaultdict[str, list[str]] = defaultdict(list)
-    stream = fetch_plaintext(client, (c for e in files for c in e.chunks), workers)
+    # The fetcher reads refs ahead of the checks (a few batches): tee holds the entries between.
+    ahead, files = itertools.tee(e for e in manifest.entries() if e.type is EntryType.FILE)
+    stream = fetch_plaintext(client, (c for e in ahead for c in e.chunks), workers)
     for entry in files:
         hasher = blake3.blake3(max_threads=1)
         broken = False
@@ -83,5 +95,3 @@ def run_verify(client: VaultClient, keyring: KeyRing, ref: str, workers: int) ->
         result.files += 1
         result.bytes += entry.size
     result.damaged = {c: sorted(set(f)) for c, f in damaged.items()}
-    result.duration_s = time.monotonic() - started
-    return result

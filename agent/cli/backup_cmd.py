@@ -21,8 +21,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace, ctx: Context) -> int:
     bar = ProgressBar("backup", enabled=not args.json)
     try:
+        # no bar, no progress: its total costs a second walk of the tree
         result = run_backup(ctx.client, ctx.keyring, args.paths, args.tag,
-                            ctx.config.cache_dir, ctx.config.workers, bar)
+                            ctx.config.cache_dir, ctx.config.workers,
+                            bar if bar.enabled else None)
     finally:
         bar.close()
     for path, reason in result.skipped:

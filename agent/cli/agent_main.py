@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from agent.cli import backup_cmd, run_cmd
-from agent.cli.common import require_config, run_main
+from agent.cli.common import dispatch
 
 COMMANDS = (backup_cmd, run_cmd)
 
@@ -25,16 +25,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-
-    def handler() -> int:
-        ctx = require_config(args, "vault-agent")
-        try:
-            return args.run(args, ctx)
-        finally:
-            ctx.client.close()
-
-    return run_main("vault-agent", handler)
+    return dispatch(build_parser().parse_args(argv), "vault-agent")
 
 
 if __name__ == "__main__":

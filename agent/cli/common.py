@@ -48,6 +48,22 @@ def print_json(value: object) -> None:
     sys.stdout.flush()
 
 
+def dispatch(args: argparse.Namespace, prog: str) -> int:
+    """Run the parsed command: with a Context (closed afterwards) when it needs a
+    configuration, without one otherwise; exceptions become exit codes (run_main)."""
+
+    def handler() -> int:
+        if not args.needs_config:
+            return args.run(args)
+        ctx = require_config(args, prog)
+        try:
+            return args.run(args, ctx)
+        finally:
+            ctx.client.close()
+
+    return run_main(prog, handler)
+
+
 def run_main(prog: str, handler: Callable[[], int]) -> int:
     """Run ``handler`` and map the agent's exceptions to exit codes (one place)."""
     try:

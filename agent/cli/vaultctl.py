@@ -21,7 +21,7 @@ from agent.cli import (
     snapshots_cmd,
     verify_cmd,
 )
-from agent.cli.common import require_config, run_main
+from agent.cli.common import dispatch
 
 COMMANDS = (init_cmd, snapshots_cmd, restore_cmd, verify_cmd, drill_cmd, drills_cmd,
             pki_cmd, keys_cmd, retention_cmd, hold_cmd, delete_cmd, prune_cmd, scrub_cmd,
@@ -43,18 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-
-    def handler() -> int:
-        if not args.needs_config:
-            return args.run(args)
-        ctx = require_config(args, "vaultctl")
-        try:
-            return args.run(args, ctx)
-        finally:
-            ctx.client.close()
-
-    return run_main("vaultctl", handler)
+    return dispatch(build_parser().parse_args(argv), "vaultctl")
 
 
 if __name__ == "__main__":

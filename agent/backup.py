@@ -320,6 +320,7 @@ def run_backup(
     on_progress: ProgressCallback | None = None,
     exclude: Sequence[str] = (),
     should_stop: Callable[[], bool] | None = None,
+    retention_days: int = 0,
 ) -> BackupResult:
     """Back up ``paths`` as one snapshot and return what was stored.
 
@@ -366,6 +367,7 @@ def run_backup(
             chunk_count=len(ids),
             chunk_ids_digest=chunk_ids_digest(ids),
             node_public_key=public_signing_key(keyring.signing_seed),
+            requested_retention_days=retention_days,
         ))
         snapshot = client.commit(header, sign_header(keyring.signing_seed, header), ids)
         cache.swap_staged()

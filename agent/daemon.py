@@ -76,14 +76,13 @@ class Daemon:
 
     def backup(self, spec: BackupSet) -> None:
         tags = [*spec.tags, f"set:{spec.name}"]
-        if spec.retention_days:
-            tags.append(f"retention-days:{spec.retention_days}")
         started = time.monotonic()
         log.info("backup %s: starting (%s)", spec.name, ", ".join(spec.paths))
         try:
             result = run_backup(self.client, self.keyring, spec.paths, tags,
                                 self.config.cache_dir, self.config.workers,
-                                exclude=spec.exclude, should_stop=self.stop.is_set)
+                                exclude=spec.exclude, should_stop=self.stop.is_set,
+                                retention_days=spec.retention_days or 0)
         except BackupCancelled as exc:
             self.metrics.backup_failures.labels(spec.name).inc()
             log.warning("backup %s: interrupted: %s; resumes at next start", spec.name, exc)

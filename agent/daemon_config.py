@@ -8,7 +8,7 @@
     exclude = ["*.tmp", "**/scratch/**"]    # fnmatch globs on the absolute path
     tags = ["gpu"]
     schedule = "0 */6 * * *"        # cron, 5 fields, in [daemon] timezone
-    retention_days = 30             # requested retention (sent as tag retention-days:N)
+    retention_days = 30             # requested retention (signed in the snapshot header)
 
     [[drill]]                       # needs the restore key: run it from drill.toml
     name = "ckpt-weekly"

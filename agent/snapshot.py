@@ -33,6 +33,7 @@ class SnapshotHeader:
     chunk_count: int
     chunk_ids_digest: bytes
     node_public_key: bytes
+    requested_retention_days: int = 0  # 0: the vault's default; never below its minimum
     format_version: int = HEADER_FORMAT_VERSION
 
 
@@ -51,6 +52,7 @@ def encode_header(header: SnapshotHeader) -> bytes:
         chunk_count=header.chunk_count,
         chunk_ids_digest=header.chunk_ids_digest,
         node_public_key=header.node_public_key,
+        requested_retention_days=header.requested_retention_days,
     )
     return message.SerializeToString(deterministic=True)
 
@@ -76,5 +78,6 @@ def decode_header(data: bytes) -> SnapshotHeader:
         chunk_count=message.chunk_count,
         chunk_ids_digest=message.chunk_ids_digest,
         node_public_key=message.node_public_key,
+        requested_retention_days=message.requested_retention_days,
         format_version=message.format_version,
     )

@@ -8,23 +8,30 @@ import sys
 from agent.backup import run_backup
 from agent.cli.common import Context, print_json
 from agent.cli.progress import ProgressBar
+from agent.errors import ConfigError
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("backup", help="back up paths now as one snapshot")
     p.add_argument("paths", metavar="PATH", nargs="+")
     p.add_argument("--tag", action="append", default=[], help="tag the snapshot (repeatable)")
+    p.add_argument("--retention-days", type=int, default=0, metavar="N",
+                   help="ask the vault to keep this snapshot at least N days (it applies "
+                   "its own default and minimum when longer; 0: the vault's default)")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.set_defaults(run=run, needs_config=True)
 
 
 def run(args: argparse.Namespace, ctx: Context) -> int:
+    if args.retention_days < 0:
+        raise ConfigError(f"--retention-days must be 0 or more, got {args.retention_days}")
     bar = ProgressBar("backup", enabled=not args.json)
     try:
         # no bar, no progress: its total costs a second walk of the tree
         result = run_backup(ctx.client, ctx.keyring, args.paths, args.tag,
                             ctx.config.cache_dir, ctx.config.workers,
-                            bar if bar.enabled else None)
+                            bar if bar.enabled else None,
+                            retention_days=args.retention_days)
     finally:
         bar.close()
     for path, reason in result.skipped:

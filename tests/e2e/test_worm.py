@@ -212,3 +212,22 @@ def test_kill_9_during_prune_and_during_upload(site, tmp_path):
     assert snapshots == 1 and site.ctl("verify", locked).code == 0
     stored = [p for p in (site.store / "data").rglob("*") if p.is_file()]
     assert len(stored) == chunks  # garbage from both crashes is gone
+
+
+def test_node_may_ask_for_longer_retention_never_shorter(site, tmp_path):
+    configure(site, mode="governance", default_days=30, minimum_days=7)
+    day_ns = 86_400 * 10**9
+
+    def retention_days(*flags: str) -> float:
+        result = site.agent("backup", small_tree(tmp_path / f"s{'-'.join(flags) or 'none'}"),
+                            "--json", *flags)
+        assert result.code == 0, result.err
+        snapshot = result.json()
+        shown = site.ctl("retention", "show", snapshot["snapshot"], "--json").json()
+        return (shown["retain_until_ns"] - snapshot["time_ns"]) / day_ns
+
+    assert retention_days() == 30                                # the vault's default
+    assert retention_days("--retention-days", "90") == 90        # a node may lengthen
+    assert retention_days("--retention-days", "3") == 30         # never below the policy
+    bad = site.agent("backup", tmp_path, "--retention-days", "-1")
+    assert bad.code == 2 and "--retention-days" in bad.err

@@ -33,6 +33,7 @@ import sys
 import tempfile
 import time
 import tomllib
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -189,7 +190,9 @@ def find_exe(name: str) -> str | None:
 # tools
 
 
-class Tool:
+class Tool(ABC):
+    """One backup tool driven through its real command line."""
+
     name = "?"
 
     def __init__(self, work: Path):
@@ -197,23 +200,27 @@ class Tool:
         self.repo = work / "repo"
         self.env = dict(os.environ)
 
+    @abstractmethod
     def version(self) -> str:
-        raise NotImplementedError
+        """The tool's own version line."""
 
+    @abstractmethod
     def setup(self) -> None:
-        raise NotImplementedError
+        """Create an empty repository (and start any server it needs)."""
 
+    @abstractmethod
     def backup(self, src: Path, tag: str) -> tuple[Run, dict]:
-        raise NotImplementedError
+        """Back up ``src`` as one snapshot; the run and the tool's own report."""
 
+    @abstractmethod
     def restore(self, target: Path) -> tuple[Run, dict]:
-        raise NotImplementedError
+        """Restore the latest snapshot under ``target``."""
 
     def repo_bytes(self) -> int:
         return tree_size(self.repo)
 
-    def phase_start(self) -> None:
-        pass
+    def phase_start(self) -> None:  # noqa: B027 - optional hook
+        """Called before each measured phase (Bulwark resets vaultd's peak RSS)."""
 
     def phase_end(self) -> dict:
         return {}

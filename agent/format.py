@@ -40,9 +40,6 @@ BLOB_HEADER_SIZE: Final = 52
 CODEC_RAW: Final = 0
 CODEC_ZSTD: Final = 1
 CODEC_BYTEGROUP: Final = 2
-# Level 1: the agent runs beside training jobs, so CPU is the scarce resource, and higher
-# levels gain nothing on tensor data (measured in FORMAT.md "Codecs"). Not recorded in blobs.
-ZSTD_LEVEL: Final = 1
 BYTEGROUP_WIDTHS: Final = (2, 4)
 
 # --- Sealed manifest root ----------------------------------------------------------------

@@ -15,6 +15,7 @@ import sys
 import threading
 from pathlib import Path
 
+from vault import allocator
 from vault.config import load_config
 from vault.errors import ConfigError, VaultError
 from vault.sdnotify import notify, start_watchdog
@@ -38,6 +39,7 @@ def main(argv: list[str] | None = None) -> int:
         "--port-file", type=Path, help="write the bound port here once serving (for port 0)"
     )
     args = parser.parse_args(argv)
+    allocator.tune()
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(message)s")
 
     try:

@@ -8,6 +8,7 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from agent import allocator
 from agent.config import AgentConfig, load_agent_config
 from agent.errors import AgentError
 from agent.keys import KeyRing, load_keyring
@@ -61,6 +62,7 @@ def dispatch(args: argparse.Namespace, prog: str) -> int:
         finally:
             ctx.client.close()
 
+    allocator.tune()
     return run_main(prog, handler)
 
 

@@ -8,9 +8,6 @@ import signal
 import sys
 
 from agent.cli.common import Context
-from agent.daemon import Daemon
-from agent.daemon_config import load_daemon_config
-from agent.sdnotify import Notifier
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -21,6 +18,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace, ctx: Context) -> int:
+    # imported here: the scheduler and metrics add ~80 ms to every `vault-agent backup`
+    from agent.daemon import Daemon
+    from agent.daemon_config import load_daemon_config
+    from agent.sdnotify import Notifier
+
     logging.basicConfig(level=logging.INFO, stream=sys.stderr,
                         format="%(levelname)s %(name)s: %(message)s")
     daemon = Daemon(ctx.config, load_daemon_config(ctx.config.path), ctx.keyring, ctx.client,

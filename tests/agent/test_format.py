@@ -53,7 +53,6 @@ def test_frozen_values():
     assert fmt.BLOB_MAGIC == b"BWB1" and fmt.ROOT_MAGIC == b"BWR1" and fmt.MANIFEST_MAGIC == b"BWM1"
     assert fmt.SIGNATURE_CONTEXT == b"bulwark-snapshot-v1\x00"
     assert (fmt.CODEC_RAW, fmt.CODEC_ZSTD, fmt.CODEC_BYTEGROUP) == (0, 1, 2)
-    assert fmt.ZSTD_LEVEL == 1
     contexts = {fmt.KDF_CONTEXT_CHUNK_ID, fmt.KDF_CONTEXT_RESTORE, fmt.KDF_CONTEXT_NODE_SIGNING}
     assert len(contexts) == 3
     assert all(c.startswith("bulwark 2026-11-28 v1 ") for c in contexts)

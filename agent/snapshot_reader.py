@@ -136,13 +136,3 @@ def fetch_manifest(client: VaultClient, snapshot: OpenedSnapshot, workers: int) 
         spool.close()
         raise
     return Manifest(spool, size)
-
-
-def read_manifest(client: VaultClient, snapshot: OpenedSnapshot, workers: int) -> list[Entry]:
-    """Fetch, authenticate and decode the whole manifest into a list (all paths validated).
-
-    Holds every entry at once: restore and verify stream :func:`fetch_manifest` instead.
-    Raises as :func:`fetch_manifest`, and UnsafePathError/ManifestError for a hostile one.
-    """
-    with fetch_manifest(client, snapshot, workers) as manifest:
-        return list(manifest.entries())

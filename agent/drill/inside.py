@@ -1,11 +1,14 @@
 """Runs inside the drill sandbox: set it up, then check the restored tree.
 
-Reads one JSON job from stdin, writes one JSON result to stdout (``agent.drill.runner``
-is the other end)::
+Reads the job from stdin as JSON lines and writes one JSON result to stdout
+(``agent.drill.runner`` is the other end)::
 
-    job    = {"root": DIR, "isolated": bool, "expected": [[path, size, blake3 hex], ...],
-              "command": str | null, "timeout": seconds}
-    result = {"sandbox": {...}, "verify": {...}, "validators": [...], "command": {...} | null}
+    line 1    {"root": DIR, "isolated": bool, "command": str | null, "timeout": seconds}
+    then      [path, size, blake3 hex]        one line per file the manifest expects
+    result    {"sandbox": {...}, "verify": {...}, "validators": [...], "command": {...} | null}
+
+The expected files are read and checked one line at a time, so memory does not grow with
+the number of files (issue #6).
 
 With ``isolated`` it is PID 1 of fresh mount, network and PID namespaces (see
 ``agent.drill.sandbox``) and first brings ``lo`` up, mounts a tmpfs on /tmp and
@@ -25,6 +28,7 @@ import struct
 import subprocess
 import sys
 import time
+from collections.abc import Iterable
 from pathlib import Path
 
 import blake3
@@ -74,10 +78,11 @@ def _enter(root: str) -> tuple[str, dict[str, object]]:
                           "read_only_restore": True, "pid": os.getpid()}
 
 
-def _verify(root: Path, expected: list[list]) -> dict[str, object]:
+def _verify(root: Path, expected: Iterable[list]) -> dict[str, object]:
     problems = []
-    checked = 0
+    checked = count = 0
     for rel, size, digest in expected:
+        count += 1
         path = root / rel.lstrip("/")
         try:
             st = path.lstat()
@@ -95,7 +100,7 @@ def _verify(root: Path, expected: list[list]) -> dict[str, object]:
             problems.append({"path": rel, "error": "missing"})
         except (OSError, ValueError) as exc:
             problems.append({"path": rel, "error": str(exc)})
-    return {"files_checked": checked, "files_expected": len(expected), "problems": problems}
+    return {"files_checked": checked, "files_expected": count, "problems": problems}
 
 
 def _tail(data: bytes) -> str:
@@ -126,7 +131,9 @@ def _run_command(cmd: str, root: str, timeout: float, isolated: bool) -> dict[st
             "output_tail": _tail(out or b"")}
 
 
-def run(job: dict) -> dict[str, object]:
+def run(job: dict, expected: Iterable[list]) -> dict[str, object]:
+    """Set up the sandbox (if ``job["isolated"]``), check ``expected`` against the tree,
+    run the validators and the command; the result as JSON-ready data."""
     root = job["root"]
     result: dict[str, object] = {"sandbox": {}, "command": None}
     if job["isolated"]:
@@ -136,7 +143,7 @@ def run(job: dict) -> dict[str, object]:
             result["sandbox"] = {"error": f"sandbox set-up failed: {exc}"}
             return result
     tree = Path(root)
-    result["verify"] = _verify(tree, job["expected"])
+    result["verify"] = _verify(tree, expected)
     result["validators"] = [c.to_json() for c in validate_tree(tree)]
     if job.get("command"):
         result["command"] = _run_command(job["command"], root, float(job["timeout"]),
@@ -145,8 +152,8 @@ def run(job: dict) -> dict[str, object]:
 
 
 def main() -> int:
-    job = json.loads(sys.stdin.read())
-    json.dump(run(job), sys.stdout)
+    job = json.loads(sys.stdin.readline())
+    json.dump(run(job, (json.loads(line) for line in sys.stdin)), sys.stdout)
     sys.stdout.flush()
     return 0
 

@@ -19,10 +19,12 @@ import socket
 import stat
 import subprocess
 import tempfile
+import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import IO
 
 from agent.drill import sandbox
 from agent.drill.report import (
@@ -37,7 +39,7 @@ from agent.errors import ConfigError, IntegrityError, SnapshotNotFound
 from agent.keys import KeyRing
 from agent.manifest import EntryType
 from agent.restore import run_restore
-from agent.snapshot_reader import open_snapshot, read_manifest
+from agent.snapshot_reader import fetch_manifest, open_snapshot
 from agent.vault_client import DrillRecordInfo, VaultClient
 
 #: Extra time the sandbox gets beyond the user command's timeout, plus one second per
@@ -69,18 +71,41 @@ def _remove_tree(path: Path) -> None:
     shutil.rmtree(path, onerror=writable)  # Python 3.11: onerror, not onexc
 
 
-def _sandbox(job: dict, isolated: bool, timeout: float) -> dict:
+def _feed(stdin: IO[str], job: dict, expected: Iterable[list]) -> None:
+    """Write the job to the sandbox's stdin as JSON lines (agent.drill.inside), then close it.
+    A sandbox that stopped reading (it failed to set up) ends the feed quietly."""
     try:
-        proc = subprocess.run(sandbox.inside_command(isolated), input=json.dumps(job),
-                              capture_output=True, text=True, timeout=timeout,
-                              env=sandbox.child_env())
+        with stdin:
+            stdin.write(json.dumps(job) + "\n")
+            for line in expected:
+                stdin.write(json.dumps(line) + "\n")
+    except (BrokenPipeError, ValueError):
+        pass  # the sandbox exited early; its exit status and stderr tell why
+
+
+def _sandbox(job: dict, expected: Iterable[list], isolated: bool, timeout: float) -> dict:
+    proc = subprocess.Popen(sandbox.inside_command(isolated), stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=sandbox.child_env())
+    # stdin is fed from a thread while communicate() drains stdout and stderr, so neither
+    # side can fill a pipe and wait on the other; communicate() must not touch stdin.
+    stdin, proc.stdin = proc.stdin, None
+    feeder = threading.Thread(target=_feed, args=(stdin, job, expected), name="drill-feed",
+                              daemon=True)
+    feeder.start()
+    try:
+        out, err = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.communicate()
         return {"error": f"sandbox did not finish within {timeout:.0f}s"}
+    finally:
+        feeder.join(timeout=10)
     if proc.returncode != 0:
-        tail = proc.stderr.strip().splitlines()[-3:]
+        tail = err.strip().splitlines()[-3:]
         return {"error": f"sandbox exited {proc.returncode}: {' / '.join(tail)}"}
     try:
-        return json.loads(proc.stdout)
+        return json.loads(out)
     except json.JSONDecodeError:
         return {"error": "sandbox returned no result"}
 
@@ -128,27 +153,24 @@ def _drill(client: VaultClient, keyring: KeyRing, report: DrillReport, work: Pat
            on_progress: ProgressCallback | None, t0: float) -> None:
     try:
         opened = open_snapshot(client, keyring, report.snapshot)
-        entries = read_manifest(client, opened, workers)
+        manifest = fetch_manifest(client, opened, workers)
     except IntegrityError as exc:
         report.failures.append(f"snapshot cannot be opened: {exc}")
         return
-    target = work / "restore"
-    restored = run_restore(client, keyring, report.snapshot, target, None, workers,
-                           on_progress)
-    report.restore_s = time.monotonic() - t0
-    report.files, report.bytes = restored.files, restored.bytes
-    report.throughput_bytes_per_s = restored.bytes / max(report.restore_s, 1e-6)
-    report.failures += [f"{path}: not restored: {error}" for path, error in restored.failed]
-    files = [e for e in entries if e.type is EntryType.FILE]
-    job = {
-        "root": str(target.resolve()),
-        "isolated": isolated,
-        "expected": [["/" + e.path, e.size, e.content_hash.hex()] for e in files],
-        "command": command,
-        "timeout": timeout,
-    }
-    bound = timeout + SANDBOX_GRACE_S + sum(e.size for e in files) / SANDBOX_BYTES_PER_S
-    result = _sandbox(job, isolated, bound)
+    with manifest:  # spooled: the expected files stream from it, whatever their number
+        target = work / "restore"
+        restored = run_restore(client, keyring, report.snapshot, target, None, workers,
+                               on_progress)
+        report.restore_s = time.monotonic() - t0
+        report.files, report.bytes = restored.files, restored.bytes
+        report.throughput_bytes_per_s = restored.bytes / max(report.restore_s, 1e-6)
+        report.failures += [f"{path}: not restored: {error}" for path, error in restored.failed]
+        job = {"root": str(target.resolve()), "isolated": isolated, "command": command,
+               "timeout": timeout}
+        expected = (["/" + e.path, e.size, e.content_hash.hex()]
+                    for e in manifest.entries() if e.type is EntryType.FILE)
+        bound = timeout + SANDBOX_GRACE_S + opened.header.bytes / SANDBOX_BYTES_PER_S
+        result = _sandbox(job, expected, isolated, bound)
     _collect(report, result)
 
 

@@ -17,9 +17,9 @@ from __future__ import annotations
 import ctypes
 
 #: Allocations up to this size come from the heap, not from their own mmap.
-MMAP_THRESHOLD = 16 << 20
+MMAP_THRESHOLD = 8 << 20
 #: A heap keeps up to this much free memory at its top instead of trimming it.
-TRIM_THRESHOLD = 64 << 20
+TRIM_THRESHOLD = 16 << 20
 
 _M_TRIM_THRESHOLD = -1
 _M_MMAP_THRESHOLD = -3

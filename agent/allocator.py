@@ -4,7 +4,7 @@ Every chunk passes through a handful of 0.25-4 MiB buffers (plaintext, byte plan
 compressed payload, ciphertext, gRPC message). With glibc's defaults each of them can be a
 fresh ``mmap`` (or a heap grown and trimmed again), so the kernel zero-fills and faults in
 every page each time: merging the byte planes of a 1 MiB bf16 chunk ran at 1.0 GB/s that
-way and at 7.8 GB/s with the thresholds below (issue #6). Memory stays bounded: freed
+way and at 5.8-7.8 GB/s with thresholds like the ones below (issue #6). Memory stays bounded: freed
 buffers are reused by the next chunk, and a heap returns its top once more than
 ``TRIM_THRESHOLD`` is free.
 

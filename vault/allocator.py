@@ -4,7 +4,7 @@ Every PutChunks message (about 2 MiB) and every blob in it passes through fresh 
 buffers (the gRPC message, the protobuf bytes, the blob written to the store). With glibc's
 defaults each can be its own ``mmap`` or a heap grown and trimmed again, so the kernel
 zero-fills and faults in every page each time (issue #6; the agent measured 1.0 against
-7.8 GB/s on its buffers). Freed buffers are reused by the next message instead, and a heap
+5.8-7.8 GB/s on its buffers). Freed buffers are reused by the next message instead, and a heap
 returns its top once more than ``TRIM_THRESHOLD`` is free.
 
 :func:`tune` is called once by ``vaultd``'s entry point, before any work. It is a no-op

@@ -282,17 +282,23 @@ class _Run:
 def _windows(
     items: Iterable[ScanItem], cache: FileCache
 ) -> Iterable[list[tuple[ScanItem, CachedFile | None]]]:
-    """The scan in windows of up to WINDOW_ITEMS objects, each file with its cache hit."""
-    window: list[tuple[ScanItem, CachedFile | None]] = []
-    ids = 0
-    for item in items:
-        cached = cache.lookup(_cache_key(item)) if item.type is EntryType.FILE else None
-        window.append((item, cached))
-        ids += len(cached.chunks) if cached is not None else 0
-        if len(window) >= WINDOW_ITEMS or ids >= WINDOW_IDS:
-            yield window
-            window, ids = [], 0
-    if window:
+    """The scan in windows of up to WINDOW_ITEMS objects, each file with its cache hit.
+
+    A window's lookups share one read transaction of the cache, closed before the window
+    is handed on (the caller stages rows into the cache while it works on the window)."""
+    items = iter(items)
+    while True:
+        window: list[tuple[ScanItem, CachedFile | None]] = []
+        ids = 0
+        with cache.reading():
+            for item in items:
+                cached = cache.lookup(_cache_key(item)) if item.type is EntryType.FILE else None
+                window.append((item, cached))
+                ids += len(cached.chunks) if cached is not None else 0
+                if len(window) >= WINDOW_ITEMS or ids >= WINDOW_IDS:
+                    break
+        if not window:
+            return
         yield window
 
 

@@ -98,6 +98,12 @@ class FileCache:
             return None
         return CachedFile(row[4], _unpack(row[5]), row[6], row[7])
 
+    def reading(self) -> _Transaction:
+        """``with``: one read transaction around many :meth:`lookup` calls (no
+        :meth:`stage` inside it). A lookup in its own implicit transaction takes and drops
+        the file lock each time: 12.3 µs a lookup against 5.1 µs inside one (issue #6)."""
+        return _Transaction(self._db, "BEGIN")
+
     def stage(self, key: CacheKey, content: CachedFile) -> None:
         """Record one file of the backup in progress; nothing changes what :meth:`lookup`
         answers until :meth:`swap_staged`. At most STAGE_BATCH rows wait in memory."""
@@ -173,13 +179,14 @@ class FileCache:
 
 
 class _Transaction:
-    """``with``: BEGIN IMMEDIATE … COMMIT, or ROLLBACK on any exception."""
+    """``with``: BEGIN IMMEDIATE (or ``begin``) … COMMIT, or ROLLBACK on any exception."""
 
-    def __init__(self, db: sqlite3.Connection) -> None:
+    def __init__(self, db: sqlite3.Connection, begin: str = "BEGIN IMMEDIATE") -> None:
         self._db = db
+        self._begin = begin
 
     def __enter__(self) -> None:
-        self._db.execute("BEGIN IMMEDIATE")
+        self._db.execute(self._begin)
 
     def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
         self._db.execute("COMMIT" if exc_type is None else "ROLLBACK")

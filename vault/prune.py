@@ -9,20 +9,21 @@ Prune, in this order, each step crash-safe on its own:
    leaves blobs without rows; step 3 of the next prune removes them.
 3. Blobs without a catalog row (left by a crash), unless the oracle says locked.
 
-Steps 2 and 3 hold ``guard`` (shared with PutChunks) per batch, so an upload cannot record a
-chunk prune is deleting. A dry run computes the same sets and deletes nothing.
+Steps 2 and 3 hold ``guard.prune()`` per batch (vault.upload_guard: exclusive against every
+PutChunks message), so an upload cannot record a chunk prune is deleting. A dry run computes
+the same sets and deletes nothing.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from threading import Lock
 
 from vault.catalog import Catalog
 from vault.clock import Clock
 from vault.errors import BlobLocked, NotFound
 from vault.store.base import ChunkStore, blob_digest
+from vault.upload_guard import UploadGuard
 
 BATCH = 500
 
@@ -52,7 +53,7 @@ def prune(
     catalog: Catalog,
     store: ChunkStore,
     clock: Clock,
-    guard: Lock,
+    guard: UploadGuard,
     dry_run: bool = True,
     on_snapshot: Callable[[str], None] | None = None,
 ) -> PruneReport:
@@ -78,7 +79,7 @@ def prune(
     candidates = [cid for cid, _ in catalog.gc_candidates(now)]
     for i in range(0, len(candidates), BATCH):
         batch = candidates[i : i + BATCH]
-        with guard:
+        with guard.prune():
             rows = catalog.forget_chunks(batch, now)
             for cid, size in rows:
                 _delete_blob(store, cid)
@@ -87,7 +88,7 @@ def prune(
         catalog.drop_locks([cid for cid, _ in rows], now)
     orphans = _orphans(catalog, store)
     for i in range(0, len(orphans), BATCH):
-        with guard:
+        with guard.prune():
             still = set(catalog.missing_chunks(orphans[i : i + BATCH]))
             for cid in still:
                 try:

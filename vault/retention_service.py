@@ -28,6 +28,7 @@ from vault.retention import (
 )
 from vault.service import edge
 from vault.store.base import ChunkStore
+from vault.upload_guard import UploadGuard
 
 log = logging.getLogger(__name__)
 MAX_DETAIL_IDS = 20
@@ -54,7 +55,7 @@ class RetentionService(retention_pb2_grpc.RetentionServicer):
         catalog: Catalog,
         clock: Clock,
         audit: AuditLog,
-        guard: threading.Lock,
+        guard: UploadGuard,
         wall=None,
     ) -> None:
         self.store = store

@@ -9,7 +9,6 @@ as a WARNING at every start. Every call passes ``vault.authz.AuthzInterceptor`` 
 from __future__ import annotations
 
 import logging
-import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import grpc
@@ -44,6 +43,7 @@ from vault.revocation import Revocations
 from vault.service import VaultService
 from vault.store.base import ChunkStore
 from vault.store.fs import FilesystemStore
+from vault.upload_guard import UploadGuard
 
 SERVICE_NAME = vault_pb2.DESCRIPTOR.services_by_name["Vault"].full_name  # "bulwark.v1.Vault"
 HEALTH_SERVICE_NAME = health_pb2.DESCRIPTOR.services_by_name["Health"].full_name
@@ -129,7 +129,7 @@ def build_server(
         ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="vault-rpc"),
         options=options, interceptors=[interceptor],
     )
-    guard = threading.Lock()  # uploads x prune (docs/worm.md, concurrency table)
+    guard = UploadGuard()  # uploads x prune (docs/worm.md, concurrency table)
     store.set_lock_oracle(CatalogLocks(catalog, clock))
     vault_pb2_grpc.add_VaultServicer_to_server(
         VaultService(store, catalog, clock, registry, policy=config.retention, guard=guard),

@@ -19,7 +19,6 @@ from __future__ import annotations
 import functools
 import inspect
 import logging
-import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 
 import blake3
@@ -45,6 +44,7 @@ from vault.errors import (
 from vault.identity import caller_of
 from vault.retention import MODE_CODES, RetentionPolicy, retention_at_commit
 from vault.store.base import ID_SIZE, ChunkStore, blob_digest
+from vault.upload_guard import UploadGuard
 
 log = logging.getLogger(__name__)
 
@@ -179,7 +179,7 @@ class VaultService(vault_pb2_grpc.VaultServicer):
 
     def __init__(self, store: ChunkStore, catalog: Catalog, clock: Clock, registry=None,
                  policy: RetentionPolicy | None = None,
-                 guard: threading.Lock | None = None) -> None:
+                 guard: UploadGuard | None = None) -> None:
         self.store = store
         self.catalog = catalog
         self.clock = clock
@@ -187,7 +187,7 @@ class VaultService(vault_pb2_grpc.VaultServicer):
         self.policy = policy or RetentionPolicy()  # [retention] in vault.toml
         # Held per PutChunks message and per prune batch, so prune never deletes a chunk an
         # upload is recording (docs/worm.md, concurrency table).
-        self.guard = guard or threading.Lock()
+        self.guard = guard or UploadGuard()
 
     def _lease_until(self) -> int:
         """Chunks reported present or put now stay safe from prune until then."""
@@ -253,7 +253,7 @@ class VaultService(vault_pb2_grpc.VaultServicer):
         stored = present = stored_bytes = 0
         for req in request_iterator:
             items = [(b.chunk_id, b.data, b.digest) for b in req.blobs]
-            with self.guard:
+            with self.guard.upload():
                 results = self.store.put_many(items)
                 rows = [(cid, len(data), digest) for cid, data, digest in items]
                 self.catalog.record_chunks(self._fix_orphans(rows, results),

@@ -8,7 +8,6 @@ says who calls (the gRPC/mTLS edge is covered by tests/e2e/test_worm.py).
 from __future__ import annotations
 
 import json
-import threading
 
 import grpc
 import pytest
@@ -33,6 +32,7 @@ from vault.retention import (
     retention_at_commit,
 )
 from vault.store import MemoryStore
+from vault.upload_guard import UploadGuard
 
 T0 = 1_800_000_000_000_000_000
 YEAR = 365 * DAY_NS
@@ -137,7 +137,7 @@ class World:
         self.store = MemoryStore()
         self.store.set_lock_oracle(CatalogLocks(self.catalog, self.clock))
         self.audit = AuditLog(tmp_path / "audit.sqlite", self.clock)
-        self.guard = threading.Lock()
+        self.guard = UploadGuard()
         self.svc = retention_service.RetentionService(
             self.store, self.catalog, self.clock, self.audit, self.guard)
         self.caller = OPERATOR

@@ -49,6 +49,7 @@ class Registry:
         self.path = Path(path)
         self._clock = clock or SystemClock()
         self._lock = threading.Lock()
+        self._reload_lock = threading.Lock()  # one reload of the enroll file at a time
         self._enroll_file = enroll_file
         self._enroll_stamp: tuple[int, int] | None = None
         try:
@@ -112,29 +113,32 @@ class Registry:
     def load_enroll_file(self) -> None:
         """Enroll every ``name = "<base64 key>"`` of the enroll file if it changed.
 
-        A broken or conflicting entry is logged and skipped; the rest still enroll.
+        A broken or conflicting entry is logged and skipped; the rest still enroll. Callers
+        that find the file changed wait for one of them to finish enrolling it: a commit
+        racing the reload must not conclude its node is unknown.
         """
         path = self._enroll_file
         if path is None:
             return
-        try:
-            st = path.stat()
-        except FileNotFoundError:
-            return
-        stamp = (st.st_mtime_ns, st.st_size)
-        if stamp == self._enroll_stamp:
-            return
-        self._enroll_stamp = stamp
-        try:
-            doc = tomllib.loads(path.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-            log.error("%s: cannot read the enroll file: %s", path, exc)
-            return
-        for name, text in doc.get("nodes", {}).items():
+        with self._reload_lock:
             try:
-                self.enroll(name, base64.b64decode(str(text), validate=True))
-            except (binascii.Error, ValueError, InvalidRequest, PermissionDenied) as exc:
-                log.error("%s: node %r not enrolled: %s", path, name, exc)
+                st = path.stat()
+            except FileNotFoundError:
+                return
+            stamp = (st.st_mtime_ns, st.st_size)
+            if stamp == self._enroll_stamp:
+                return
+            try:
+                doc = tomllib.loads(path.read_text(encoding="utf-8"))
+            except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+                log.error("%s: cannot read the enroll file: %s", path, exc)
+                doc = {}
+            for name, text in doc.get("nodes", {}).items():
+                try:
+                    self.enroll(name, base64.b64decode(str(text), validate=True))
+                except (binascii.Error, ValueError, InvalidRequest, PermissionDenied) as exc:
+                    log.error("%s: node %r not enrolled: %s", path, name, exc)
+            self._enroll_stamp = stamp  # only now: every entry of this version is enrolled
 
     # -- escrow ---------------------------------------------------------------------------
 

@@ -15,7 +15,7 @@ def _spawn(fn) -> threading.Thread:
 
 
 def test_uploads_hold_the_guard_together():
-    guard = UploadGuard()
+    guard = UploadGuard(max_uploads=3)
     inside = threading.Barrier(3, timeout=10)  # only passable if all three are inside at once
 
     def upload():
@@ -73,3 +73,33 @@ def test_an_exception_releases_the_guard():
     done = threading.Event()
     _spawn(lambda: (guard.prune().__enter__(), done.set()))
     assert done.wait(10)
+
+
+def test_at_most_max_uploads_at_once():
+    guard = UploadGuard(max_uploads=2)
+    inside = 0
+    most = 0
+    lock = threading.Lock()
+    release = threading.Event()
+
+    def upload():
+        nonlocal inside, most
+        with guard.upload():
+            with lock:
+                inside += 1
+                most = max(most, inside)
+            release.wait(10)
+            with lock:
+                inside -= 1
+
+    threads = [_spawn(upload) for _ in range(5)]
+    while True:
+        with lock:
+            if inside == 2:
+                break
+        time.sleep(0.001)
+    time.sleep(0.05)  # a third would have entered by now if it could
+    release.set()
+    for t in threads:
+        t.join(10)
+    assert most == 2 and not any(t.is_alive() for t in threads)

@@ -3,7 +3,9 @@
 Files smaller than ``PACK_FILE_MAX`` are not chunked one by one: their bytes are
 concatenated, in scan order, into pack chunks of about ``PACK_TARGET`` bytes, and each
 entry names its slice (offset, size) of its pack (FORMAT.md "Packs"). 20,000 files of
-1-16 KiB then make ~170 chunks instead of 20,000 blobs, each fsynced by the vault.
+1-16 KiB then make ~180 chunks instead of 20,000 blobs, each fsynced by the vault. Where a
+pack ends depends on the files' content (:func:`_ends_pack`), as chunk cuts do, so packs
+made without the node cache still deduplicate after files were added or removed.
 
 Memory does not grow with the number of files (issue #6): the scan is lazy and comes in
 manifest order, each file's entry is encoded as soon as its content is known (only the
@@ -63,9 +65,13 @@ from agent.vault_client import SnapshotInfo, VaultClient
 #: on_progress(bytes_done, bytes_total, current_path); unchanged files count as done
 ProgressCallback = Callable[[int, int, str], None]
 
-#: Files below this size go into packs; a pack is closed once it holds PACK_TARGET bytes.
+#: Files below this size go into packs. A pack holds at least PACK_MIN bytes unless the
+#: scan ends, about PACK_TARGET on average, never more than PACK_MAX (_ends_pack).
 PACK_FILE_MAX = 64 << 10
+PACK_MIN = 256 << 10
 PACK_TARGET = 1 << 20
+PACK_MAX = 3 << 20
+_PACK_CUT_SCALE = (1 << 64) // (PACK_TARGET - PACK_MIN)
 
 #: Scanned objects whose cache hits are checked with one FindMissing call; a window is
 #: also closed once its hits name WINDOW_IDS chunk ids (large unchanged files).
@@ -215,12 +221,13 @@ class _Run:
             return True
         if len(data) != item.size:
             return False
-        if len(self.pack) + len(data) > PACK_TARGET:
+        if len(self.pack) + len(data) > PACK_MAX:
             self.close_pack()
-        self.packed.append((slot, len(self.pack), len(data), blake3.blake3(data).digest()))
+        content_hash = blake3.blake3(data).digest()
+        self.packed.append((slot, len(self.pack), len(data), content_hash))
         self.pack += data
         self.progress(len(data), item.abs)
-        if len(self.pack) >= PACK_TARGET:
+        if _ends_pack(len(self.pack), content_hash, len(data)):
             self.close_pack()
         if self.should_stop is not None and self.should_stop():
             self.close_pack()  # what was read is sent: the next run finds it (FindMissing)
@@ -277,6 +284,16 @@ class _Run:
         self.manifest.seek(0)
         refs = tuple(self.store_piece(p.data) for p in chunk_reader(self.manifest))
         return ManifestRoot(refs, self.manifest_hash.digest(), self.manifest_size)
+
+
+def _ends_pack(pack_size: int, content_hash: bytes, file_size: int) -> bool:
+    """Whether the pack ends after a file: past PACK_MIN, with probability file_size /
+    (PACK_TARGET - PACK_MIN) drawn from the file's content hash, so packs average about
+    PACK_TARGET and the cuts depend on the files, not on their positions: after an added
+    or removed file the cuts fall in step again within a pack or two, as chunk cuts do."""
+    if pack_size < PACK_MIN:
+        return False
+    return int.from_bytes(content_hash[:8], "little") < file_size * _PACK_CUT_SCALE
 
 
 def _windows(

@@ -13,12 +13,16 @@ so it runs again at the next start, and FindMissing keeps it from re-sending any
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
-from agent.backup import BackupCancelled, run_backup
+import blake3
+
+from agent.backup import BackupCancelled, BackupResult, run_backup
 from agent.config import AgentConfig
 from agent.daemon_config import BackupSet, DaemonConfig, DrillJob
 from agent.drill.runner import latest_of_set, record, run_drill
@@ -30,6 +34,17 @@ from agent.sdnotify import Notifier
 from agent.vault_client import VaultClient
 
 log = logging.getLogger("vault-agent")
+
+
+def set_cache_dir(cache_dir: Path, set_name: str) -> Path:
+    """The file cache folder of one backup set: ``<cache>/sets/<name>-<hash>``.
+
+    Each set has its own cache because a backup replaces its cache with exactly the files
+    it saw: with one cache for all sets, every run of one set made the next run of the
+    others read all their files again. The name is kept readable; the hash keeps two names
+    that differ only in characters a folder name cannot hold apart."""
+    readable = re.sub(r"[^A-Za-z0-9._-]", "_", set_name)[:48]
+    return cache_dir / "sets" / f"{readable}-{blake3.blake3(set_name.encode()).hexdigest()[:12]}"
 
 
 @dataclass
@@ -54,7 +69,7 @@ class Daemon:
 
     # -- jobs ------------------------------------------------------------------------------
 
-    def _job(self, name: str, body: Callable[[], None]) -> Callable[[], None]:
+    def _job(self, name: str, body: Callable[[], object]) -> Callable[[], None]:
         def run() -> None:
             if self.stop.is_set():
                 return
@@ -74,13 +89,15 @@ class Daemon:
                 self.notifier.status(f"running {', '.join(others)}" if others else "idle")
         return run
 
-    def backup(self, spec: BackupSet) -> None:
+    def backup(self, spec: BackupSet) -> BackupResult | None:
+        """Run one backup of ``spec``; its result, or None if it failed (logged, counted)."""
         tags = [*spec.tags, f"set:{spec.name}"]
         started = time.monotonic()
         log.info("backup %s: starting (%s)", spec.name, ", ".join(spec.paths))
         try:
             result = run_backup(self.client, self.keyring, spec.paths, tags,
-                                self.config.cache_dir, self.config.workers,
+                                set_cache_dir(self.config.cache_dir, spec.name),
+                                self.config.workers,
                                 exclude=spec.exclude, should_stop=self.stop.is_set,
                                 retention_days=spec.retention_days or 0)
         except BackupCancelled as exc:
@@ -90,7 +107,7 @@ class Daemon:
         except AgentError as exc:
             self.metrics.backup_failures.labels(spec.name).inc()
             log.error("backup %s: FAILED: %s", spec.name, exc)
-            return
+            return None
         finally:
             self.metrics.backup_duration.labels(spec.name).set(time.monotonic() - started)
         m = self.metrics
@@ -100,9 +117,10 @@ class Daemon:
         m.backup_new_chunks.labels(spec.name).inc(result.new_chunks)
         for path, reason in result.skipped:
             log.warning("backup %s: skipped %s: %s", spec.name, path, reason)
-        log.info("backup %s: snapshot %s, %d files, %d bytes, %d new bytes in %.1fs",
-                 spec.name, result.snapshot.id[:12], result.files, result.bytes,
-                 result.new_bytes, result.duration_s)
+        log.info("backup %s: snapshot %s, %d files (%d read), %d bytes, %d new bytes in %.1fs",
+                 spec.name, result.snapshot.id[:12], result.files, result.files_read,
+                 result.bytes, result.new_bytes, result.duration_s)
+        return result
 
     def drill(self, spec: DrillJob) -> None:
         m = self.metrics

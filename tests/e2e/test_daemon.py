@@ -111,3 +111,38 @@ def test_interrupted_backup_resumes_without_resending(site, tmp_path):
     # The first half reached the vault before the stop; the second run sends the rest only.
     assert 0.3 * total < second.new_bytes < 0.7 * total, second.new_bytes
     assert second.files == 8
+
+
+def test_each_backup_set_keeps_its_own_file_cache(site, tmp_path):
+    """Two sets run one after the other: neither makes the other read its files again."""
+    from agent.daemon import Daemon, set_cache_dir
+    from agent.daemon_config import load_daemon_config
+    from agent.sdnotify import Notifier
+
+    sets = {}
+    for name in ("ckpt", "data/shards"):
+        folder = tmp_path / name.replace("/", "-")
+        folder.mkdir()
+        for i in range(3):
+            (folder / f"f{i}").write_bytes(os.urandom(100_000))
+        sets[name] = folder
+    config_path = site.dir / "two-sets.toml"
+    config_path.write_text(site.agent_toml.read_text() + "".join(f"""
+[[backup_set]]
+name = "{name}"
+paths = ["{folder}"]
+schedule = "0 0 1 1 *"
+""" for name, folder in sets.items()) + f"""
+[daemon]
+state_dir = "{tmp_path / 'state'}"
+""")
+    config = load_agent_config(config_path)
+    keyring = load_keyring(config.key_file, config.node)
+    with VaultClient.from_config(config) as client:
+        daemon = Daemon(config, load_daemon_config(config_path), keyring, client, Notifier())
+        ckpt, shards = daemon.daemon.backup_sets
+        reads = [daemon.backup(s).files_read for s in (ckpt, shards, ckpt, shards)]
+    assert reads == [3, 3, 0, 0]
+    folders = {set_cache_dir(config.cache_dir, s.name) for s in (ckpt, shards)}
+    assert len(folders) == 2 and all((f / "files.sqlite").is_file() for f in folders)
+    assert set_cache_dir(config.cache_dir, "data/shards").parent == config.cache_dir / "sets"

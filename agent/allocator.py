@@ -9,7 +9,8 @@ buffers are reused by the next chunk, and a heap returns its top once more than
 ``TRIM_THRESHOLD`` is free.
 
 :func:`tune` is called once by the command-line entry points, before any work. It is a
-no-op where the C library has no ``mallopt`` (not glibc).
+no-op where the C library has no ``mallopt`` (not glibc). ``vault/allocator.py`` is its twin on the
+other side: agent and vault share nothing but ``protos`` (keep the two in step).
 """
 
 from __future__ import annotations

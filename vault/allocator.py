@@ -8,7 +8,8 @@ zero-fills and faults in every page each time (issue #6; the agent measured 1.0 
 returns its top once more than ``TRIM_THRESHOLD`` is free.
 
 :func:`tune` is called once by ``vaultd``'s entry point, before any work. It is a no-op
-where the C library has no ``mallopt`` (not glibc).
+where the C library has no ``mallopt`` (not glibc). ``agent/allocator.py`` is its twin on the
+other side: agent and vault share nothing but ``protos`` (keep the two in step).
 """
 
 from __future__ import annotations

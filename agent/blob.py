@@ -84,8 +84,9 @@ def decode_blob(chunk_id: bytes, key: bytes, blob: bytes, expected_size: int) ->
     if len(key) != KEY_SIZE:
         raise BlobError(f"{name}: chunk key must be {KEY_SIZE} bytes, got {len(key)}")
     header = blob[:BLOB_HEADER_SIZE]
+    sealed = memoryview(blob)[BLOB_HEADER_SIZE:]  # a view: the ciphertext is not copied
     try:
-        payload = AESGCM(bytes(key)).decrypt(header[_NONCE_AT:], blob[BLOB_HEADER_SIZE:], header)
+        payload = AESGCM(bytes(key)).decrypt(header[_NONCE_AT:], sealed, header)
     except InvalidTag:
         raise BlobError(f"{name}: authentication failed (tampered or wrong key)") from None
     try:

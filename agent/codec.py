@@ -30,7 +30,7 @@ from agent.format import (
 )
 
 #: zstd level of chunks without a tensor hint (a writer's choice, not recorded in blobs).
-#: Level 2 against 1 on 20k small files in packs: ratio 0.469 vs 0.491 for 15 % more CPU
+#: Level 2 against 1 on 20k small files in packs: ratio 0.469 vs 0.491 for 15-35 % more CPU
 #: (issue #6, FORMAT.md "Codecs").
 ZSTD_LEVEL = 2
 #: A byte plane is probed with one PLANE_PROBE slice from its middle: float planes are either

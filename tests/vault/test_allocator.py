@@ -1,0 +1,10 @@
+"""vault.allocator: glibc (Debian, the supported platform) takes the thresholds and the arena cap."""
+
+from __future__ import annotations
+
+from vault import allocator
+
+
+def test_glibc_takes_the_thresholds():
+    assert allocator.tune() is True
+    assert allocator.tune() is True  # idempotent: every CLI entry may call it

@@ -1,4 +1,4 @@
-"""agent.allocator: glibc (Debian, the supported platform) takes the thresholds and the arena cap."""
+"""allocator.tune(): glibc (Debian, the supported platform) takes every setting."""
 
 from __future__ import annotations
 

@@ -31,7 +31,7 @@ from agent.format import CHUNK_MAX
 from agent.keys import KeyRing
 from agent.manifest import ChunkRef, Entry, EntryType
 from agent.pathsafe import check_manifest_path, ensure_within, target_path
-from agent.snapshot_reader import fetch_manifest, open_snapshot
+from agent.snapshot_reader import Manifest, fetch_manifest, open_snapshot
 from agent.vault_client import VaultClient
 
 ProgressCallback = Callable[[int, int, str], None]
@@ -191,13 +191,29 @@ def run_restore(
     started = time.monotonic()
     snapshot = open_snapshot(client, keyring, ref)
     with fetch_manifest(client, snapshot, workers) as manifest:
-        # pass 1, nothing written: every entry valid, the subpath present, the total size
-        total = sum(e.size for e in select(manifest.entries(), subpath)
-                    if e.type is EntryType.FILE)
-        result = RestoreResult(snapshot.info.id)
-        _restore(client, select(manifest.entries(), subpath), target, total, workers,
-                 on_progress, result)
+        result = restore_manifest(client, snapshot.info.id, manifest, target, subpath,
+                                  workers, on_progress)
     result.duration_s = time.monotonic() - started
+    return result
+
+
+def restore_manifest(
+    client: VaultClient,
+    snapshot_id: str,
+    manifest: Manifest,
+    target: Path,
+    subpath: str | None,
+    workers: int,
+    on_progress: ProgressCallback | None = None,
+) -> RestoreResult:
+    """Restore from a manifest already fetched and authenticated (``fetch_manifest``), as
+    :func:`run_restore` does; a drill uses it to fetch the manifest once for the restore and
+    its own checks. ``duration_s`` is left to the caller."""
+    # pass 1, nothing written: every entry valid, the subpath present, the total size
+    total = sum(e.size for e in select(manifest.entries(), subpath) if e.type is EntryType.FILE)
+    result = RestoreResult(snapshot_id)
+    _restore(client, select(manifest.entries(), subpath), target, total, workers,
+             on_progress, result)
     return result
 
 

@@ -38,7 +38,7 @@ from agent.drill.report import (
 from agent.errors import ConfigError, IntegrityError, SnapshotNotFound
 from agent.keys import KeyRing
 from agent.manifest import EntryType
-from agent.restore import run_restore
+from agent.restore import restore_manifest
 from agent.snapshot_reader import fetch_manifest, open_snapshot
 from agent.vault_client import DrillRecordInfo, VaultClient
 
@@ -159,8 +159,8 @@ def _drill(client: VaultClient, keyring: KeyRing, report: DrillReport, work: Pat
         return
     with manifest:  # spooled: the expected files stream from it, whatever their number
         target = work / "restore"
-        restored = run_restore(client, keyring, report.snapshot, target, None, workers,
-                               on_progress)
+        restored = restore_manifest(client, report.snapshot, manifest, target, None, workers,
+                                    on_progress)
         report.restore_s = time.monotonic() - t0
         report.files, report.bytes = restored.files, restored.bytes
         report.throughput_bytes_per_s = restored.bytes / max(report.restore_s, 1e-6)

@@ -30,6 +30,7 @@ import tempfile
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
+from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
@@ -47,6 +48,7 @@ from agent.crypto import (
     sign_header,
 )
 from agent.errors import AgentError
+from agent.hash_lanes import HashLanes
 from agent.keys import KeyRing
 from agent.manifest import (
     ChunkRef,
@@ -130,11 +132,12 @@ class _Slot:
 class _Run:
     """State of one backup run (kept off the public API)."""
 
-    def __init__(self, keyring: KeyRing, uploader: Uploader, cache: FileCache,
-                 manifest: BinaryIO, on_progress: ProgressCallback | None,
+    def __init__(self, keyring: KeyRing, uploader: Uploader, lanes: HashLanes,
+                 cache: FileCache, manifest: BinaryIO, on_progress: ProgressCallback | None,
                  should_stop: Callable[[], bool] | None) -> None:
         self.keyring = keyring
         self.uploader = uploader
+        self.lanes = lanes
         self.cache = cache
         self.on_progress = on_progress
         self.should_stop = should_stop
@@ -156,6 +159,10 @@ class _Run:
 
     def store_piece(self, data: bytes | memoryview, hint: TensorHint | None = None) -> ChunkRef:
         chunk_id, key = chunk_id_and_key(self.keyring.id_key, data)
+        return self.store_hashed(chunk_id, key, data, hint)
+
+    def store_hashed(self, chunk_id: bytes, key: bytes, data: bytes | memoryview,
+                     hint: TensorHint | None) -> ChunkRef:
         self.uploader.add(chunk_id, key, data, hint)
         self.referenced.add(chunk_id)
         return ChunkRef(chunk_id, key, len(data))
@@ -187,21 +194,22 @@ class _Run:
 
     def read_file(self, item: ScanItem) -> CachedFile | None:
         """Chunk and upload one file; None (and a skip record) if it cannot be read."""
-        hasher = blake3.blake3(max_threads=1)
         refs = []
         layout = read_layout(item.abs, item.size)  # safetensors: byte-group the floats
+        hashing = self.lanes.hash_file(chunk_file(item.abs), item.size)
         try:
-            for piece in chunk_file(item.abs):
-                hasher.update(piece.data)
-                hint = layout.hint(piece.offset, len(piece.data)) if layout else None
-                refs.append(self.store_piece(piece.data, hint))
-                self.progress(len(piece.data), item.abs)
-                if self.should_stop is not None and self.should_stop():
-                    raise BackupCancelled(f"backup stopped at {item.abs} ({self.done} bytes)")
+            with closing(iter(hashing)) as pieces:  # closed at once if we stop early
+                for piece in pieces:
+                    hint = layout.hint(piece.offset, len(piece.data)) if layout else None
+                    refs.append(self.store_hashed(piece.chunk_id, piece.key, piece.data, hint))
+                    self.progress(len(piece.data), item.abs)
+                    if self.should_stop is not None and self.should_stop():
+                        raise BackupCancelled(
+                            f"backup stopped at {item.abs} ({self.done} bytes)")
         except OSError as exc:
             self.skipped.append((item.abs, f"cannot read: {exc.strerror}"))
             return None
-        return CachedFile(hasher.digest(), tuple(refs))
+        return CachedFile(hashing.content_hash, tuple(refs))
 
     def pack_file(self, slot: _Slot) -> bool:
         """Read a small file into the open pack; False if it must be read as a normal file
@@ -360,7 +368,8 @@ def run_backup(
     try:
         with tempfile.SpooledTemporaryFile(SPOOL_MEMORY, dir=cache_dir) as manifest:
             uploader = Uploader(client, workers)
-            run = _Run(keyring, uploader, cache, manifest, on_progress, should_stop)
+            lanes = HashLanes(keyring.id_key, workers)
+            run = _Run(keyring, uploader, lanes, cache, manifest, on_progress, should_stop)
             if on_progress is not None:
                 run.total = sum(i.size for i in scan(paths, exclude=exclude)
                                 if i.type is EntryType.FILE)
@@ -376,6 +385,8 @@ def run_backup(
             except BaseException:
                 uploader.abort()
                 raise
+            finally:
+                lanes.close()
 
         ids = sorted(run.referenced)
         header = encode_header(SnapshotHeader(

@@ -7,6 +7,10 @@ entry names its slice (offset, size) of its pack (FORMAT.md "Packs"). 20,000 fil
 pack ends depends on the files' content (:func:`_ends_pack`), as chunk cuts do, so packs
 made without the node cache still deduplicate after files were added or removed.
 
+Two helpers take work off the thread that walks the files: small files are read and
+hashed ahead of the packer on threads (agent.read_ahead), and the chunks of large files
+are hashed on threads while the next ones are read (agent.hash_lanes).
+
 Memory does not grow with the number of files (issue #6): the scan is lazy and comes in
 manifest order, each file's entry is encoded as soon as its content is known (only the
 files of the open pack wait, about ``PACK_TARGET`` bytes of them), the manifest is spooled
@@ -58,6 +62,7 @@ from agent.manifest import (
     ManifestWriter,
     encode_root,
 )
+from agent.read_ahead import ReadAhead
 from agent.scanner import ScanItem, scan
 from agent.snapshot import SnapshotHeader, encode_header
 from agent.tensors import read_layout
@@ -133,11 +138,13 @@ class _Run:
     """State of one backup run (kept off the public API)."""
 
     def __init__(self, keyring: KeyRing, uploader: Uploader, lanes: HashLanes,
-                 cache: FileCache, manifest: BinaryIO, on_progress: ProgressCallback | None,
+                 read_ahead: ReadAhead, cache: FileCache, manifest: BinaryIO,
+                 on_progress: ProgressCallback | None,
                  should_stop: Callable[[], bool] | None) -> None:
         self.keyring = keyring
         self.uploader = uploader
         self.lanes = lanes
+        self.read_ahead = read_ahead
         self.cache = cache
         self.on_progress = on_progress
         self.should_stop = should_stop
@@ -188,7 +195,7 @@ class _Run:
             self.progress(item.size, item.abs)
         else:
             self.files_read += 1
-            if not (0 < item.size < PACK_FILE_MAX and self.pack_file(slot)):
+            if not (_is_packed(item) and self.pack_file(slot)):
                 slot.content, slot.known = self.read_file(item), True
         self.emit()
 
@@ -212,26 +219,20 @@ class _Run:
         return CachedFile(hashing.content_hash, tuple(refs))
 
     def pack_file(self, slot: _Slot) -> bool:
-        """Read a small file into the open pack; False if it must be read as a normal file
-        (its size changed since the scan). A file that cannot be read is skipped (True)."""
+        """Put a small file (read ahead) into the open pack; False if it must be read as a
+        normal file (its size changed since the scan). A file that cannot be read is
+        skipped (True)."""
         item = slot.item
-        try:
-            with open(item.abs, "rb", buffering=0) as f:
-                data = f.read(PACK_FILE_MAX + 1)
-                while 0 < len(data) <= PACK_FILE_MAX:
-                    more = f.read(PACK_FILE_MAX + 1 - len(data))
-                    if not more:
-                        break
-                    data += more
-        except OSError as exc:
-            self.skipped.append((item.abs, f"cannot read: {exc.strerror}"))
+        got = self.read_ahead.take(item.abs)
+        if got.error is not None:
+            self.skipped.append((item.abs, f"cannot read: {got.error.strerror}"))
             slot.known = True
             return True
+        data, content_hash = got.data, got.content_hash
         if len(data) != item.size:
             return False
         if len(self.pack) + len(data) > PACK_MAX:
             self.close_pack()
-        content_hash = blake3.blake3(data).digest()
         self.packed.append((slot, len(self.pack), len(data), content_hash))
         self.pack += data
         self.progress(len(data), item.abs)
@@ -292,6 +293,11 @@ class _Run:
         self.manifest.seek(0)
         refs = tuple(self.store_piece(p.data) for p in chunk_reader(self.manifest))
         return ManifestRoot(refs, self.manifest_hash.digest(), self.manifest_size)
+
+
+def _is_packed(item: ScanItem) -> bool:
+    """Whether a file to read goes into a pack (by its size at the scan)."""
+    return item.type is EntryType.FILE and 0 < item.size < PACK_FILE_MAX
 
 
 def _ends_pack(pack_size: int, content_hash: bytes, file_size: int) -> bool:
@@ -369,13 +375,18 @@ def run_backup(
         with tempfile.SpooledTemporaryFile(SPOOL_MEMORY, dir=cache_dir) as manifest:
             uploader = Uploader(client, workers)
             lanes = HashLanes(keyring.id_key, workers)
-            run = _Run(keyring, uploader, lanes, cache, manifest, on_progress, should_stop)
+            read_ahead = ReadAhead(PACK_FILE_MAX, workers)
+            run = _Run(keyring, uploader, lanes, read_ahead, cache, manifest, on_progress,
+                       should_stop)
             if on_progress is not None:
                 run.total = sum(i.size for i in scan(paths, exclude=exclude)
                                 if i.type is EntryType.FILE)
             try:
                 for window in _windows(items, cache):
-                    for item, cached in _still_stored(client, window):
+                    window = _still_stored(client, window)
+                    read_ahead.plan(item.abs for item, cached in window
+                                    if cached is None and _is_packed(item))
+                    for item, cached in window:
                         run.add(item, cached)
                 root = run.finish_manifest()
                 stats = uploader.finish()
@@ -386,6 +397,7 @@ def run_backup(
                 uploader.abort()
                 raise
             finally:
+                read_ahead.close()
                 lanes.close()
 
         ids = sorted(run.referenced)

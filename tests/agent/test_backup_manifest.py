@@ -47,7 +47,7 @@ def test_spooled_manifest_gives_the_chunk_ids_of_the_in_memory_manifest(tmp_path
     uploader = _Uploader()
     cache = FileCache(tmp_path)
     with tempfile.SpooledTemporaryFile(64 << 10, dir=tmp_path) as spool:
-        run = backup._Run(_Keys(), uploader, None, cache, spool, None, None)  # type: ignore
+        run = backup._Run(_Keys(), uploader, None, None, cache, spool, None, None)  # type: ignore
         for entry in entries:
             run.waiting.append(entry)
             run.emit()
@@ -66,7 +66,7 @@ def test_empty_manifest_is_the_magic_alone(tmp_path):
     uploader = _Uploader()
     cache = FileCache(tmp_path)
     with tempfile.SpooledTemporaryFile(backup.SPOOL_MEMORY, dir=tmp_path) as spool:
-        run = backup._Run(_Keys(), uploader, None, cache, spool, None, None)  # type: ignore
+        run = backup._Run(_Keys(), uploader, None, None, cache, spool, None, None)  # type: ignore
         root = run.finish_manifest()
     cache.close()
     assert root.manifest_size == 4 and [d for _, d in uploader.chunks] == [b"BWM1"]

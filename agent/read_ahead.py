@@ -60,8 +60,9 @@ def _read_batch(paths: list[str], limit: int) -> list[SmallFile]:
 
 class ReadAhead:
     """Files planned with :meth:`plan` are read on ``threads`` threads; :meth:`take` returns
-    them one by one, in plan order. Memory: at most ``ahead * batch`` files of up to
-    ``limit + 1`` bytes are held. Not thread-safe (one caller)."""
+    them one by one, in plan order. Memory: at most ``(ahead + 1) * batch`` files of up to
+    ``limit + 1`` bytes are held (batches being read, and the one being taken). Not
+    thread-safe (one caller)."""
 
     def __init__(self, limit: int, threads: int, batch: int = 32, ahead: int = 4) -> None:
         self._limit = limit

@@ -25,6 +25,7 @@ import hashlib
 import json
 import os
 import platform
+import re
 import shutil
 import signal
 import socket
@@ -173,6 +174,16 @@ def remove_tree(path: Path) -> None:
         print(f"warning: could not remove {path}: {e}", file=sys.stderr)
 
 
+def set_workers(config: Path, workers: int) -> None:
+    """Set ``[backup] workers`` in a configuration `vaultctl init` wrote (BenchError if the
+    file has no such line to set)."""
+    text = config.read_text()
+    new, n = re.subn(r"(?m)^workers = \d+$", f"workers = {workers}", text)
+    if n != 1:
+        raise BenchError(f"{config}: expected one 'workers = N' line, found {n}")
+    config.write_text(new)
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -288,6 +299,8 @@ class Bulwark(Tool):
     """Bulwark through its real CLIs: vaultctl init, vaultd, vault-agent, vaultctl."""
 
     name = "bulwark"
+    #: ``[backup] workers`` for the agent and the operator (None: what `vaultctl init` wrote)
+    workers: int | None = None
 
     def __init__(self, work: Path):
         super().__init__(work)
@@ -328,6 +341,9 @@ class Bulwark(Tool):
         port = free_port()
         run([self.exe["vaultctl"], "init", str(self.dir), "--port", str(port)],
             env=self.env).check()
+        if self.workers is not None:
+            for name in ("agent.toml", "operator.toml"):
+                set_workers(self.dir / name, self.workers)
         cfg_path = self.dir / "vault.toml"
         with open(cfg_path, "rb") as f:
             cfg = tomllib.load(f)
@@ -736,6 +752,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--repeats", type=int, default=None,
                     help="runs of every workload and tool (default 3, or 1 with --quick)")
     ap.add_argument("--tools", default=",".join(ALL_TOOLS))
+    ap.add_argument("--workers", type=int, default=None, metavar="N",
+                    help="Bulwark's [backup] workers (default: what `vaultctl init` chooses, "
+                         "at most 2); raise it on a many-core node")
     ap.add_argument("--workloads", default=",".join(wl.KINDS))
     ap.add_argument("--out", type=Path, default=None,
                     help="result JSON (default bench/results/<date>[-quick].json); "
@@ -766,6 +785,9 @@ def main(argv: list[str] | None = None) -> int:
     for k in kinds:
         if k not in wl.KINDS:
             ap.error(f"unknown workload {k!r} (choose from {', '.join(wl.KINDS)})")
+    if a.workers is not None and not 1 <= a.workers <= 256:
+        ap.error(f"--workers must be between 1 and 256, got {a.workers}")
+    Bulwark.workers = a.workers
     for t in tools:
         if t in ("restic", "borg") and not shutil.which(t):
             ap.error(f"{t} is not installed (apt-get install restic borgbackup)")
@@ -789,7 +811,8 @@ def main(argv: list[str] | None = None) -> int:
             "workdir": str(root),
             "settings": {"restic": "repository v2, compression auto (default)",
                          "borg": "repokey encryption, --compression zstd,3, default chunker",
-                         "bulwark": "vaultctl init defaults, vaultd on loopback"}}
+                         "bulwark": "vaultctl init defaults, vaultd on loopback"
+                                    + (f", [backup] workers = {a.workers}" if a.workers else "")}}
     print(f"bench: scale {scale}, tools {', '.join(tools)}, workloads {', '.join(kinds)}, "
           f"work dir {root}", flush=True)
 

@@ -42,7 +42,7 @@ from typing import BinaryIO
 import blake3
 
 from agent.cache import CachedFile, CacheKey, FileCache
-from agent.chunker import chunk_file, chunk_reader
+from agent.chunker import chunk_reader
 from agent.codec import TensorHint
 from agent.crypto import (
     chunk_id_and_key,
@@ -65,6 +65,7 @@ from agent.manifest import (
 from agent.read_ahead import ReadAhead
 from agent.scanner import ScanItem, scan
 from agent.snapshot import SnapshotHeader, encode_header
+from agent.source_file import open_source
 from agent.tensors import read_layout
 from agent.uploader import Uploader
 from agent.vault_client import SnapshotInfo, VaultClient
@@ -200,19 +201,22 @@ class _Run:
         self.emit()
 
     def read_file(self, item: ScanItem) -> CachedFile | None:
-        """Chunk and upload one file; None (and a skip record) if it cannot be read."""
+        """Chunk and upload one file; None (and a skip record) if it cannot be read (or is
+        no longer a regular file: agent.source_file)."""
         refs = []
-        layout = read_layout(item.abs, item.size)  # safetensors: byte-group the floats
-        hashing = self.lanes.hash_file(chunk_file(item.abs), item.size)
         try:
-            with closing(iter(hashing)) as pieces:  # closed at once if we stop early
-                for piece in pieces:
-                    hint = layout.hint(piece.offset, len(piece.data)) if layout else None
-                    refs.append(self.store_hashed(piece.chunk_id, piece.key, piece.data, hint))
-                    self.progress(len(piece.data), item.abs)
-                    if self.should_stop is not None and self.should_stop():
-                        raise BackupCancelled(
-                            f"backup stopped at {item.abs} ({self.done} bytes)")
+            with os.fdopen(open_source(item.abs), "rb", buffering=0) as f:
+                layout = read_layout(f.fileno(), item.size)  # safetensors: group the floats
+                hashing = self.lanes.hash_file(chunk_reader(f), item.size)
+                with closing(iter(hashing)) as pieces:  # closed at once if we stop early
+                    for piece in pieces:
+                        hint = layout.hint(piece.offset, len(piece.data)) if layout else None
+                        refs.append(
+                            self.store_hashed(piece.chunk_id, piece.key, piece.data, hint))
+                        self.progress(len(piece.data), item.abs)
+                        if self.should_stop is not None and self.should_stop():
+                            raise BackupCancelled(
+                                f"backup stopped at {item.abs} ({self.done} bytes)")
         except OSError as exc:
             self.skipped.append((item.abs, f"cannot read: {exc.strerror}"))
             return None

@@ -19,6 +19,8 @@ from dataclasses import dataclass
 
 import blake3
 
+from agent.source_file import open_source
+
 
 @dataclass(frozen=True)
 class SmallFile:
@@ -35,9 +37,10 @@ class SmallFile:
 
 
 def read_small(path: str, limit: int) -> SmallFile:
-    """Read up to ``limit + 1`` bytes of ``path`` (to its end if it is shorter) and hash them."""
+    """Read up to ``limit + 1`` bytes of ``path`` (to its end if it is shorter) and hash them;
+    a path that is not a regular file now is an error (agent.source_file)."""
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NOCTTY)
+        fd = open_source(path)
     except OSError as exc:
         return SmallFile(path, error=exc)
     try:

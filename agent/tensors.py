@@ -64,21 +64,36 @@ class TensorLayout:
         return TensorHint(run.width, (offset - run.start) % run.width)
 
 
-def read_layout(path: str | os.PathLike, size: int) -> TensorLayout | None:
-    """The layout of the safetensors file at ``path`` (``size`` bytes), or None."""
+def read_layout(source: str | os.PathLike | int, size: int) -> TensorLayout | None:
+    """The layout of the safetensors file at ``source`` (``size`` bytes), or None.
+
+    ``source`` is a path, or an open descriptor read with ``pread`` (its offset is left
+    where it was, so the caller can go on to read the content from it)."""
     if size < MIN_FILE_SIZE:
         return None
     try:
-        with open(path, "rb") as f:
-            head = f.read(9)
-            if len(head) < 9 or head[8:9] != b"{":
-                return None
-            (length,) = struct.unpack_from("<Q", head)
-            if length > min(HEADER_MAX, size - 8):
-                return None
-            header = json.loads(head[8:] + f.read(length - 1))
+        if isinstance(source, int):
+            return _layout_from(source, size)
+        fd = os.open(source, os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            return _layout_from(fd, size)
+        finally:
+            os.close(fd)
     except (OSError, ValueError, RecursionError):
         return None
+
+
+def _layout_from(fd: int, size: int) -> TensorLayout | None:
+    head = os.pread(fd, 9, 0)
+    if len(head) < 9 or head[8:9] != b"{":
+        return None
+    (length,) = struct.unpack_from("<Q", head)
+    if length > min(HEADER_MAX, size - 8):
+        return None
+    rest = os.pread(fd, length - 1, 9)
+    if len(rest) < length - 1:
+        return None
+    header = json.loads(head[8:] + rest)
     return layout_from_header(header, data_start=8 + length, size=size)
 
 

@@ -3,19 +3,13 @@ skips as reading them on the spot."""
 
 from __future__ import annotations
 
-import io
-
 import blake3
 import pytest
 
 from agent import backup
-from agent.cache import FileCache
-from agent.hash_lanes import HashLanes
-from agent.manifest import decode_manifest
 from agent.read_ahead import ReadAhead, read_small
 from agent.scanner import scan
 
-ID_KEY = bytes(range(32))
 LIMIT = 64 << 10
 
 
@@ -78,19 +72,7 @@ def test_at_most_ahead_batches_are_read_before_they_are_taken(reader, files):
     assert not reader._planned and not reader._reading
 
 
-class _Uploader:
-    def __init__(self) -> None:
-        self.chunks: list[bytes] = []
-
-    def add(self, chunk_id, key, data, hint=None) -> None:
-        self.chunks.append(bytes(data))
-
-
-class _Keys:
-    id_key = ID_KEY
-
-
-def test_a_run_packs_read_ahead_files_and_skips_the_ones_gone(tmp_path):
+def test_a_run_packs_read_ahead_files_and_skips_the_ones_gone(tmp_path, backup_run):
     src = tmp_path / "src"
     src.mkdir()
     for i in range(30):
@@ -100,25 +82,11 @@ def test_a_run_packs_read_ahead_files_and_skips_the_ones_gone(tmp_path):
     (src / "s07").unlink()  # gone between the scan and the read
     (src / "grows").write_bytes(b"g" * (backup.PACK_FILE_MAX + 10))  # no longer small
 
-    uploader, lanes, reader = _Uploader(), HashLanes(ID_KEY, 2), ReadAhead(LIMIT, 2, 4, 2)
-    cache = FileCache(tmp_path / "cache")
-    spool = io.BytesIO()
-    try:
-        run = backup._Run(_Keys(), uploader, lanes, reader, cache, spool, None, None)  # type: ignore
-        reader.plan(i.abs for i in items if backup._is_packed(i))
-        for item in items:
-            run.add(item, None)
-        root = run.finish_manifest()
-    finally:
-        reader.close()
-        lanes.close()
-        cache.close()
-    assert run.skipped == [(str(src / "s07"), "cannot read: No such file or directory")]
-    manifest = uploader.chunks[-len(root.chunks):]
-    prefix = src.relative_to("/").as_posix() + "/"
-    entries = {e.path.removeprefix(prefix): e for e in decode_manifest(manifest)
-               if e.path.startswith(prefix)}
-    assert sorted(entries) == sorted([f"s{i:02d}" for i in range(30) if i != 7] + ["grows"])
+    got = backup_run(items)
+
+    assert got.run.skipped == [(str(src / "s07"), "cannot read: No such file or directory")]
+    entries = got.under(src)
+    assert list(entries) == sorted([f"s{i:02d}" for i in range(30) if i != 7] + ["grows"])
     assert entries["grows"].size == backup.PACK_FILE_MAX + 10  # read as a normal file
     for i in (0, 8, 29):
         assert entries[f"s{i:02d}"].content_hash == blake3.blake3(bytes([i]) * (100 + i)).digest()

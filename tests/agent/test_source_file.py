@@ -3,20 +3,14 @@ a symbolic link is not followed, a FIFO is not waited on, the file is skipped wi
 
 from __future__ import annotations
 
-import io
 import os
 
 import pytest
 
 from agent import backup
-from agent.cache import FileCache
-from agent.hash_lanes import HashLanes
-from agent.manifest import decode_manifest
-from agent.read_ahead import ReadAhead
 from agent.scanner import scan
 from agent.source_file import open_source
 
-ID_KEY = bytes(range(32))
 SECRET = b"root-only secret " * 64
 
 
@@ -55,20 +49,9 @@ def test_a_missing_file_raises_as_open_does(tmp_path):
         open_source(str(tmp_path / "missing"))
 
 
-class _Uploader:
-    def __init__(self) -> None:
-        self.chunks: list[bytes] = []
-
-    def add(self, chunk_id, key, data, hint=None) -> None:
-        self.chunks.append(bytes(data))
-
-
-class _Keys:
-    id_key = ID_KEY
-
-
 @pytest.mark.timeout(30, method="thread")  # a hung reader thread ends the run
-def test_files_replaced_after_the_scan_are_skipped_and_nothing_else_is_read(tmp_path):
+def test_files_replaced_after_the_scan_are_skipped_and_nothing_else_is_read(tmp_path,
+                                                                            backup_run):
     src = tmp_path / "src"
     src.mkdir()
     (tmp_path / "secret").write_bytes(SECRET)
@@ -85,28 +68,13 @@ def test_files_replaced_after_the_scan_are_skipped_and_nothing_else_is_read(tmp_
             (src / name).unlink()
             os.mkfifo(src / name)
 
-    uploader, lanes, reader = _Uploader(), HashLanes(ID_KEY, 2), ReadAhead(64 << 10, 2)
-    cache = FileCache(tmp_path / "cache")
-    try:
-        run = backup._Run(_Keys(), uploader, lanes, reader, cache, io.BytesIO(), None, None)  # type: ignore
-        reader.plan(i.abs for i in items if backup._is_packed(i))
-        for item in items:
-            run.add(item, None)
-        root = run.finish_manifest()
-    finally:
-        reader.close()
-        lanes.close()
-        cache.close()
+    got = backup_run(items)
 
-    assert sorted(run.skipped) == sorted([
+    assert sorted(got.run.skipped) == sorted([
         (str(src / "small-link"), "cannot read: it is a symbolic link now (not followed)"),
         (str(src / "big-link"), "cannot read: it is a symbolic link now (not followed)"),
         (str(src / "small-fifo"), "cannot read: it is a FIFO now, not a regular file"),
         (str(src / "big-fifo"), "cannot read: it is a FIFO now, not a regular file"),
     ])
-    assert not any(SECRET[:32] in chunk for chunk in uploader.chunks)
-    prefix = src.relative_to("/").as_posix() + "/"
-    manifest = uploader.chunks[-len(root.chunks):]
-    files = [e.path.removeprefix(prefix) for e in decode_manifest(manifest)
-             if e.path.startswith(prefix)]
-    assert files == ["kept"]
+    assert not any(SECRET[:32] in chunk for chunk in got.uploader.chunks)
+    assert list(got.under(src)) == ["kept"]

@@ -1,0 +1,1 @@
+"""Test infrastructure shared by several tiers (real services the tests start and stop)."""

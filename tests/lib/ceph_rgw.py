@@ -42,6 +42,9 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 PACKAGES = ("ceph-mon", "ceph-osd", "radosgw", "ceph-common")
 BINARIES = ("ceph-mon", "ceph-osd", "radosgw", "radosgw-admin", "ceph", "monmaptool")
@@ -220,6 +223,28 @@ class CephRGW:
         key = json.loads(out)["keys"][0]
         return key["access_key"], key["secret_key"]
 
+    def client(self, access_key: str = "", secret_key: str = "") -> Any:
+        """A boto3 S3 client of this endpoint (path-style), as the first user by default."""
+        import boto3
+        from botocore.config import Config
+
+        return boto3.session.Session().client(
+            "s3", endpoint_url=self.endpoint, region_name="us-east-1",
+            aws_access_key_id=access_key or self.access_key,
+            aws_secret_access_key=secret_key or self.secret_key,
+            config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 2},
+                          request_checksum_calculation="when_required",
+                          response_checksum_validation="when_required"))
+
+    def make_bucket(self, object_lock: bool = True, versioning: bool = False) -> str:
+        """A new bucket with a unique name: Object Lock (and so versioning) by default."""
+        name = f"bulwark-{uuid.uuid4().hex[:12]}"
+        s3 = self.client()
+        s3.create_bucket(Bucket=name, ObjectLockEnabledForBucket=object_lock)
+        if versioning and not object_lock:
+            s3.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": "Enabled"})
+        return name
+
     def admin(self, *args: str) -> str:
         """Run ``radosgw-admin ARGS`` against this cluster; its stdout."""
         return self._run("radosgw-admin", "-n", "client.rgw", *args)
@@ -254,6 +279,16 @@ def ceph_rgw(root: Path | None = None, memstore_mib: int = 2048) -> Iterator[Cep
         cluster.stop()
         if own:
             shutil.rmtree(folder, ignore_errors=True)
+
+
+# -- pytest ---------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def rgw_cluster() -> Iterator[CephRGW]:
+    """One Ceph cluster for the whole test session (started on first use)."""
+    with ceph_rgw() as cluster:
+        yield cluster
 
 
 if __name__ == "__main__":

@@ -718,6 +718,13 @@ def report(rows: list[dict], tools: list[str], meta: dict) -> str:
     return "\n".join(out) + "\n"
 
 
+def result_stem() -> str:
+    """Result files are named ``<commit>-<what>``: the commit measured (``git describe
+    --always --dirty``), then ``scale<N>`` for the side-by-side run or the scenario's name."""
+    out = run(["git", "-C", str(REPO_ROOT), "describe", "--always", "--dirty"])
+    return out.stdout.strip() or "unknown"
+
+
 def machine_facts() -> dict:
     cpu = "?"
     try:
@@ -740,10 +747,6 @@ def machine_facts() -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    if "--scenario" in argv:  # optional scenarios (issue #6) live in bench/scenarios.py
-        from bench import scenarios
-        i = argv.index("--scenario")
-        return scenarios.main(argv[i + 1:i + 2] + argv[:i] + argv[i + 2:])
     ap = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__.split("\n")[0])
     ap.add_argument("--quick", action="store_true",
                     help="small sizes (scale 0.1), for smoke checks")
@@ -797,8 +800,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"error: Bulwark CLIs unusable: {why}", file=sys.stderr)
             return 2
 
-    stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-    out = a.out or HERE / "results" / f"{stamp}{'-quick' if a.quick else ''}.json"
+    out = a.out or HERE / "results" / f"{result_stem()}-scale{a.scale:g}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     root = a.workdir or Path(tempfile.mkdtemp(prefix="bulwark-bench-"))
     root.mkdir(parents=True, exist_ok=True)

@@ -5,7 +5,6 @@ a default site (`vaultctl init`, mTLS on), like bench/run.py; not part of the te
     python -m bench.scenarios memory [--size-gib 4]
     python -m bench.scenarios files  [--counts 20000,200000]
     python -m bench.scenarios nodes  [--nodes 8] [--mb-per-node 40]
-    python -m bench.run --scenario memory ...        (the same thing)
 
 memory  one bf16 safetensors file: back up, back up unchanged, restore, compare
         SHA-256 (streamed); peak RSS of vault-agent / vaultctl restore (GNU time)
@@ -466,8 +465,7 @@ def main(argv: list[str] | None = None) -> int:
     if why:
         print(f"error: Bulwark CLIs unusable: {why}", file=sys.stderr)
         return 2
-    stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-    out = a.out or HERE / "results" / f"{stamp}-{a.scenario}.json"
+    out = a.out or HERE / "results" / f"{br.result_stem()}-{a.scenario}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     root = a.workdir or Path(tempfile.mkdtemp(prefix=f"bulwark-{a.scenario}-"))
     root.mkdir(parents=True, exist_ok=True)

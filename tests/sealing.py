@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from vault.store.fs import has_immutable_capability, set_immutable
+from bulwark.vault.store.fs import has_immutable_capability, set_immutable
 
 
 def unseal(path: Path) -> None:

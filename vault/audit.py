@@ -33,8 +33,8 @@ from typing import Any
 
 import blake3
 
-from vault.clock import Clock
-from vault.errors import StorageError
+from bulwark.vault.clock import Clock
+from bulwark.vault.errors import StorageError
 
 HASH_SIZE = 32
 GENESIS = bytes(HASH_SIZE)

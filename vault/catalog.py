@@ -35,9 +35,9 @@ from pathlib import Path
 
 import blake3
 
-from vault.clock import Clock, SystemClock
-from vault.errors import InvalidRequest, MissingChunks, NotFound, StorageError, short_id
-from vault.retention import GOVERNANCE, Retention, date
+from bulwark.vault.clock import Clock, SystemClock
+from bulwark.vault.errors import InvalidRequest, MissingChunks, NotFound, StorageError, short_id
+from bulwark.vault.retention import GOVERNANCE, Retention, date
 
 SCHEMA_VERSION = 2
 MIGRATED_RETENTION_DAYS = 30  # v1 snapshots had no retention: governance, commit time + 30 d

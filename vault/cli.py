@@ -15,11 +15,11 @@ import sys
 import threading
 from pathlib import Path
 
-from vault import allocator
-from vault.config import load_config
-from vault.errors import ConfigError, VaultError
-from vault.sdnotify import notify, start_watchdog
-from vault.server import build_server, open_audit, open_backends, open_clock
+from bulwark.vault import allocator
+from bulwark.vault.config import load_config
+from bulwark.vault.errors import ConfigError, VaultError
+from bulwark.vault.rpc.server import build_server, open_audit, open_backends, open_clock
+from bulwark.vault.sdnotify import notify, start_watchdog
 
 log = logging.getLogger("vaultd")
 GRACE_SECONDS = 5

@@ -36,7 +36,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from vault.errors import StorageError
+from bulwark.vault.errors import StorageError
 
 log = logging.getLogger(__name__)
 

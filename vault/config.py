@@ -32,7 +32,7 @@
     lease_hours = 24                 # chunks reported present stay safe from prune this long
 
 ``[server] insecure = true`` serves plaintext gRPC without identities (every caller is
-``vault.identity.INSECURE_CALLER``); vaultd logs a WARNING about it at every start.
+``vault.rpc.identity.INSECURE_CALLER``); vaultd logs a WARNING about it at every start.
 
 Every table and key is optional; unknown tables or keys are errors.
 """
@@ -44,8 +44,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from vault.errors import ConfigError
-from vault.retention import MAX_DAYS, MODES, RetentionPolicy
+from bulwark.vault.errors import ConfigError
+from bulwark.vault.retention import MAX_DAYS, MODES, RetentionPolicy
 
 MiB = 1 << 20
 DEFAULT_LISTEN = "127.0.0.1:7443"

@@ -18,7 +18,7 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-from vault.errors import StorageError
+from bulwark.vault.errors import StorageError
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS drills (

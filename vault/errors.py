@@ -1,4 +1,4 @@
-"""The vault's exception tree, mapped once to gRPC status codes by ``vault.service``.
+"""The vault's exception tree, mapped once to gRPC status codes by ``vault.rpc.status``.
 
 ::
 
@@ -19,13 +19,14 @@
      │    ├── RetentionLocked                            retain-until not reached, or a
      │    │                                              shortening compliance forbids
      │    ├── HeldByLegalHold                            a legal hold blocks the delete
+     │    ├── RoleRefused                                the rule names a role the caller
+     │    │                                              lacks (holds, governance bypass)
      │    └── BlobLocked                                 the store refused to delete a blob
      │                                                   still locked (defence in depth)
-     ├── Unauthenticated            UNAUTHENTICATED      no usable client identity (vault.identity)
+     ├── Unauthenticated            UNAUTHENTICATED      no usable client identity (rpc.identity)
      └── PermissionDenied           PERMISSION_DENIED    the caller's role or identity may not
-          │                                              do this (vault.authz, node isolation)
-          └── RoleRefused                                a retention action needs the officer
-                                                         role (holds, governance bypass)
+                                                         call this (vault.rpc.authz, node
+                                                         isolation)
 
 Integrity errors never subclass ``NotFound`` (nor the other way round), so a broad
 ``except NotFound`` cannot swallow evidence of tampering. ``MissingChunks`` is not an
@@ -125,6 +126,6 @@ class BlobLocked(RetentionRefused):
     """The store refused to delete a blob its lock oracle reports as locked."""
 
 
-class RoleRefused(PermissionDenied):
+class RoleRefused(RetentionRefused):
     """The caller's role may not take this retention action (holds and governance bypass
     belong to the security officer)."""

@@ -19,11 +19,11 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from vault.catalog import Catalog
-from vault.clock import Clock
-from vault.errors import BlobLocked, NotFound
-from vault.store.base import ChunkStore, blob_digest
-from vault.upload_guard import UploadGuard
+from bulwark.vault.catalog import Catalog
+from bulwark.vault.clock import Clock
+from bulwark.vault.errors import BlobLocked, NotFound
+from bulwark.vault.store.base import ChunkStore, blob_digest
+from bulwark.vault.upload_guard import UploadGuard
 
 BATCH = 500
 

@@ -26,12 +26,18 @@ import threading
 import tomllib
 from pathlib import Path
 
-from vault.clock import Clock, SystemClock
-from vault.errors import ConfigError, InvalidRequest, NotFound, PermissionDenied, StorageError
+from bulwark.protos.contract import PUBLIC_KEY_SIZE
+from bulwark.vault.clock import Clock, SystemClock
+from bulwark.vault.errors import (
+    ConfigError,
+    InvalidRequest,
+    NotFound,
+    PermissionDenied,
+    StorageError,
+)
 
 log = logging.getLogger(__name__)
 
-PUBLIC_KEY_SIZE = 32
 MAX_ESCROW_BYTES = 64 << 10
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS nodes (

@@ -1,6 +1,6 @@
 """WORM retention rules (docs/worm.md), as pure functions over an injected "now".
 
-Coarse access control (which role may call which RPC) is ``vault.authz``'s table; the rules
+Coarse access control (which role may call which RPC) is ``vault.rpc.authz``'s table; the rules
 here depend on the snapshot's state and the request, and each refusal is its own exception
 whose message names the rule:
 
@@ -18,19 +18,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from vault.errors import (
+from bulwark.vault.caller import Caller
+from bulwark.vault.errors import (
     HeldByLegalHold,
     InvalidRequest,
     RetentionLocked,
     RoleRefused,
     short_id,
 )
-from vault.identity import Caller
 
 GOVERNANCE = "governance"
 COMPLIANCE = "compliance"
 MODES = (GOVERNANCE, COMPLIANCE)
-MODE_CODES = {GOVERNANCE: 1, COMPLIANCE: 2}  # RetentionMode in retention.proto
 OFFICER = "officer"
 EXTENDERS = ("operator", OFFICER)
 DAY_NS = 86_400 * 1_000_000_000

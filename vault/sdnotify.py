@@ -1,6 +1,6 @@
 """systemd's notify protocol for vaultd: READY=1, STATUS=, WATCHDOG=1, STOPPING=1.
 
-A deliberate copy of ``agent/sdnotify.py`` (about 30 lines): ``vault`` and ``agent`` share
+A deliberate copy of ``agent/daemon/sdnotify.py`` (about 30 lines): ``vault`` and ``agent`` share
 only ``protos`` (import-linter contract), and this is too small to deserve a package of
 its own. ``$NOTIFY_SOCKET`` may be a path or ``@abstract``; unset, every call is a no-op.
 """

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from agent.admin_client import AdminClient, RetentionView
-from agent.cli.common import Context
-from agent.errors import ConfigError
+from bulwark.agent.cli.common import Context
+from bulwark.agent.client.admin import AdminClient, RetentionView
+from bulwark.agent.errors import ConfigError
 
 
 def admin_client(ctx: Context) -> AdminClient:

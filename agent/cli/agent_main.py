@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from agent.cli import backup_cmd, run_cmd
-from agent.cli.common import dispatch
+from bulwark.agent.cli import backup_cmd, run_cmd
+from bulwark.agent.cli.common import dispatch
 
 COMMANDS = (backup_cmd, run_cmd)
 

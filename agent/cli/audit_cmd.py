@@ -11,11 +11,11 @@ import json
 import sys
 from pathlib import Path
 
-from agent.admin_client import AdminClient
-from agent.audit_chain import check, export_line, parse_export_line
-from agent.cli.admin import iso
-from agent.cli.common import EXIT_DATA, print_json, require_config
-from agent.errors import ConfigError
+from bulwark.agent.cli.admin import iso
+from bulwark.agent.cli.common import EXIT_DATA, print_json, require_config
+from bulwark.agent.client.admin import AdminClient
+from bulwark.agent.client.audit_chain import check, export_line, parse_export_line
+from bulwark.agent.errors import ConfigError
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:

@@ -5,10 +5,10 @@ from __future__ import annotations
 import argparse
 import sys
 
-from agent.backup import run_backup
-from agent.cli.common import Context, print_json
-from agent.cli.progress import ProgressBar
-from agent.errors import ConfigError
+from bulwark.agent.backup.run import run_backup
+from bulwark.agent.cli.common import Context, print_json
+from bulwark.agent.cli.progress import ProgressBar
+from bulwark.agent.errors import ConfigError
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:

@@ -9,11 +9,11 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from agent import allocator
-from agent.config import AgentConfig, load_agent_config
-from agent.errors import AgentError
-from agent.keys import KeyRing, load_keyring
-from agent.vault_client import VaultClient
+from bulwark.agent import allocator
+from bulwark.agent.client.vault import VaultClient
+from bulwark.agent.errors import AgentError
+from bulwark.agent.keys.keyfile import KeyRing, load_keyring
+from bulwark.agent.site.config import AgentConfig, load_agent_config
 
 EXIT_OK = 0
 EXIT_DATA = 1

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import argparse
 
-from agent.cli.admin import admin_client
-from agent.cli.common import Context, print_json
+from bulwark.agent.cli.admin import admin_client
+from bulwark.agent.cli.common import Context, print_json
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:

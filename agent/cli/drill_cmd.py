@@ -10,11 +10,11 @@ from __future__ import annotations
 import argparse
 import sys
 
-from agent.cli.common import EXIT_DATA, Context, print_json
-from agent.cli.progress import ProgressBar
-from agent.drill.report import ISOLATION_NAMESPACE, ISOLATION_NONE
-from agent.drill.runner import latest_of_set, record, run_drill
-from agent.errors import VaultError
+from bulwark.agent.cli.common import EXIT_DATA, Context, print_json
+from bulwark.agent.cli.progress import ProgressBar
+from bulwark.agent.drill.report import ISOLATION_NAMESPACE, ISOLATION_NONE
+from bulwark.agent.drill.runner import latest_of_set, record, run_drill
+from bulwark.agent.errors import VaultError
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:

@@ -11,9 +11,9 @@ import argparse
 import json
 from datetime import UTC, datetime
 
-from agent.cli.common import Context, print_json
-from agent.drill.report import tenant_key_for, verify_report
-from agent.vault_client import DrillRecordInfo
+from bulwark.agent.cli.common import Context, print_json
+from bulwark.agent.client.vault import DrillRecordInfo
+from bulwark.agent.drill.report import tenant_key_for, verify_report
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:

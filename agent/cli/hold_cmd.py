@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from agent.cli.admin import admin_client, retention_json, retention_text
-from agent.cli.common import Context, print_json
+from bulwark.agent.cli.admin import admin_client, retention_json, retention_text
+from bulwark.agent.cli.common import Context, print_json
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from agent.cli.common import print_json
-from agent.site import DEFAULT_PORT, init_site
+from bulwark.agent.cli.common import print_json
+from bulwark.agent.site.init import DEFAULT_PORT, init_site
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:

@@ -21,10 +21,10 @@ import os
 import sys
 from pathlib import Path
 
-from agent.cli.common import Context, print_json
-from agent.errors import ConfigError, KeyMaterialError
-from agent.escrow import paper_sheet, read_paper, unwrap, wrap
-from agent.keys import read_key_file_bytes, write_key_file_bytes
+from bulwark.agent.cli.common import Context, print_json
+from bulwark.agent.errors import ConfigError, KeyMaterialError
+from bulwark.agent.keys.escrow import paper_sheet, read_paper, unwrap, wrap
+from bulwark.agent.keys.keyfile import read_key_file_bytes, write_key_file_bytes
 
 ENV = "BULWARK_PASSPHRASE"
 

@@ -15,9 +15,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from agent import pki
-from agent.cli.common import print_json
-from agent.site_identity import init_pki, issue_identity
+from bulwark.agent.cli.common import print_json
+from bulwark.agent.site import pki
+from bulwark.agent.site.identity import init_pki, issue_identity
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:

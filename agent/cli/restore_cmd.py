@@ -6,9 +6,9 @@ import argparse
 import sys
 from pathlib import Path
 
-from agent.cli.common import EXIT_DATA, Context, print_json
-from agent.cli.progress import ProgressBar
-from agent.restore import run_restore
+from bulwark.agent.cli.common import EXIT_DATA, Context, print_json
+from bulwark.agent.cli.progress import ProgressBar
+from bulwark.agent.restore.run import run_restore
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:

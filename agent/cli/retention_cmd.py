@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import argparse
 
-from agent.cli.admin import admin_client, parse_date, retention_json, retention_text
-from agent.cli.common import Context, print_json
-from agent.errors import ConfigError
+from bulwark.agent.cli.admin import admin_client, parse_date, retention_json, retention_text
+from bulwark.agent.cli.common import Context, print_json
+from bulwark.agent.errors import ConfigError
 
 DAY_NS = 86_400 * 1_000_000_000
 

@@ -1,4 +1,4 @@
-"""``vault-agent --config FILE run``: the long-running node daemon (agent.daemon)."""
+"""``vault-agent --config FILE run``: the long-running node daemon (agent.daemon.run)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import logging
 import signal
 import sys
 
-from agent.cli.common import Context
+from bulwark.agent.cli.common import Context
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -19,9 +19,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace, ctx: Context) -> int:
     # imported here: the scheduler and metrics add ~80 ms to every `vault-agent backup`
-    from agent.daemon import Daemon
-    from agent.daemon_config import load_daemon_config
-    from agent.sdnotify import Notifier
+    from bulwark.agent.daemon.config import load_daemon_config
+    from bulwark.agent.daemon.run import Daemon
+    from bulwark.agent.daemon.sdnotify import Notifier
 
     logging.basicConfig(level=logging.INFO, stream=sys.stderr,
                         format="%(levelname)s %(name)s: %(message)s")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from datetime import UTC, datetime
 
-from agent.cli.common import Context, print_json
+from bulwark.agent.cli.common import Context, print_json
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:

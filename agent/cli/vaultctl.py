@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from agent.cli import (
+from bulwark.agent.cli import (
     audit_cmd,
     delete_cmd,
     drill_cmd,
@@ -21,7 +21,7 @@ from agent.cli import (
     snapshots_cmd,
     verify_cmd,
 )
-from agent.cli.common import dispatch
+from bulwark.agent.cli.common import dispatch
 
 COMMANDS = (init_cmd, snapshots_cmd, restore_cmd, verify_cmd, drill_cmd, drills_cmd,
             pki_cmd, keys_cmd, retention_cmd, hold_cmd, delete_cmd, prune_cmd, scrub_cmd,

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from agent.cli.common import EXIT_DATA, Context, print_json
-from agent.verify import run_verify
+from bulwark.agent.cli.common import EXIT_DATA, Context, print_json
+from bulwark.agent.restore.verify import run_verify
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:

@@ -33,7 +33,7 @@ from pathlib import Path
 
 import blake3
 
-from agent.drill.validators import validate_tree
+from bulwark.agent.drill.validators import validate_tree
 
 SANDBOX_ROOT = "/tmp/restore"
 TAIL_BYTES = 4096

@@ -24,14 +24,14 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
     Ed25519PublicKey,
 )
 
-from agent.errors import KeyMaterialError
-from agent.format import (
+from bulwark.agent.errors import KeyMaterialError
+from bulwark.agent.format.constants import KDF_CONTEXT_DRILL_SIGNING
+from bulwark.agent.keys.keyfile import KeyRing, derive_key
+from bulwark.protos.contract import (
     DRILL_REPORT_FORMAT,
     DRILL_REPORT_VERSION,
     DRILL_SIGNATURE_CONTEXT,
-    KDF_CONTEXT_DRILL_SIGNING,
 )
-from agent.keys import KeyRing, derive_key
 
 ISOLATION_NAMESPACE = "namespace"
 ISOLATION_NONE = "none"

@@ -26,8 +26,9 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import IO
 
-from agent.drill import sandbox
-from agent.drill.report import (
+from bulwark.agent.client.vault import DrillRecordInfo, VaultClient
+from bulwark.agent.drill import sandbox
+from bulwark.agent.drill.report import (
     ISOLATION_NAMESPACE,
     ISOLATION_NONE,
     DrillReport,
@@ -35,12 +36,11 @@ from agent.drill.report import (
     drill_signing_key,
     sign_report,
 )
-from agent.errors import ConfigError, IntegrityError, SnapshotNotFound
-from agent.keys import KeyRing
-from agent.manifest import EntryType
-from agent.restore import restore_manifest
-from agent.snapshot_reader import fetch_manifest, open_snapshot
-from agent.vault_client import DrillRecordInfo, VaultClient
+from bulwark.agent.errors import ConfigError, IntegrityError, SnapshotNotFound
+from bulwark.agent.format.manifest import EntryType
+from bulwark.agent.keys.keyfile import KeyRing
+from bulwark.agent.restore.reader import fetch_manifest, open_snapshot
+from bulwark.agent.restore.run import restore_manifest
 
 #: Extra time the sandbox gets beyond the user command's timeout, plus one second per
 #: 20 MB restored, for hashing and validators.

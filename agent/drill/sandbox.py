@@ -26,7 +26,7 @@ import shutil
 import subprocess
 import sys
 
-from agent.errors import AgentError
+from bulwark.agent.errors import AgentError
 
 _BASE = ["--mount", "--net", "--pid", "--fork", "--mount-proc", "--kill-child"]
 _AS_USER = ["--user", "--map-root-user"]
@@ -70,7 +70,7 @@ def unshare_flags() -> tuple[str, ...]:
 
 def inside_command(isolated: bool) -> list[str]:
     """The command line that runs ``agent.drill.inside``, in a sandbox or not."""
-    python = [sys.executable, "-m", "agent.drill.inside"]
+    python = [sys.executable, "-m", "bulwark.agent.drill.inside"]
     if not isolated:
         return python
     return [*unshare_flags(), "--", *python]

@@ -8,12 +8,12 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from agent import backup
-from agent.cache import FileCache
-from agent.hash_lanes import HashLanes
-from agent.manifest import Entry, decode_manifest
-from agent.read_ahead import ReadAhead
-from agent.scanner import ScanItem
+from bulwark.agent.backup import run as backup
+from bulwark.agent.backup.cache import FileCache
+from bulwark.agent.backup.hash_lanes import HashLanes
+from bulwark.agent.backup.read_ahead import ReadAhead
+from bulwark.agent.backup.scanner import ScanItem
+from bulwark.agent.format.manifest import Entry, decode_manifest
 
 ID_KEY = bytes(range(32))
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from agent import allocator
+from bulwark.agent import allocator
 
 
 def test_glibc_takes_the_thresholds():

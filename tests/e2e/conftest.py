@@ -27,9 +27,9 @@ def free_port() -> int:
 
 
 def tls_channel(site_dir: Path, address: str, role: str = "operator") -> grpc.Channel:
-    """An mTLS channel with the site's ``<role>.toml`` identity (agent.channel decides)."""
-    from agent.channel import channel_for
-    from agent.config import load_agent_config
+    """An mTLS channel with the site's ``<role>.toml`` identity (agent.client.channel decides)."""
+    from bulwark.agent.client.channel import channel_for
+    from bulwark.agent.site.config import load_agent_config
 
     config_name = "agent.toml" if role == "node" else f"{role}.toml"
     config = load_agent_config(site_dir / config_name)

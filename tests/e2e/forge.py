@@ -7,20 +7,20 @@ import time
 
 import blake3
 
-from agent.blob import blob_digest, encode_blob
-from agent.crypto import (
+from bulwark.agent.client.vault import VaultClient
+from bulwark.agent.format.blob import blob_digest, encode_blob
+from bulwark.agent.format.constants import MANIFEST_MAGIC
+from bulwark.agent.format.crypto import (
     chunk_id_and_key,
     chunk_ids_digest,
     public_signing_key,
     seal_root,
     sign_header,
 )
-from agent.format import MANIFEST_MAGIC
-from agent.keys import KeyRing
-from agent.manifest import ChunkRef, ManifestRoot, encode_root
-from agent.snapshot import SnapshotHeader, encode_header
-from agent.vault_client import VaultClient
-from protos.bulwark.v1 import manifest_pb2
+from bulwark.agent.format.manifest import ChunkRef, ManifestRoot, encode_root
+from bulwark.agent.format.snapshot import SnapshotHeader, encode_header
+from bulwark.agent.keys.keyfile import KeyRing
+from bulwark.protos.bulwark.v1 import manifest_pb2
 
 
 def _varint(n: int) -> bytes:

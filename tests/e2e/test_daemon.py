@@ -13,10 +13,10 @@ import urllib.request
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from agent.backup import BackupCancelled, run_backup
-from agent.config import load_agent_config
-from agent.keys import load_keyring
-from agent.vault_client import VaultClient
+from bulwark.agent.backup.run import BackupCancelled, run_backup
+from bulwark.agent.client.vault import VaultClient
+from bulwark.agent.keys.keyfile import load_keyring
+from bulwark.agent.site.config import load_agent_config
 from tests.e2e.conftest import BIN
 
 STOP_BOUND_S = 10
@@ -115,9 +115,9 @@ def test_interrupted_backup_resumes_without_resending(site, tmp_path):
 
 def test_each_backup_set_keeps_its_own_file_cache(site, tmp_path):
     """Two sets run one after the other: neither makes the other read its files again."""
-    from agent.daemon import Daemon, set_cache_dir
-    from agent.daemon_config import load_daemon_config
-    from agent.sdnotify import Notifier
+    from bulwark.agent.daemon.config import load_daemon_config
+    from bulwark.agent.daemon.run import Daemon, set_cache_dir
+    from bulwark.agent.daemon.sdnotify import Notifier
 
     sets = {}
     for name in ("ckpt", "data/shards"):

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from agent.config import load_agent_config
-from agent.crypto import chunk_id_and_key
-from agent.keys import load_keyring
 from bench.workload import write_safetensors
+from bulwark.agent.format.crypto import chunk_id_and_key
+from bulwark.agent.keys.keyfile import load_keyring
+from bulwark.agent.site.config import load_agent_config
 from tests.e2e.test_hostile import corrupt, stored_blob
 
 
@@ -138,8 +138,8 @@ def test_write_only_node_config_cannot_run_drills(site, model):
 
 
 def test_vault_refuses_a_report_with_a_bad_signature(site, model):
-    from agent.errors import VaultError
-    from agent.vault_client import VaultClient
+    from bulwark.agent.client.vault import VaultClient
+    from bulwark.agent.errors import VaultError
 
     config = load_agent_config(drill_toml(site))
     report = json.dumps({"format": "bulwark-drill-report", "version": 1, "snapshot": "x",

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from agent.config import load_agent_config
-from agent.crypto import chunk_id_and_key
-from agent.errors import VaultError
-from agent.keys import load_keyring
-from agent.vault_client import VaultClient
+from bulwark.agent.client.vault import VaultClient
+from bulwark.agent.errors import VaultError
+from bulwark.agent.format.crypto import chunk_id_and_key
+from bulwark.agent.keys.keyfile import load_keyring
+from bulwark.agent.site.config import load_agent_config
 from tests.e2e.forge import commit_raw_manifest, file_entry, upload
 from tests.e2e.treeutil import make_tree
 from tests.sealing import unseal
@@ -99,7 +99,7 @@ def test_traversal_in_manifest_is_refused_before_any_write(site, keyring, client
 
 
 def test_symlink_escape_is_refused(site, keyring, client, tmp_path):
-    from protos.bulwark.v1 import manifest_pb2
+    from bulwark.protos.bulwark.v1 import manifest_pb2
     content = b"through the link\n"
     ref = upload(client, keyring, content)
     outside = tmp_path / "outside"
@@ -114,7 +114,7 @@ def test_symlink_escape_is_refused(site, keyring, client, tmp_path):
 
 
 def test_wrong_key_is_a_clear_error_with_no_output(site, tmp_path):
-    from agent.keys import generate_tenant_key_file
+    from bulwark.agent.keys.keyfile import generate_tenant_key_file
     source = make_tree(tmp_path / "src")
     site.backup(source)
     other = tmp_path / "other.key"
@@ -142,7 +142,7 @@ def test_vault_refuses_commit_referencing_a_missing_chunk(site, keyring, client)
     content = b"uploaded"
     ref = upload(client, keyring, content)
     ghost_id, ghost_key = chunk_id_and_key(keyring.id_key, b"never uploaded")
-    from agent.manifest import ChunkRef
+    from bulwark.agent.format.manifest import ChunkRef
     ghost = ChunkRef(ghost_id, ghost_key, len(b"never uploaded"))
     entries = [file_entry(b"f", ghost, b"never uploaded")]
     with pytest.raises(VaultError, match="refused"):

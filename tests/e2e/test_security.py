@@ -11,13 +11,13 @@ import subprocess
 import grpc
 import pytest
 
-from agent.config import load_agent_config
-from agent.crypto import open_root, public_signing_key, sign_header
-from agent.errors import KeyMaterialError
-from agent.keys import load_keyring
-from agent.snapshot import decode_header, encode_header
-from agent.vault_client import VaultClient
-from protos.bulwark.v1 import vault_pb2, vault_pb2_grpc
+from bulwark.agent.client.vault import VaultClient
+from bulwark.agent.errors import KeyMaterialError
+from bulwark.agent.format.crypto import open_root, public_signing_key, sign_header
+from bulwark.agent.format.snapshot import decode_header, encode_header
+from bulwark.agent.keys.keyfile import load_keyring
+from bulwark.agent.site.config import load_agent_config
+from bulwark.protos.bulwark.v1 import vault_pb2, vault_pb2_grpc
 from tests.e2e.conftest import BIN, Site, free_port
 from tests.e2e.treeutil import make_tree
 

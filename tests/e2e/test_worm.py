@@ -69,8 +69,10 @@ def last(site, action: str) -> dict:
     return [e for e in audit(site) if e["action"] == action][-1]
 
 
-def refused(result, *phrases: str) -> str:
-    assert result.code == 1, (result.code, result.out, result.err)
+def refused(result, *phrases: str, code: int = 1) -> str:
+    """A WORM rule's refusal exits 1; the authorization table's (a role that may not call
+    the RPC at all) exits 2, as every PERMISSION_DENIED does (agent/client/status.py)."""
+    assert result.code == code, (result.code, result.out, result.err)
     for phrase in phrases:
         assert phrase in result.err, result.err
     return result.err
@@ -87,7 +89,7 @@ def test_governance_rules_roles_and_audit_trail(site, tmp_path):
             "only the security officer with --bypass-governance")
     assert last(site, "snapshot.delete")["outcome"] == "refused"
     refused(officer(site, "delete", sid), "bypass flag was not given")
-    refused(site.ctl("hold", "set", sid, "--reason", "x"), "may not call")  # authz table
+    refused(site.ctl("hold", "set", sid, "--reason", "x"), "may not call", code=2)  # authz
     assert officer(site, "hold", "set", sid, "--reason", "case 42").code == 0
     assert last(site, "hold.set")["detail"] == "case 42"
     refused(officer(site, "delete", sid, "--bypass-governance"), "legal hold (case 42)")

@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from vault.store.base import blob_digest
+from bulwark.vault.store.base import blob_digest
 
 
 def make_blob(size: int = 64) -> tuple[bytes, bytes, bytes]:

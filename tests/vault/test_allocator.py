@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from vault import allocator
+from bulwark.vault import allocator
 
 
 def test_glibc_takes_the_thresholds():

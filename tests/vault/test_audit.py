@@ -8,15 +8,12 @@ import threading
 
 import pytest
 
-from vault.audit import GENESIS, AuditEntry, AuditLog, canonical, chain_hash, verify_chain
+from bulwark.vault.audit import GENESIS, AuditEntry, AuditLog, canonical, chain_hash, verify_chain
+from tests.lib.clock import FakeClock as _FakeClock
 
 
-class FakeClock:
-    def __init__(self, t: int = 1_000) -> None:
-        self.t = t
-
-    def now_ns(self) -> int:
-        return self.t
+def FakeClock() -> _FakeClock:
+    return _FakeClock(1_000)
 
 
 @pytest.fixture

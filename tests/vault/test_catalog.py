@@ -7,17 +7,13 @@ import sqlite3
 
 import pytest
 
-from vault.catalog import BATCH, SCHEMA_VERSION, Catalog, SnapshotRecord, snapshot_id
-from vault.errors import InvalidRequest, MissingChunks, NotFound, StorageError
+from bulwark.vault.catalog import BATCH, SCHEMA_VERSION, Catalog, SnapshotRecord, snapshot_id
+from bulwark.vault.errors import InvalidRequest, MissingChunks, NotFound, StorageError
+from tests.lib.clock import FakeClock as _FakeClock
 
 
-class FakeClock:
-    def __init__(self, t: int = 1_700_000_000_000_000_000) -> None:
-        self.t = t
-
-    def now_ns(self) -> int:
-        self.t += 1
-        return self.t
+def FakeClock(t: int = 1_700_000_000_000_000_000) -> _FakeClock:
+    return _FakeClock(t, step=1)
 
 
 @pytest.fixture

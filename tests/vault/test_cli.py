@@ -18,7 +18,7 @@ REPO = Path(__file__).resolve().parents[2]
 def vaultd(*args: str) -> subprocess.Popen:
     env = dict(os.environ, PYTHONPATH=str(REPO))
     return subprocess.Popen(
-        [sys.executable, "-m", "vault.cli", *args],
+        [sys.executable, "-m", "bulwark.vault.cli", *args],
         cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
 

@@ -6,8 +6,15 @@ import json
 
 import pytest
 
-from vault.clock import DAY, JUMP_THRESHOLD_NS, RESYNC_PER_YEAR, SECOND, YEAR, ComplianceClock
-from vault.errors import StorageError
+from bulwark.vault.clock import (
+    DAY,
+    JUMP_THRESHOLD_NS,
+    RESYNC_PER_YEAR,
+    SECOND,
+    YEAR,
+    ComplianceClock,
+)
+from bulwark.vault.errors import StorageError
 
 T0 = 1_800_000_000 * SECOND
 

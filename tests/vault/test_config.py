@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from vault.config import DEFAULT_MAX_MESSAGE_BYTES, load_config
-from vault.errors import ConfigError
+from bulwark.vault.config import DEFAULT_MAX_MESSAGE_BYTES, load_config
+from bulwark.vault.errors import ConfigError
 
 
 def write(tmp_path, text: str):

@@ -7,7 +7,7 @@ import os
 import threading
 import time
 
-from vault.registry import Registry
+from bulwark.vault.registry import Registry
 
 
 def _write_enroll(path, names: list[str], known: dict[str, bytes] | None = None

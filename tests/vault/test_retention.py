@@ -12,15 +12,12 @@ import json
 import grpc
 import pytest
 
-from protos.bulwark.v1 import retention_pb2
-from tests.vault.conftest import make_blob
-from vault import retention_service
-from vault.audit import AuditLog, verify_chain
-from vault.catalog import Catalog, SnapshotRecord
-from vault.errors import HeldByLegalHold, InvalidRequest, RetentionLocked, RoleRefused
-from vault.identity import Caller
-from vault.prune import CatalogLocks, prune, scrub
-from vault.retention import (
+from bulwark.protos.bulwark.v1 import retention_pb2
+from bulwark.vault.audit import AuditLog, verify_chain
+from bulwark.vault.catalog import Catalog, SnapshotRecord
+from bulwark.vault.errors import HeldByLegalHold, InvalidRequest, RetentionLocked, RoleRefused
+from bulwark.vault.prune import CatalogLocks, prune, scrub
+from bulwark.vault.retention import (
     COMPLIANCE,
     DAY_NS,
     GOVERNANCE,
@@ -31,20 +28,20 @@ from vault.retention import (
     check_set_retention,
     retention_at_commit,
 )
-from vault.store import MemoryStore
-from vault.upload_guard import UploadGuard
+from bulwark.vault.rpc import retention_service
+from bulwark.vault.rpc.identity import Caller
+from bulwark.vault.store import MemoryStore
+from bulwark.vault.upload_guard import UploadGuard
+from tests.lib.clock import FakeClock
+from tests.vault.conftest import make_blob
 
 T0 = 1_800_000_000_000_000_000
 YEAR = 365 * DAY_NS
 OPERATOR, OFFICER, NODE = Caller("ops", "operator"), Caller("olga", "officer"), Caller("n1", "node")
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.t = T0
-
-    def now_ns(self) -> int:
-        return self.t
+def Clock() -> FakeClock:
+    return FakeClock(T0)
 
 
 # -- pure rules ----------------------------------------------------------------------------
@@ -106,11 +103,13 @@ def test_legal_hold_blocks_delete_whatever_retain_until_and_only_officer_holds()
 
 
 def test_refusals_are_not_not_found():
-    from vault.errors import NotFound, PermissionDenied, RetentionRefused
+    from bulwark.vault.errors import NotFound, PermissionDenied, RetentionRefused
 
     for cls in (RetentionLocked, HeldByLegalHold):
         assert issubclass(cls, RetentionRefused) and not issubclass(cls, NotFound)
-    assert issubclass(RoleRefused, PermissionDenied) and not issubclass(RoleRefused, NotFound)
+    # A role named by a WORM rule is the rule refusing (exit 1), not the authz table (exit 2).
+    assert issubclass(RoleRefused, RetentionRefused) and not issubclass(RoleRefused, NotFound)
+    assert not issubclass(RoleRefused, PermissionDenied)
 
 
 # -- a vault with an injected clock --------------------------------------------------------
@@ -182,13 +181,13 @@ def test_service_refusals_and_allowed_paths_each_leave_an_audit_entry(w):
     until = T0 + 30 * DAY_NS
     cases = [
         ("DeleteSnapshot", retention_pb2.DeleteSnapshotRequest(ref=sid), OPERATOR,
-         grpc.StatusCode.PERMISSION_DENIED, "snapshot.delete"),
+         grpc.StatusCode.FAILED_PRECONDITION, "snapshot.delete"),
         ("DeleteSnapshot", retention_pb2.DeleteSnapshotRequest(ref=sid), OFFICER,
          grpc.StatusCode.FAILED_PRECONDITION, "snapshot.delete"),
         ("SetLegalHold", retention_pb2.SetLegalHoldRequest(ref=sid, hold=True, reason="r"),
-         OPERATOR, grpc.StatusCode.PERMISSION_DENIED, "hold.set"),
+         OPERATOR, grpc.StatusCode.FAILED_PRECONDITION, "hold.set"),
         ("SetRetention", retention_pb2.SetRetentionRequest(ref=sid, retain_until_ns=T0),
-         OPERATOR, grpc.StatusCode.PERMISSION_DENIED, "retention.set"),
+         OPERATOR, grpc.StatusCode.FAILED_PRECONDITION, "retention.set"),
     ]
     for method, req, caller, code, action in cases:
         with pytest.raises(Aborted) as err:

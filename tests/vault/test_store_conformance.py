@@ -6,10 +6,10 @@ import os
 
 import pytest
 
+from bulwark.vault.errors import IntegrityError, InvalidRequest, NotFound
+from bulwark.vault.store import FilesystemStore, MemoryStore
+from bulwark.vault.store.base import blob_digest
 from tests.vault.conftest import make_blob
-from vault.errors import IntegrityError, InvalidRequest, NotFound
-from vault.store import FilesystemStore, MemoryStore
-from vault.store.base import blob_digest
 
 
 @pytest.fixture(params=["fs", "memory"])
@@ -149,7 +149,7 @@ class Locks:
 
 
 def test_locked_blob_is_never_deleted_whoever_asks(store):
-    from vault.errors import BlobLocked
+    from bulwark.vault.errors import BlobLocked
 
     locks = Locks()
     store.set_lock_oracle(locks)
@@ -170,7 +170,7 @@ def test_locked_blob_is_never_deleted_whoever_asks(store):
 
 
 def test_fs_blobs_are_immutable_where_the_process_can(tmp_path):
-    from vault.store.fs import has_immutable_capability, is_immutable
+    from bulwark.vault.store.fs import has_immutable_capability, is_immutable
 
     store = FilesystemStore(tmp_path / "store")
     a = make_blob()

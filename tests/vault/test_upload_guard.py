@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 import time
 
-from vault.upload_guard import UploadGuard
+from bulwark.vault.upload_guard import UploadGuard
 
 
 def _spawn(fn) -> threading.Thread:

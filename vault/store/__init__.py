@@ -4,8 +4,8 @@
 semantics and backs unit tests of the logic above the store.
 """
 
-from vault.store.base import ChunkStore, blob_digest
-from vault.store.fs import FilesystemStore
-from vault.store.memory import MemoryStore
+from bulwark.vault.store.base import ChunkStore, blob_digest
+from bulwark.vault.store.fs import FilesystemStore
+from bulwark.vault.store.memory import MemoryStore
 
 __all__ = ["ChunkStore", "FilesystemStore", "MemoryStore", "blob_digest"]

@@ -23,7 +23,7 @@ from typing import Protocol
 
 import blake3
 
-from vault.errors import BlobLocked, IntegrityError, InvalidRequest, short_id
+from bulwark.vault.errors import BlobLocked, IntegrityError, InvalidRequest, short_id
 
 ID_SIZE = 32
 DIGEST_SIZE = 32

@@ -30,8 +30,8 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from vault.errors import NotFound, StorageError, short_id
-from vault.store.base import ID_SIZE, ChunkStore, Item
+from bulwark.vault.errors import NotFound, StorageError, short_id
+from bulwark.vault.store.base import ID_SIZE, ChunkStore, Item
 
 _HEX = frozenset("0123456789abcdef")
 log = logging.getLogger(__name__)

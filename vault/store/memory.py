@@ -8,8 +8,8 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator, Sequence
 
-from vault.errors import NotFound, short_id
-from vault.store.base import ChunkStore, Item
+from bulwark.vault.errors import NotFound, short_id
+from bulwark.vault.store.base import ChunkStore, Item
 
 
 class MemoryStore(ChunkStore):

@@ -3,7 +3,7 @@
 import grpc
 import warnings
 
-from protos.bulwark.v1 import audit_pb2 as protos_dot_bulwark_dot_v1_dot_audit__pb2
+from bulwark.protos.bulwark.v1 import audit_pb2 as bulwark_dot_protos_dot_bulwark_dot_v1_dot_audit__pb2
 
 GRPC_GENERATED_VERSION = '1.85.1'
 GRPC_VERSION = grpc.__version__
@@ -18,7 +18,7 @@ except ImportError:
 if _version_not_supported:
     raise RuntimeError(
         f'The grpc package installed is at version {GRPC_VERSION},'
-        + ' but the generated code in protos/bulwark/v1/audit_pb2_grpc.py depends on'
+        + ' but the generated code in bulwark/protos/bulwark/v1/audit_pb2_grpc.py depends on'
         + f' grpcio>={GRPC_GENERATED_VERSION}.'
         + f' Please upgrade your grpc module to grpcio>={GRPC_GENERATED_VERSION}'
         + f' or downgrade your generated code using grpcio-tools<={GRPC_VERSION}.'
@@ -36,8 +36,8 @@ class AuditStub:
         """
         self.ReadAudit = channel.unary_stream(
                 '/bulwark.v1.Audit/ReadAudit',
-                request_serializer=protos_dot_bulwark_dot_v1_dot_audit__pb2.ReadAuditRequest.SerializeToString,
-                response_deserializer=protos_dot_bulwark_dot_v1_dot_audit__pb2.AuditEntry.FromString,
+                request_serializer=bulwark_dot_protos_dot_bulwark_dot_v1_dot_audit__pb2.ReadAuditRequest.SerializeToString,
+                response_deserializer=bulwark_dot_protos_dot_bulwark_dot_v1_dot_audit__pb2.AuditEntry.FromString,
                 _registered_method=True)
 
 
@@ -56,8 +56,8 @@ def add_AuditServicer_to_server(servicer, server):
     rpc_method_handlers = {
             'ReadAudit': grpc.unary_stream_rpc_method_handler(
                     servicer.ReadAudit,
-                    request_deserializer=protos_dot_bulwark_dot_v1_dot_audit__pb2.ReadAuditRequest.FromString,
-                    response_serializer=protos_dot_bulwark_dot_v1_dot_audit__pb2.AuditEntry.SerializeToString,
+                    request_deserializer=bulwark_dot_protos_dot_bulwark_dot_v1_dot_audit__pb2.ReadAuditRequest.FromString,
+                    response_serializer=bulwark_dot_protos_dot_bulwark_dot_v1_dot_audit__pb2.AuditEntry.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -85,8 +85,8 @@ class Audit:
             request,
             target,
             '/bulwark.v1.Audit/ReadAudit',
-            protos_dot_bulwark_dot_v1_dot_audit__pb2.ReadAuditRequest.SerializeToString,
-            protos_dot_bulwark_dot_v1_dot_audit__pb2.AuditEntry.FromString,
+            bulwark_dot_protos_dot_bulwark_dot_v1_dot_audit__pb2.ReadAuditRequest.SerializeToString,
+            bulwark_dot_protos_dot_bulwark_dot_v1_dot_audit__pb2.AuditEntry.FromString,
             options,
             channel_credentials,
             insecure,

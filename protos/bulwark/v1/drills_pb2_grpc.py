@@ -3,7 +3,7 @@
 import grpc
 import warnings
 
-from protos.bulwark.v1 import drills_pb2 as protos_dot_bulwark_dot_v1_dot_drills__pb2
+from bulwark.protos.bulwark.v1 import drills_pb2 as bulwark_dot_protos_dot_bulwark_dot_v1_dot_drills__pb2
 
 GRPC_GENERATED_VERSION = '1.85.1'
 GRPC_VERSION = grpc.__version__
@@ -18,7 +18,7 @@ except ImportError:
 if _version_not_supported:
     raise RuntimeError(
         f'The grpc package installed is at version {GRPC_VERSION},'
-        + ' but the generated code in protos/bulwark/v1/drills_pb2_grpc.py depends on'
+        + ' but the generated code in bulwark/protos/bulwark/v1/drills_pb2_grpc.py depends on'
         + f' grpcio>={GRPC_GENERATED_VERSION}.'
         + f' Please upgrade your grpc module to grpcio>={GRPC_GENERATED_VERSION}'
         + f' or downgrade your generated code using grpcio-tools<={GRPC_VERSION}.'
@@ -36,13 +36,13 @@ class DrillsStub:
         """
         self.RecordDrill = channel.unary_unary(
                 '/bulwark.v1.Drills/RecordDrill',
-                request_serializer=protos_dot_bulwark_dot_v1_dot_drills__pb2.RecordDrillRequest.SerializeToString,
-                response_deserializer=protos_dot_bulwark_dot_v1_dot_drills__pb2.DrillRecord.FromString,
+                request_serializer=bulwark_dot_protos_dot_bulwark_dot_v1_dot_drills__pb2.RecordDrillRequest.SerializeToString,
+                response_deserializer=bulwark_dot_protos_dot_bulwark_dot_v1_dot_drills__pb2.DrillRecord.FromString,
                 _registered_method=True)
         self.ListDrills = channel.unary_unary(
                 '/bulwark.v1.Drills/ListDrills',
-                request_serializer=protos_dot_bulwark_dot_v1_dot_drills__pb2.ListDrillsRequest.SerializeToString,
-                response_deserializer=protos_dot_bulwark_dot_v1_dot_drills__pb2.ListDrillsResponse.FromString,
+                request_serializer=bulwark_dot_protos_dot_bulwark_dot_v1_dot_drills__pb2.ListDrillsRequest.SerializeToString,
+                response_deserializer=bulwark_dot_protos_dot_bulwark_dot_v1_dot_drills__pb2.ListDrillsResponse.FromString,
                 _registered_method=True)
 
 
@@ -66,13 +66,13 @@ def add_DrillsServicer_to_server(servicer, server):
     rpc_method_handlers = {
             'RecordDrill': grpc.unary_unary_rpc_method_handler(
                     servicer.RecordDrill,
-                    request_deserializer=protos_dot_bulwark_dot_v1_dot_drills__pb2.RecordDrillRequest.FromString,
-                    response_serializer=protos_dot_bulwark_dot_v1_dot_drills__pb2.DrillRecord.SerializeToString,
+                    request_deserializer=bulwark_dot_protos_dot_bulwark_dot_v1_dot_drills__pb2.RecordDrillRequest.FromString,
+                    response_serializer=bulwark_dot_protos_dot_bulwark_dot_v1_dot_drills__pb2.DrillRecord.SerializeToString,
             ),
             'ListDrills': grpc.unary_unary_rpc_method_handler(
                     servicer.ListDrills,
-                    request_deserializer=protos_dot_bulwark_dot_v1_dot_drills__pb2.ListDrillsRequest.FromString,
-                    response_serializer=protos_dot_bulwark_dot_v1_dot_drills__pb2.ListDrillsResponse.SerializeToString,
+                    request_deserializer=bulwark_dot_protos_dot_bulwark_dot_v1_dot_drills__pb2.ListDrillsRequest.FromString,
+                    response_serializer=bulwark_dot_protos_dot_bulwark_dot_v1_dot_drills__pb2.ListDrillsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -100,8 +100,8 @@ class Drills:
             request,
             target,
             '/bulwark.v1.Drills/RecordDrill',
-            protos_dot_bulwark_dot_v1_dot_drills__pb2.RecordDrillRequest.SerializeToString,
-            protos_dot_bulwark_dot_v1_dot_drills__pb2.DrillRecord.FromString,
+            bulwark_dot_protos_dot_bulwark_dot_v1_dot_drills__pb2.RecordDrillRequest.SerializeToString,
+            bulwark_dot_protos_dot_bulwark_dot_v1_dot_drills__pb2.DrillRecord.FromString,
             options,
             channel_credentials,
             insecure,
@@ -127,8 +127,8 @@ class Drills:
             request,
             target,
             '/bulwark.v1.Drills/ListDrills',
-            protos_dot_bulwark_dot_v1_dot_drills__pb2.ListDrillsRequest.SerializeToString,
-            protos_dot_bulwark_dot_v1_dot_drills__pb2.ListDrillsResponse.FromString,
+            bulwark_dot_protos_dot_bulwark_dot_v1_dot_drills__pb2.ListDrillsRequest.SerializeToString,
+            bulwark_dot_protos_dot_bulwark_dot_v1_dot_drills__pb2.ListDrillsResponse.FromString,
             options,
             channel_credentials,
             insecure,

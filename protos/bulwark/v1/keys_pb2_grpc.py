@@ -3,7 +3,7 @@
 import grpc
 import warnings
 
-from protos.bulwark.v1 import keys_pb2 as protos_dot_bulwark_dot_v1_dot_keys__pb2
+from bulwark.protos.bulwark.v1 import keys_pb2 as bulwark_dot_protos_dot_bulwark_dot_v1_dot_keys__pb2
 
 GRPC_GENERATED_VERSION = '1.85.1'
 GRPC_VERSION = grpc.__version__
@@ -18,7 +18,7 @@ except ImportError:
 if _version_not_supported:
     raise RuntimeError(
         f'The grpc package installed is at version {GRPC_VERSION},'
-        + ' but the generated code in protos/bulwark/v1/keys_pb2_grpc.py depends on'
+        + ' but the generated code in bulwark/protos/bulwark/v1/keys_pb2_grpc.py depends on'
         + f' grpcio>={GRPC_GENERATED_VERSION}.'
         + f' Please upgrade your grpc module to grpcio>={GRPC_GENERATED_VERSION}'
         + f' or downgrade your generated code using grpcio-tools<={GRPC_VERSION}.'
@@ -36,23 +36,23 @@ class KeysStub:
         """
         self.EnrollNode = channel.unary_unary(
                 '/bulwark.v1.Keys/EnrollNode',
-                request_serializer=protos_dot_bulwark_dot_v1_dot_keys__pb2.EnrollNodeRequest.SerializeToString,
-                response_deserializer=protos_dot_bulwark_dot_v1_dot_keys__pb2.NodeInfo.FromString,
+                request_serializer=bulwark_dot_protos_dot_bulwark_dot_v1_dot_keys__pb2.EnrollNodeRequest.SerializeToString,
+                response_deserializer=bulwark_dot_protos_dot_bulwark_dot_v1_dot_keys__pb2.NodeInfo.FromString,
                 _registered_method=True)
         self.ListNodes = channel.unary_unary(
                 '/bulwark.v1.Keys/ListNodes',
-                request_serializer=protos_dot_bulwark_dot_v1_dot_keys__pb2.ListNodesRequest.SerializeToString,
-                response_deserializer=protos_dot_bulwark_dot_v1_dot_keys__pb2.ListNodesResponse.FromString,
+                request_serializer=bulwark_dot_protos_dot_bulwark_dot_v1_dot_keys__pb2.ListNodesRequest.SerializeToString,
+                response_deserializer=bulwark_dot_protos_dot_bulwark_dot_v1_dot_keys__pb2.ListNodesResponse.FromString,
                 _registered_method=True)
         self.PutEscrow = channel.unary_unary(
                 '/bulwark.v1.Keys/PutEscrow',
-                request_serializer=protos_dot_bulwark_dot_v1_dot_keys__pb2.PutEscrowRequest.SerializeToString,
-                response_deserializer=protos_dot_bulwark_dot_v1_dot_keys__pb2.EscrowInfo.FromString,
+                request_serializer=bulwark_dot_protos_dot_bulwark_dot_v1_dot_keys__pb2.PutEscrowRequest.SerializeToString,
+                response_deserializer=bulwark_dot_protos_dot_bulwark_dot_v1_dot_keys__pb2.EscrowInfo.FromString,
                 _registered_method=True)
         self.GetEscrow = channel.unary_unary(
                 '/bulwark.v1.Keys/GetEscrow',
-                request_serializer=protos_dot_bulwark_dot_v1_dot_keys__pb2.GetEscrowRequest.SerializeToString,
-                response_deserializer=protos_dot_bulwark_dot_v1_dot_keys__pb2.EscrowBlob.FromString,
+                request_serializer=bulwark_dot_protos_dot_bulwark_dot_v1_dot_keys__pb2.GetEscrowRequest.SerializeToString,
+                response_deserializer=bulwark_dot_protos_dot_bulwark_dot_v1_dot_keys__pb2.EscrowBlob.FromString,
                 _registered_method=True)
 
 
@@ -88,23 +88,23 @@ def add_KeysServicer_to_server(servicer, server):
     rpc_method_handlers = {
             'EnrollNode': grpc.unary_unary_rpc_method_handler(
                     servicer.EnrollNode,
-                    request_deserializer=protos_dot_bulwark_dot_v1_dot_keys__pb2.EnrollNodeRequest.FromString,
-                    response_serializer=protos_dot_bulwark_dot_v1_dot_keys__pb2.NodeInfo.SerializeToString,
+                    request_deserializer=bulwark_dot_protos_dot_bulwark_dot_v1_dot_keys__pb2.EnrollNodeRequest.FromString,
+                    response_serializer=bulwark_dot_protos_dot_bulwark_dot_v1_dot_keys__pb2.NodeInfo.SerializeToString,
             ),
             'ListNodes': grpc.unary_unary_rpc_method_handler(
                     servicer.ListNodes,
-                    request_deserializer=protos_dot_bulwark_dot_v1_dot_keys__pb2.ListNodesRequest.FromString,
-                    response_serializer=protos_dot_bulwark_dot_v1_dot_keys__pb2.ListNodesResponse.SerializeToString,
+                    request_deserializer=bulwark_dot_protos_dot_bulwark_dot_v1_dot_keys__pb2.ListNodesRequest.FromString,
+                    response_serializer=bulwark_dot_protos_dot_bulwark_dot_v1_dot_keys__pb2.ListNodesResponse.SerializeToString,
             ),
             'PutEscrow': grpc.unary_unary_rpc_method_handler(
                     servicer.PutEscrow,
-                    request_deserializer=protos_dot_bulwark_dot_v1_dot_keys__pb2.PutEscrowRequest.FromString,
-                    response_serializer=protos_dot_bulwark_dot_v1_dot_keys__pb2.EscrowInfo.SerializeToString,
+                    request_deserializer=bulwark_dot_protos_dot_bulwark_dot_v1_dot_keys__pb2.PutEscrowRequest.FromString,
+                    response_serializer=bulwark_dot_protos_dot_bulwark_dot_v1_dot_keys__pb2.EscrowInfo.SerializeToString,
             ),
             'GetEscrow': grpc.unary_unary_rpc_method_handler(
                     servicer.GetEscrow,
-                    request_deserializer=protos_dot_bulwark_dot_v1_dot_keys__pb2.GetEscrowRequest.FromString,
-                    response_serializer=protos_dot_bulwark_dot_v1_dot_keys__pb2.EscrowBlob.SerializeToString,
+                    request_deserializer=bulwark_dot_protos_dot_bulwark_dot_v1_dot_keys__pb2.GetEscrowRequest.FromString,
+                    response_serializer=bulwark_dot_protos_dot_bulwark_dot_v1_dot_keys__pb2.EscrowBlob.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -132,8 +132,8 @@ class Keys:
             request,
             target,
             '/bulwark.v1.Keys/EnrollNode',
-            protos_dot_bulwark_dot_v1_dot_keys__pb2.EnrollNodeRequest.SerializeToString,
-            protos_dot_bulwark_dot_v1_dot_keys__pb2.NodeInfo.FromString,
+            bulwark_dot_protos_dot_bulwark_dot_v1_dot_keys__pb2.EnrollNodeRequest.SerializeToString,
+            bulwark_dot_protos_dot_bulwark_dot_v1_dot_keys__pb2.NodeInfo.FromString,
             options,
             channel_credentials,
             insecure,
@@ -159,8 +159,8 @@ class Keys:
             request,
             target,
             '/bulwark.v1.Keys/ListNodes',
-            protos_dot_bulwark_dot_v1_dot_keys__pb2.ListNodesRequest.SerializeToString,
-            protos_dot_bulwark_dot_v1_dot_keys__pb2.ListNodesResponse.FromString,
+            bulwark_dot_protos_dot_bulwark_dot_v1_dot_keys__pb2.ListNodesRequest.SerializeToString,
+            bulwark_dot_protos_dot_bulwark_dot_v1_dot_keys__pb2.ListNodesResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -186,8 +186,8 @@ class Keys:
             request,
             target,
             '/bulwark.v1.Keys/PutEscrow',
-            protos_dot_bulwark_dot_v1_dot_keys__pb2.PutEscrowRequest.SerializeToString,
-            protos_dot_bulwark_dot_v1_dot_keys__pb2.EscrowInfo.FromString,
+            bulwark_dot_protos_dot_bulwark_dot_v1_dot_keys__pb2.PutEscrowRequest.SerializeToString,
+            bulwark_dot_protos_dot_bulwark_dot_v1_dot_keys__pb2.EscrowInfo.FromString,
             options,
             channel_credentials,
             insecure,
@@ -213,8 +213,8 @@ class Keys:
             request,
             target,
             '/bulwark.v1.Keys/GetEscrow',
-            protos_dot_bulwark_dot_v1_dot_keys__pb2.GetEscrowRequest.SerializeToString,
-            protos_dot_bulwark_dot_v1_dot_keys__pb2.EscrowBlob.FromString,
+            bulwark_dot_protos_dot_bulwark_dot_v1_dot_keys__pb2.GetEscrowRequest.SerializeToString,
+            bulwark_dot_protos_dot_bulwark_dot_v1_dot_keys__pb2.EscrowBlob.FromString,
             options,
             channel_credentials,
             insecure,

@@ -3,7 +3,7 @@
 import grpc
 import warnings
 
-from protos.bulwark.v1 import retention_pb2 as protos_dot_bulwark_dot_v1_dot_retention__pb2
+from bulwark.protos.bulwark.v1 import retention_pb2 as bulwark_dot_protos_dot_bulwark_dot_v1_dot_retention__pb2
 
 GRPC_GENERATED_VERSION = '1.85.1'
 GRPC_VERSION = grpc.__version__
@@ -18,7 +18,7 @@ except ImportError:
 if _version_not_supported:
     raise RuntimeError(
         f'The grpc package installed is at version {GRPC_VERSION},'
-        + ' but the generated code in protos/bulwark/v1/retention_pb2_grpc.py depends on'
+        + ' but the generated code in bulwark/protos/bulwark/v1/retention_pb2_grpc.py depends on'
         + f' grpcio>={GRPC_GENERATED_VERSION}.'
         + f' Please upgrade your grpc module to grpcio>={GRPC_GENERATED_VERSION}'
         + f' or downgrade your generated code using grpcio-tools<={GRPC_VERSION}.'
@@ -36,38 +36,38 @@ class RetentionStub:
         """
         self.GetRetention = channel.unary_unary(
                 '/bulwark.v1.Retention/GetRetention',
-                request_serializer=protos_dot_bulwark_dot_v1_dot_retention__pb2.SnapshotRef.SerializeToString,
-                response_deserializer=protos_dot_bulwark_dot_v1_dot_retention__pb2.RetentionInfo.FromString,
+                request_serializer=bulwark_dot_protos_dot_bulwark_dot_v1_dot_retention__pb2.SnapshotRef.SerializeToString,
+                response_deserializer=bulwark_dot_protos_dot_bulwark_dot_v1_dot_retention__pb2.RetentionInfo.FromString,
                 _registered_method=True)
         self.SetRetention = channel.unary_unary(
                 '/bulwark.v1.Retention/SetRetention',
-                request_serializer=protos_dot_bulwark_dot_v1_dot_retention__pb2.SetRetentionRequest.SerializeToString,
-                response_deserializer=protos_dot_bulwark_dot_v1_dot_retention__pb2.RetentionInfo.FromString,
+                request_serializer=bulwark_dot_protos_dot_bulwark_dot_v1_dot_retention__pb2.SetRetentionRequest.SerializeToString,
+                response_deserializer=bulwark_dot_protos_dot_bulwark_dot_v1_dot_retention__pb2.RetentionInfo.FromString,
                 _registered_method=True)
         self.SetLegalHold = channel.unary_unary(
                 '/bulwark.v1.Retention/SetLegalHold',
-                request_serializer=protos_dot_bulwark_dot_v1_dot_retention__pb2.SetLegalHoldRequest.SerializeToString,
-                response_deserializer=protos_dot_bulwark_dot_v1_dot_retention__pb2.RetentionInfo.FromString,
+                request_serializer=bulwark_dot_protos_dot_bulwark_dot_v1_dot_retention__pb2.SetLegalHoldRequest.SerializeToString,
+                response_deserializer=bulwark_dot_protos_dot_bulwark_dot_v1_dot_retention__pb2.RetentionInfo.FromString,
                 _registered_method=True)
         self.DeleteSnapshot = channel.unary_unary(
                 '/bulwark.v1.Retention/DeleteSnapshot',
-                request_serializer=protos_dot_bulwark_dot_v1_dot_retention__pb2.DeleteSnapshotRequest.SerializeToString,
-                response_deserializer=protos_dot_bulwark_dot_v1_dot_retention__pb2.DeleteSnapshotResponse.FromString,
+                request_serializer=bulwark_dot_protos_dot_bulwark_dot_v1_dot_retention__pb2.DeleteSnapshotRequest.SerializeToString,
+                response_deserializer=bulwark_dot_protos_dot_bulwark_dot_v1_dot_retention__pb2.DeleteSnapshotResponse.FromString,
                 _registered_method=True)
         self.Prune = channel.unary_unary(
                 '/bulwark.v1.Retention/Prune',
-                request_serializer=protos_dot_bulwark_dot_v1_dot_retention__pb2.PruneRequest.SerializeToString,
-                response_deserializer=protos_dot_bulwark_dot_v1_dot_retention__pb2.PruneReport.FromString,
+                request_serializer=bulwark_dot_protos_dot_bulwark_dot_v1_dot_retention__pb2.PruneRequest.SerializeToString,
+                response_deserializer=bulwark_dot_protos_dot_bulwark_dot_v1_dot_retention__pb2.PruneReport.FromString,
                 _registered_method=True)
         self.Scrub = channel.unary_unary(
                 '/bulwark.v1.Retention/Scrub',
-                request_serializer=protos_dot_bulwark_dot_v1_dot_retention__pb2.ScrubRequest.SerializeToString,
-                response_deserializer=protos_dot_bulwark_dot_v1_dot_retention__pb2.ScrubReport.FromString,
+                request_serializer=bulwark_dot_protos_dot_bulwark_dot_v1_dot_retention__pb2.ScrubRequest.SerializeToString,
+                response_deserializer=bulwark_dot_protos_dot_bulwark_dot_v1_dot_retention__pb2.ScrubReport.FromString,
                 _registered_method=True)
         self.GetClock = channel.unary_unary(
                 '/bulwark.v1.Retention/GetClock',
-                request_serializer=protos_dot_bulwark_dot_v1_dot_retention__pb2.GetClockRequest.SerializeToString,
-                response_deserializer=protos_dot_bulwark_dot_v1_dot_retention__pb2.ClockInfo.FromString,
+                request_serializer=bulwark_dot_protos_dot_bulwark_dot_v1_dot_retention__pb2.GetClockRequest.SerializeToString,
+                response_deserializer=bulwark_dot_protos_dot_bulwark_dot_v1_dot_retention__pb2.ClockInfo.FromString,
                 _registered_method=True)
 
 
@@ -123,38 +123,38 @@ def add_RetentionServicer_to_server(servicer, server):
     rpc_method_handlers = {
             'GetRetention': grpc.unary_unary_rpc_method_handler(
                     servicer.GetRetention,
-                    request_deserializer=protos_dot_bulwark_dot_v1_dot_retention__pb2.SnapshotRef.FromString,
-                    response_serializer=protos_dot_bulwark_dot_v1_dot_retention__pb2.RetentionInfo.SerializeToString,
+                    request_deserializer=bulwark_dot_protos_dot_bulwark_dot_v1_dot_retention__pb2.SnapshotRef.FromString,
+                    response_serializer=bulwark_dot_protos_dot_bulwark_dot_v1_dot_retention__pb2.RetentionInfo.SerializeToString,
             ),
             'SetRetention': grpc.unary_unary_rpc_method_handler(
                     servicer.SetRetention,
-                    request_deserializer=protos_dot_bulwark_dot_v1_dot_retention__pb2.SetRetentionRequest.FromString,
-                    response_serializer=protos_dot_bulwark_dot_v1_dot_retention__pb2.RetentionInfo.SerializeToString,
+                    request_deserializer=bulwark_dot_protos_dot_bulwark_dot_v1_dot_retention__pb2.SetRetentionRequest.FromString,
+                    response_serializer=bulwark_dot_protos_dot_bulwark_dot_v1_dot_retention__pb2.RetentionInfo.SerializeToString,
             ),
             'SetLegalHold': grpc.unary_unary_rpc_method_handler(
                     servicer.SetLegalHold,
-                    request_deserializer=protos_dot_bulwark_dot_v1_dot_retention__pb2.SetLegalHoldRequest.FromString,
-                    response_serializer=protos_dot_bulwark_dot_v1_dot_retention__pb2.RetentionInfo.SerializeToString,
+                    request_deserializer=bulwark_dot_protos_dot_bulwark_dot_v1_dot_retention__pb2.SetLegalHoldRequest.FromString,
+                    response_serializer=bulwark_dot_protos_dot_bulwark_dot_v1_dot_retention__pb2.RetentionInfo.SerializeToString,
             ),
             'DeleteSnapshot': grpc.unary_unary_rpc_method_handler(
                     servicer.DeleteSnapshot,
-                    request_deserializer=protos_dot_bulwark_dot_v1_dot_retention__pb2.DeleteSnapshotRequest.FromString,
-                    response_serializer=protos_dot_bulwark_dot_v1_dot_retention__pb2.DeleteSnapshotResponse.SerializeToString,
+                    request_deserializer=bulwark_dot_protos_dot_bulwark_dot_v1_dot_retention__pb2.DeleteSnapshotRequest.FromString,
+                    response_serializer=bulwark_dot_protos_dot_bulwark_dot_v1_dot_retention__pb2.DeleteSnapshotResponse.SerializeToString,
             ),
             'Prune': grpc.unary_unary_rpc_method_handler(
                     servicer.Prune,
-                    request_deserializer=protos_dot_bulwark_dot_v1_dot_retention__pb2.PruneRequest.FromString,
-                    response_serializer=protos_dot_bulwark_dot_v1_dot_retention__pb2.PruneReport.SerializeToString,
+                    request_deserializer=bulwark_dot_protos_dot_bulwark_dot_v1_dot_retention__pb2.PruneRequest.FromString,
+                    response_serializer=bulwark_dot_protos_dot_bulwark_dot_v1_dot_retention__pb2.PruneReport.SerializeToString,
             ),
             'Scrub': grpc.unary_unary_rpc_method_handler(
                     servicer.Scrub,
-                    request_deserializer=protos_dot_bulwark_dot_v1_dot_retention__pb2.ScrubRequest.FromString,
-                    response_serializer=protos_dot_bulwark_dot_v1_dot_retention__pb2.ScrubReport.SerializeToString,
+                    request_deserializer=bulwark_dot_protos_dot_bulwark_dot_v1_dot_retention__pb2.ScrubRequest.FromString,
+                    response_serializer=bulwark_dot_protos_dot_bulwark_dot_v1_dot_retention__pb2.ScrubReport.SerializeToString,
             ),
             'GetClock': grpc.unary_unary_rpc_method_handler(
                     servicer.GetClock,
-                    request_deserializer=protos_dot_bulwark_dot_v1_dot_retention__pb2.GetClockRequest.FromString,
-                    response_serializer=protos_dot_bulwark_dot_v1_dot_retention__pb2.ClockInfo.SerializeToString,
+                    request_deserializer=bulwark_dot_protos_dot_bulwark_dot_v1_dot_retention__pb2.GetClockRequest.FromString,
+                    response_serializer=bulwark_dot_protos_dot_bulwark_dot_v1_dot_retention__pb2.ClockInfo.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -182,8 +182,8 @@ class Retention:
             request,
             target,
             '/bulwark.v1.Retention/GetRetention',
-            protos_dot_bulwark_dot_v1_dot_retention__pb2.SnapshotRef.SerializeToString,
-            protos_dot_bulwark_dot_v1_dot_retention__pb2.RetentionInfo.FromString,
+            bulwark_dot_protos_dot_bulwark_dot_v1_dot_retention__pb2.SnapshotRef.SerializeToString,
+            bulwark_dot_protos_dot_bulwark_dot_v1_dot_retention__pb2.RetentionInfo.FromString,
             options,
             channel_credentials,
             insecure,
@@ -209,8 +209,8 @@ class Retention:
             request,
             target,
             '/bulwark.v1.Retention/SetRetention',
-            protos_dot_bulwark_dot_v1_dot_retention__pb2.SetRetentionRequest.SerializeToString,
-            protos_dot_bulwark_dot_v1_dot_retention__pb2.RetentionInfo.FromString,
+            bulwark_dot_protos_dot_bulwark_dot_v1_dot_retention__pb2.SetRetentionRequest.SerializeToString,
+            bulwark_dot_protos_dot_bulwark_dot_v1_dot_retention__pb2.RetentionInfo.FromString,
             options,
             channel_credentials,
             insecure,
@@ -236,8 +236,8 @@ class Retention:
             request,
             target,
             '/bulwark.v1.Retention/SetLegalHold',
-            protos_dot_bulwark_dot_v1_dot_retention__pb2.SetLegalHoldRequest.SerializeToString,
-            protos_dot_bulwark_dot_v1_dot_retention__pb2.RetentionInfo.FromString,
+            bulwark_dot_protos_dot_bulwark_dot_v1_dot_retention__pb2.SetLegalHoldRequest.SerializeToString,
+            bulwark_dot_protos_dot_bulwark_dot_v1_dot_retention__pb2.RetentionInfo.FromString,
             options,
             channel_credentials,
             insecure,
@@ -263,8 +263,8 @@ class Retention:
             request,
             target,
             '/bulwark.v1.Retention/DeleteSnapshot',
-            protos_dot_bulwark_dot_v1_dot_retention__pb2.DeleteSnapshotRequest.SerializeToString,
-            protos_dot_bulwark_dot_v1_dot_retention__pb2.DeleteSnapshotResponse.FromString,
+            bulwark_dot_protos_dot_bulwark_dot_v1_dot_retention__pb2.DeleteSnapshotRequest.SerializeToString,
+            bulwark_dot_protos_dot_bulwark_dot_v1_dot_retention__pb2.DeleteSnapshotResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -290,8 +290,8 @@ class Retention:
             request,
             target,
             '/bulwark.v1.Retention/Prune',
-            protos_dot_bulwark_dot_v1_dot_retention__pb2.PruneRequest.SerializeToString,
-            protos_dot_bulwark_dot_v1_dot_retention__pb2.PruneReport.FromString,
+            bulwark_dot_protos_dot_bulwark_dot_v1_dot_retention__pb2.PruneRequest.SerializeToString,
+            bulwark_dot_protos_dot_bulwark_dot_v1_dot_retention__pb2.PruneReport.FromString,
             options,
             channel_credentials,
             insecure,
@@ -317,8 +317,8 @@ class Retention:
             request,
             target,
             '/bulwark.v1.Retention/Scrub',
-            protos_dot_bulwark_dot_v1_dot_retention__pb2.ScrubRequest.SerializeToString,
-            protos_dot_bulwark_dot_v1_dot_retention__pb2.ScrubReport.FromString,
+            bulwark_dot_protos_dot_bulwark_dot_v1_dot_retention__pb2.ScrubRequest.SerializeToString,
+            bulwark_dot_protos_dot_bulwark_dot_v1_dot_retention__pb2.ScrubReport.FromString,
             options,
             channel_credentials,
             insecure,
@@ -344,8 +344,8 @@ class Retention:
             request,
             target,
             '/bulwark.v1.Retention/GetClock',
-            protos_dot_bulwark_dot_v1_dot_retention__pb2.GetClockRequest.SerializeToString,
-            protos_dot_bulwark_dot_v1_dot_retention__pb2.ClockInfo.FromString,
+            bulwark_dot_protos_dot_bulwark_dot_v1_dot_retention__pb2.GetClockRequest.SerializeToString,
+            bulwark_dot_protos_dot_bulwark_dot_v1_dot_retention__pb2.ClockInfo.FromString,
             options,
             channel_credentials,
             insecure,

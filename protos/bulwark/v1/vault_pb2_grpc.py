@@ -3,7 +3,7 @@
 import grpc
 import warnings
 
-from protos.bulwark.v1 import vault_pb2 as protos_dot_bulwark_dot_v1_dot_vault__pb2
+from bulwark.protos.bulwark.v1 import vault_pb2 as bulwark_dot_protos_dot_bulwark_dot_v1_dot_vault__pb2
 
 GRPC_GENERATED_VERSION = '1.85.1'
 GRPC_VERSION = grpc.__version__
@@ -18,7 +18,7 @@ except ImportError:
 if _version_not_supported:
     raise RuntimeError(
         f'The grpc package installed is at version {GRPC_VERSION},'
-        + ' but the generated code in protos/bulwark/v1/vault_pb2_grpc.py depends on'
+        + ' but the generated code in bulwark/protos/bulwark/v1/vault_pb2_grpc.py depends on'
         + f' grpcio>={GRPC_GENERATED_VERSION}.'
         + f' Please upgrade your grpc module to grpcio>={GRPC_GENERATED_VERSION}'
         + f' or downgrade your generated code using grpcio-tools<={GRPC_VERSION}.'
@@ -36,33 +36,33 @@ class VaultStub:
         """
         self.FindMissing = channel.stream_stream(
                 '/bulwark.v1.Vault/FindMissing',
-                request_serializer=protos_dot_bulwark_dot_v1_dot_vault__pb2.FindMissingRequest.SerializeToString,
-                response_deserializer=protos_dot_bulwark_dot_v1_dot_vault__pb2.FindMissingResponse.FromString,
+                request_serializer=bulwark_dot_protos_dot_bulwark_dot_v1_dot_vault__pb2.FindMissingRequest.SerializeToString,
+                response_deserializer=bulwark_dot_protos_dot_bulwark_dot_v1_dot_vault__pb2.FindMissingResponse.FromString,
                 _registered_method=True)
         self.PutChunks = channel.stream_unary(
                 '/bulwark.v1.Vault/PutChunks',
-                request_serializer=protos_dot_bulwark_dot_v1_dot_vault__pb2.PutChunksRequest.SerializeToString,
-                response_deserializer=protos_dot_bulwark_dot_v1_dot_vault__pb2.PutChunksResponse.FromString,
+                request_serializer=bulwark_dot_protos_dot_bulwark_dot_v1_dot_vault__pb2.PutChunksRequest.SerializeToString,
+                response_deserializer=bulwark_dot_protos_dot_bulwark_dot_v1_dot_vault__pb2.PutChunksResponse.FromString,
                 _registered_method=True)
         self.CommitSnapshot = channel.stream_unary(
                 '/bulwark.v1.Vault/CommitSnapshot',
-                request_serializer=protos_dot_bulwark_dot_v1_dot_vault__pb2.CommitSnapshotRequest.SerializeToString,
-                response_deserializer=protos_dot_bulwark_dot_v1_dot_vault__pb2.CommitSnapshotResponse.FromString,
+                request_serializer=bulwark_dot_protos_dot_bulwark_dot_v1_dot_vault__pb2.CommitSnapshotRequest.SerializeToString,
+                response_deserializer=bulwark_dot_protos_dot_bulwark_dot_v1_dot_vault__pb2.CommitSnapshotResponse.FromString,
                 _registered_method=True)
         self.ListSnapshots = channel.unary_unary(
                 '/bulwark.v1.Vault/ListSnapshots',
-                request_serializer=protos_dot_bulwark_dot_v1_dot_vault__pb2.ListSnapshotsRequest.SerializeToString,
-                response_deserializer=protos_dot_bulwark_dot_v1_dot_vault__pb2.ListSnapshotsResponse.FromString,
+                request_serializer=bulwark_dot_protos_dot_bulwark_dot_v1_dot_vault__pb2.ListSnapshotsRequest.SerializeToString,
+                response_deserializer=bulwark_dot_protos_dot_bulwark_dot_v1_dot_vault__pb2.ListSnapshotsResponse.FromString,
                 _registered_method=True)
         self.GetSnapshot = channel.unary_unary(
                 '/bulwark.v1.Vault/GetSnapshot',
-                request_serializer=protos_dot_bulwark_dot_v1_dot_vault__pb2.GetSnapshotRequest.SerializeToString,
-                response_deserializer=protos_dot_bulwark_dot_v1_dot_vault__pb2.Snapshot.FromString,
+                request_serializer=bulwark_dot_protos_dot_bulwark_dot_v1_dot_vault__pb2.GetSnapshotRequest.SerializeToString,
+                response_deserializer=bulwark_dot_protos_dot_bulwark_dot_v1_dot_vault__pb2.Snapshot.FromString,
                 _registered_method=True)
         self.GetChunks = channel.unary_stream(
                 '/bulwark.v1.Vault/GetChunks',
-                request_serializer=protos_dot_bulwark_dot_v1_dot_vault__pb2.GetChunksRequest.SerializeToString,
-                response_deserializer=protos_dot_bulwark_dot_v1_dot_vault__pb2.Blob.FromString,
+                request_serializer=bulwark_dot_protos_dot_bulwark_dot_v1_dot_vault__pb2.GetChunksRequest.SerializeToString,
+                response_deserializer=bulwark_dot_protos_dot_bulwark_dot_v1_dot_vault__pb2.Blob.FromString,
                 _registered_method=True)
 
 
@@ -120,33 +120,33 @@ def add_VaultServicer_to_server(servicer, server):
     rpc_method_handlers = {
             'FindMissing': grpc.stream_stream_rpc_method_handler(
                     servicer.FindMissing,
-                    request_deserializer=protos_dot_bulwark_dot_v1_dot_vault__pb2.FindMissingRequest.FromString,
-                    response_serializer=protos_dot_bulwark_dot_v1_dot_vault__pb2.FindMissingResponse.SerializeToString,
+                    request_deserializer=bulwark_dot_protos_dot_bulwark_dot_v1_dot_vault__pb2.FindMissingRequest.FromString,
+                    response_serializer=bulwark_dot_protos_dot_bulwark_dot_v1_dot_vault__pb2.FindMissingResponse.SerializeToString,
             ),
             'PutChunks': grpc.stream_unary_rpc_method_handler(
                     servicer.PutChunks,
-                    request_deserializer=protos_dot_bulwark_dot_v1_dot_vault__pb2.PutChunksRequest.FromString,
-                    response_serializer=protos_dot_bulwark_dot_v1_dot_vault__pb2.PutChunksResponse.SerializeToString,
+                    request_deserializer=bulwark_dot_protos_dot_bulwark_dot_v1_dot_vault__pb2.PutChunksRequest.FromString,
+                    response_serializer=bulwark_dot_protos_dot_bulwark_dot_v1_dot_vault__pb2.PutChunksResponse.SerializeToString,
             ),
             'CommitSnapshot': grpc.stream_unary_rpc_method_handler(
                     servicer.CommitSnapshot,
-                    request_deserializer=protos_dot_bulwark_dot_v1_dot_vault__pb2.CommitSnapshotRequest.FromString,
-                    response_serializer=protos_dot_bulwark_dot_v1_dot_vault__pb2.CommitSnapshotResponse.SerializeToString,
+                    request_deserializer=bulwark_dot_protos_dot_bulwark_dot_v1_dot_vault__pb2.CommitSnapshotRequest.FromString,
+                    response_serializer=bulwark_dot_protos_dot_bulwark_dot_v1_dot_vault__pb2.CommitSnapshotResponse.SerializeToString,
             ),
             'ListSnapshots': grpc.unary_unary_rpc_method_handler(
                     servicer.ListSnapshots,
-                    request_deserializer=protos_dot_bulwark_dot_v1_dot_vault__pb2.ListSnapshotsRequest.FromString,
-                    response_serializer=protos_dot_bulwark_dot_v1_dot_vault__pb2.ListSnapshotsResponse.SerializeToString,
+                    request_deserializer=bulwark_dot_protos_dot_bulwark_dot_v1_dot_vault__pb2.ListSnapshotsRequest.FromString,
+                    response_serializer=bulwark_dot_protos_dot_bulwark_dot_v1_dot_vault__pb2.ListSnapshotsResponse.SerializeToString,
             ),
             'GetSnapshot': grpc.unary_unary_rpc_method_handler(
                     servicer.GetSnapshot,
-                    request_deserializer=protos_dot_bulwark_dot_v1_dot_vault__pb2.GetSnapshotRequest.FromString,
-                    response_serializer=protos_dot_bulwark_dot_v1_dot_vault__pb2.Snapshot.SerializeToString,
+                    request_deserializer=bulwark_dot_protos_dot_bulwark_dot_v1_dot_vault__pb2.GetSnapshotRequest.FromString,
+                    response_serializer=bulwark_dot_protos_dot_bulwark_dot_v1_dot_vault__pb2.Snapshot.SerializeToString,
             ),
             'GetChunks': grpc.unary_stream_rpc_method_handler(
                     servicer.GetChunks,
-                    request_deserializer=protos_dot_bulwark_dot_v1_dot_vault__pb2.GetChunksRequest.FromString,
-                    response_serializer=protos_dot_bulwark_dot_v1_dot_vault__pb2.Blob.SerializeToString,
+                    request_deserializer=bulwark_dot_protos_dot_bulwark_dot_v1_dot_vault__pb2.GetChunksRequest.FromString,
+                    response_serializer=bulwark_dot_protos_dot_bulwark_dot_v1_dot_vault__pb2.Blob.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -174,8 +174,8 @@ class Vault:
             request_iterator,
             target,
             '/bulwark.v1.Vault/FindMissing',
-            protos_dot_bulwark_dot_v1_dot_vault__pb2.FindMissingRequest.SerializeToString,
-            protos_dot_bulwark_dot_v1_dot_vault__pb2.FindMissingResponse.FromString,
+            bulwark_dot_protos_dot_bulwark_dot_v1_dot_vault__pb2.FindMissingRequest.SerializeToString,
+            bulwark_dot_protos_dot_bulwark_dot_v1_dot_vault__pb2.FindMissingResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -201,8 +201,8 @@ class Vault:
             request_iterator,
             target,
             '/bulwark.v1.Vault/PutChunks',
-            protos_dot_bulwark_dot_v1_dot_vault__pb2.PutChunksRequest.SerializeToString,
-            protos_dot_bulwark_dot_v1_dot_vault__pb2.PutChunksResponse.FromString,
+            bulwark_dot_protos_dot_bulwark_dot_v1_dot_vault__pb2.PutChunksRequest.SerializeToString,
+            bulwark_dot_protos_dot_bulwark_dot_v1_dot_vault__pb2.PutChunksResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -228,8 +228,8 @@ class Vault:
             request_iterator,
             target,
             '/bulwark.v1.Vault/CommitSnapshot',
-            protos_dot_bulwark_dot_v1_dot_vault__pb2.CommitSnapshotRequest.SerializeToString,
-            protos_dot_bulwark_dot_v1_dot_vault__pb2.CommitSnapshotResponse.FromString,
+            bulwark_dot_protos_dot_bulwark_dot_v1_dot_vault__pb2.CommitSnapshotRequest.SerializeToString,
+            bulwark_dot_protos_dot_bulwark_dot_v1_dot_vault__pb2.CommitSnapshotResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -255,8 +255,8 @@ class Vault:
             request,
             target,
             '/bulwark.v1.Vault/ListSnapshots',
-            protos_dot_bulwark_dot_v1_dot_vault__pb2.ListSnapshotsRequest.SerializeToString,
-            protos_dot_bulwark_dot_v1_dot_vault__pb2.ListSnapshotsResponse.FromString,
+            bulwark_dot_protos_dot_bulwark_dot_v1_dot_vault__pb2.ListSnapshotsRequest.SerializeToString,
+            bulwark_dot_protos_dot_bulwark_dot_v1_dot_vault__pb2.ListSnapshotsResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -282,8 +282,8 @@ class Vault:
             request,
             target,
             '/bulwark.v1.Vault/GetSnapshot',
-            protos_dot_bulwark_dot_v1_dot_vault__pb2.GetSnapshotRequest.SerializeToString,
-            protos_dot_bulwark_dot_v1_dot_vault__pb2.Snapshot.FromString,
+            bulwark_dot_protos_dot_bulwark_dot_v1_dot_vault__pb2.GetSnapshotRequest.SerializeToString,
+            bulwark_dot_protos_dot_bulwark_dot_v1_dot_vault__pb2.Snapshot.FromString,
             options,
             channel_credentials,
             insecure,
@@ -309,8 +309,8 @@ class Vault:
             request,
             target,
             '/bulwark.v1.Vault/GetChunks',
-            protos_dot_bulwark_dot_v1_dot_vault__pb2.GetChunksRequest.SerializeToString,
-            protos_dot_bulwark_dot_v1_dot_vault__pb2.Blob.FromString,
+            bulwark_dot_protos_dot_bulwark_dot_v1_dot_vault__pb2.GetChunksRequest.SerializeToString,
+            bulwark_dot_protos_dot_bulwark_dot_v1_dot_vault__pb2.Blob.FromString,
             options,
             channel_credentials,
             insecure,

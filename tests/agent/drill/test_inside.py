@@ -7,8 +7,8 @@ import subprocess
 
 import blake3
 
-from agent.drill import sandbox
-from agent.drill.runner import _sandbox
+from bulwark.agent.drill import sandbox
+from bulwark.agent.drill.runner import _sandbox
 
 
 def _expected(root, names):

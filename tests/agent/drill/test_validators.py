@@ -8,8 +8,8 @@ import struct
 import tarfile
 from pathlib import Path
 
-from agent.drill.validators import validate_safetensors, validate_tar, validate_tree
 from bench.workload import write_safetensors
+from bulwark.agent.drill.validators import validate_safetensors, validate_tar, validate_tree
 
 
 def _st(path: Path, shapes=(("a", [4, 8]), ("b", [16]))) -> Path:

@@ -1,0 +1,7 @@
+"""One backup run and its stages, in pipeline order.
+
+``scanner`` walks the sources, ``source_file`` opens what it found, ``read_ahead`` reads small
+files on threads, ``cache`` skips unchanged files, ``tensors`` finds float tensors for the
+codec, ``hash_lanes`` computes chunk ids off the reading thread, ``uploader`` encodes and sends
+what the vault lacks, and ``run`` ties them together into a committed snapshot.
+"""

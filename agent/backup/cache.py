@@ -1,0 +1,202 @@
+"""The node's file cache: skip reading files that have not changed since last time.
+
+A file is unchanged when its path, size, mtime, ctime and inode all match the entry
+recorded by the last successful backup; its chunk refs, offset (small files share pack
+chunks) and content hash are then taken from the cache and the file is not opened. The
+cache is rewritten after each successful commit and holds only files present in that
+backup, because its chunk refs include chunk keys (FORMAT.md, "What a write-only node
+holds").
+
+A backup writes its rows as it goes (:meth:`FileCache.stage`) into a staging table of
+its own in the same SQLite file, in short transactions, so memory does not grow with the
+number of files (issue #6) and a concurrent backup is never locked out for long. Only
+:meth:`FileCache.swap_staged`, called after the commit succeeded, makes that table the
+cache (one transaction); a failed or interrupted run drops it (:meth:`discard_staged`),
+and a table left behind by a killed process is dropped by the next one to open the cache.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import sqlite3
+import struct
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from bulwark.agent.format.manifest import ChunkRef
+
+_REF = struct.Struct("<32s32sI")
+
+
+@dataclass(frozen=True, slots=True)
+class CachedFile:
+    content_hash: bytes
+    chunks: tuple[ChunkRef, ...]
+    offset: int = 0  # where the content starts in its chunks (a packed small file)
+    length: int | None = None  # the content size if not the chunks' total (a packed file)
+
+    @property
+    def size(self) -> int:
+        return sum(c.size for c in self.chunks) if self.length is None else self.length
+
+
+@dataclass(frozen=True, slots=True)
+class CacheKey:
+    path: str
+    size: int
+    mtime_ns: int
+    ctime_ns: int
+    inode: int
+
+
+def _pack(chunks: Iterable[ChunkRef]) -> bytes:
+    return b"".join(_REF.pack(c.id, c.key, c.size) for c in chunks)
+
+
+def _unpack(data: bytes) -> tuple[ChunkRef, ...]:
+    return tuple(ChunkRef(i, k, s) for i, k, s in _REF.iter_unpack(data))
+
+
+_COLUMNS = (
+    "(path TEXT PRIMARY KEY, size INTEGER, mtime_ns INTEGER, ctime_ns INTEGER, inode INTEGER,"
+    " content_hash BLOB, chunks BLOB, offset INTEGER, length INTEGER)"
+)
+_STAGED_PREFIX = "staged_"  # staged_<pid>_<random>: one table per backup run in progress
+_staging_here: set[str] = set()  # this process's tables in use (the daemon runs sets at once)
+
+#: Staged rows are written in transactions of this many rows (~1 MiB of rows).
+STAGE_BATCH = 4096
+
+
+class FileCache:
+    """An SQLite file in the agent's cache folder, one per (node, vault) configuration."""
+
+    def __init__(self, directory: Path) -> None:
+        directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self._db = sqlite3.connect(directory / "files.sqlite", isolation_level=None)
+        # v2 adds the offset; a v1 cache is dropped (the next backup re-reads every file once)
+        self._db.execute("DROP TABLE IF EXISTS files")
+        self._db.execute(f"CREATE TABLE IF NOT EXISTS files_v2 {_COLUMNS}")
+        self._drop_orphaned_stages()
+        self._staged: str | None = None
+        self._rows: list[tuple[object, ...]] = []
+
+    def close(self) -> None:
+        self._db.close()
+
+    def lookup(self, key: CacheKey) -> CachedFile | None:
+        """The cached refs for ``key``, or None if anything about the file changed."""
+        row = self._db.execute(
+            "SELECT size, mtime_ns, ctime_ns, inode, content_hash, chunks, offset, length"
+            " FROM files_v2"
+            " WHERE path = ?",
+            (key.path,),
+        ).fetchone()
+        if row is None or tuple(row[:4]) != (key.size, key.mtime_ns, key.ctime_ns, key.inode):
+            return None
+        return CachedFile(row[4], _unpack(row[5]), row[6], row[7])
+
+    def reading(self) -> _Transaction:
+        """``with``: one read transaction around many :meth:`lookup` calls (no
+        :meth:`stage` inside it). A lookup in its own implicit transaction takes and drops
+        the file lock each time: 12.3 µs a lookup against 5.1 µs inside one (issue #6)."""
+        return _Transaction(self._db, "BEGIN")
+
+    def stage(self, key: CacheKey, content: CachedFile) -> None:
+        """Record one file of the backup in progress; nothing changes what :meth:`lookup`
+        answers until :meth:`swap_staged`. At most STAGE_BATCH rows wait in memory."""
+        if self._staged is None:
+            self._staged = f"{_STAGED_PREFIX}{os.getpid()}_{secrets.token_hex(4)}"
+            _staging_here.add(self._staged)
+            self._db.execute(f"CREATE TABLE {self._staged} {_COLUMNS}")
+        self._rows.append((key.path, key.size, key.mtime_ns, key.ctime_ns, key.inode,
+                           content.content_hash, _pack(content.chunks), content.offset,
+                           content.length))
+        if len(self._rows) >= STAGE_BATCH:
+            self._write_rows()
+
+    def _write_rows(self) -> None:
+        if not self._rows:
+            return
+        with self._transaction():
+            self._db.executemany(
+                f"INSERT INTO {self._staged} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", self._rows
+            )
+        self._rows = []
+
+    def swap_staged(self) -> None:
+        """Make the cache hold exactly the staged files (one transaction). Call only after
+        the snapshot holding them was committed."""
+        if self._staged is None:  # nothing staged: the backup had no files
+            self._db.execute("DELETE FROM files_v2")
+            return
+        self._write_rows()
+        with self._transaction():
+            self._db.execute("DROP TABLE files_v2")
+            self._db.execute(f"ALTER TABLE {self._staged} RENAME TO files_v2")
+        _staging_here.discard(self._staged)
+        self._staged = None
+
+    def discard_staged(self) -> None:
+        """Forget what was staged (the backup failed); the cache stays as it was."""
+        self._rows = []
+        if self._staged is not None:
+            self._db.execute(f"DROP TABLE IF EXISTS {self._staged}")
+            _staging_here.discard(self._staged)
+            self._staged = None
+
+    def replace_all(self, entries: Iterable[tuple[CacheKey, CachedFile]]) -> None:
+        """Make the cache hold exactly ``entries`` (stage them all, then swap)."""
+        try:
+            for key, content in entries:
+                self.stage(key, content)
+            self.swap_staged()
+        except BaseException:
+            self.discard_staged()
+            raise
+
+    def _transaction(self) -> _Transaction:
+        return _Transaction(self._db)
+
+    def _drop_orphaned_stages(self) -> None:
+        """Drop staging tables whose backup process no longer runs (killed mid-run). A
+        table with this process's id that it does not use is from an earlier process that
+        had the same id (a restarted container)."""
+        names = [row[0] for row in self._db.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE ?",
+            (_STAGED_PREFIX + "%",),
+        )]
+        for name in names:
+            pid = name[len(_STAGED_PREFIX):].partition("_")[0]
+            if pid == str(os.getpid()):
+                orphaned = name not in _staging_here
+            else:
+                orphaned = not pid.isdigit() or not _process_exists(int(pid))
+            if orphaned:
+                self._db.execute(f"DROP TABLE IF EXISTS {name}")
+
+
+class _Transaction:
+    """``with``: BEGIN IMMEDIATE (or ``begin``) … COMMIT, or ROLLBACK on any exception."""
+
+    def __init__(self, db: sqlite3.Connection, begin: str = "BEGIN IMMEDIATE") -> None:
+        self._db = db
+        self._begin = begin
+
+    def __enter__(self) -> None:
+        self._db.execute(self._begin)
+
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        self._db.execute("COMMIT" if exc_type is None else "ROLLBACK")
+
+
+def _process_exists(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, another user's
+        return True
+    return True

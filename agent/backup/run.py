@@ -1,0 +1,438 @@
+"""One backup run: scan → (cache | chunk → id) → upload missing → manifest → seal → commit.
+
+Files smaller than ``PACK_FILE_MAX`` are not chunked one by one: their bytes are
+concatenated, in scan order, into pack chunks of about ``PACK_TARGET`` bytes, and each
+entry names its slice (offset, size) of its pack (FORMAT.md "Packs"). 20,000 files of
+1-16 KiB then make ~180 chunks instead of 20,000 blobs, each fsynced by the vault. Where a
+pack ends depends on the files' content (:func:`_ends_pack`), as chunk cuts do, so packs
+made without the node cache still deduplicate after files were added or removed.
+
+Two helpers take work off the thread that walks the files: small files are read and
+hashed ahead of the packer on threads (agent.backup.read_ahead), and the chunks of large files
+are hashed on threads while the next ones are read (agent.backup.hash_lanes).
+
+Memory does not grow with the number of files (issue #6): the scan is lazy and comes in
+manifest order, each file's entry is encoded as soon as its content is known (only the
+files of the open pack wait, about ``PACK_TARGET`` bytes of them), the manifest is spooled
+to a temporary file in the cache folder while it is hashed, then chunked from there, and
+the cache rows are staged in the cache's SQLite file. Cache hits are checked against the
+vault (FindMissing, "are their chunks still stored?") a window of ``WINDOW_ITEMS`` scanned
+objects at a time. What is kept for the whole run is the set of referenced chunk ids
+(the commit names them all).
+
+The snapshot is committed only after every chunk it references is durable in the
+vault (the uploader's ``finish``), and the local file cache is swapped to this backup's
+files only after the commit succeeded, so an interrupted backup leaves the vault with
+harmless unreferenced blobs and the next run re-sends nothing the vault already has.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import tempfile
+import time
+from collections import deque
+from collections.abc import Callable, Iterable, Sequence
+from contextlib import closing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import BinaryIO
+
+import blake3
+
+from bulwark.agent.backup.cache import CachedFile, CacheKey, FileCache
+from bulwark.agent.backup.hash_lanes import HashLanes
+from bulwark.agent.backup.read_ahead import ReadAhead
+from bulwark.agent.backup.scanner import ScanItem, scan
+from bulwark.agent.backup.source_file import open_source
+from bulwark.agent.backup.tensors import read_layout
+from bulwark.agent.backup.uploader import Uploader
+from bulwark.agent.client.vault import SnapshotInfo, VaultClient
+from bulwark.agent.errors import AgentError
+from bulwark.agent.format.chunker import chunk_reader
+from bulwark.agent.format.codec import TensorHint
+from bulwark.agent.format.crypto import (
+    chunk_id_and_key,
+    chunk_ids_digest,
+    public_signing_key,
+    seal_root,
+    sign_header,
+)
+from bulwark.agent.format.manifest import (
+    ChunkRef,
+    Entry,
+    EntryType,
+    ManifestRoot,
+    ManifestWriter,
+    encode_root,
+)
+from bulwark.agent.format.snapshot import SnapshotHeader, encode_header
+from bulwark.agent.keys.keyfile import KeyRing
+
+#: on_progress(bytes_done, bytes_total, current_path); unchanged files count as done
+ProgressCallback = Callable[[int, int, str], None]
+
+#: Files below this size go into packs. A pack holds at least PACK_MIN bytes unless the
+#: scan ends, about PACK_TARGET on average, never more than PACK_MAX (_ends_pack).
+PACK_FILE_MAX = 64 << 10
+PACK_MIN = 256 << 10
+PACK_TARGET = 1 << 20
+PACK_MAX = 3 << 20
+_PACK_CUT_SCALE = (1 << 64) // (PACK_TARGET - PACK_MIN)
+
+#: Scanned objects whose cache hits are checked with one FindMissing call; a window is
+#: also closed once its hits name WINDOW_IDS chunk ids (large unchanged files).
+WINDOW_ITEMS = 4096
+WINDOW_IDS = 65536
+
+#: The manifest spool stays in memory up to this size, then moves to an unlinked file in
+#: the cache folder (it holds chunk keys, like the cache itself).
+SPOOL_MEMORY = 4 << 20
+
+
+@dataclass
+class BackupResult:
+    snapshot: SnapshotInfo
+    files: int
+    bytes: int
+    new_bytes: int
+    new_chunks: int
+    files_read: int
+    duration_s: float
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+
+    def summary(self) -> dict[str, object]:
+        return {
+            "snapshot": self.snapshot.id,
+            "time_ns": self.snapshot.time_ns,
+            "files": self.files,
+            "bytes": self.bytes,
+            "new_bytes": self.new_bytes,
+            "new_chunks": self.new_chunks,
+            "files_read": self.files_read,
+            "skipped": [{"path": p, "reason": r} for p, r in self.skipped],
+            "duration_s": round(self.duration_s, 3),
+        }
+
+
+def _cache_key(item: ScanItem) -> CacheKey:
+    return CacheKey(item.rel, item.size, item.mtime_ns, item.ctime_ns, item.inode)
+
+
+class BackupCancelled(AgentError):
+    """The backup was asked to stop (``should_stop``); nothing was committed."""
+
+
+class _Slot:
+    """A file in the manifest stream whose content is not known yet (its pack is open)."""
+
+    __slots__ = ("content", "item", "known")
+
+    def __init__(self, item: ScanItem) -> None:
+        self.item = item
+        self.content: CachedFile | None = None  # None once known: skipped (unreadable)
+        self.known = False
+
+
+class _Run:
+    """State of one backup run (kept off the public API)."""
+
+    def __init__(self, keyring: KeyRing, uploader: Uploader, lanes: HashLanes,
+                 read_ahead: ReadAhead, cache: FileCache, manifest: BinaryIO,
+                 on_progress: ProgressCallback | None,
+                 should_stop: Callable[[], bool] | None) -> None:
+        self.keyring = keyring
+        self.uploader = uploader
+        self.lanes = lanes
+        self.read_ahead = read_ahead
+        self.cache = cache
+        self.on_progress = on_progress
+        self.should_stop = should_stop
+        self.referenced: set[bytes] = set()
+        self.done = 0
+        self.total = 0
+        self.skipped: list[tuple[str, str]] = []
+        self.pack = bytearray()
+        self.packed: list[tuple[_Slot, int, int, bytes]] = []  # (slot, offset, size, hash)
+        # the manifest: entries in order; the head waits until its content is known
+        self.waiting: deque[Entry | _Slot] = deque()
+        self.writer = ManifestWriter()
+        self.manifest = manifest
+        self.manifest_hash = blake3.blake3()
+        self.manifest_size = 0
+        self.files = self.bytes = self.files_read = 0
+
+    # -- content ---------------------------------------------------------------------------
+
+    def store_piece(self, data: bytes | memoryview, hint: TensorHint | None = None) -> ChunkRef:
+        chunk_id, key = chunk_id_and_key(self.keyring.id_key, data)
+        return self.store_hashed(chunk_id, key, data, hint)
+
+    def store_hashed(self, chunk_id: bytes, key: bytes, data: bytes | memoryview,
+                     hint: TensorHint | None) -> ChunkRef:
+        self.uploader.add(chunk_id, key, data, hint)
+        self.referenced.add(chunk_id)
+        return ChunkRef(chunk_id, key, len(data))
+
+    def progress(self, n: int, path: str) -> None:
+        self.done += n
+        if self.on_progress:
+            self.on_progress(self.done, self.total, path)
+
+    def add(self, item: ScanItem, cached: CachedFile | None) -> None:
+        """Queue ``item`` in manifest order, with its cached content if that is still valid,
+        reading it otherwise; entries whose content is known are written out."""
+        if item.type is not EntryType.FILE:
+            self.waiting.append(Entry(item.rel, item.type, item.mode, item.mtime_ns,
+                                      link_target=item.link_target))
+            self.emit()
+            return
+        slot = _Slot(item)
+        self.waiting.append(slot)
+        if cached is not None:
+            slot.content, slot.known = cached, True
+            self.referenced.update(c.id for c in cached.chunks)
+            self.progress(item.size, item.abs)
+        else:
+            self.files_read += 1
+            if not (_is_packed(item) and self.pack_file(slot)):
+                slot.content, slot.known = self.read_file(item), True
+        self.emit()
+
+    def read_file(self, item: ScanItem) -> CachedFile | None:
+        """Chunk and upload one file; None (and a skip record) if it cannot be read (or is
+        no longer a regular file: agent.backup.source_file)."""
+        refs = []
+        try:
+            with os.fdopen(open_source(item.abs), "rb", buffering=0) as f:
+                layout = read_layout(f.fileno(), item.size)  # safetensors: group the floats
+                hashing = self.lanes.hash_file(chunk_reader(f), item.size)
+                with closing(iter(hashing)) as pieces:  # closed at once if we stop early
+                    for piece in pieces:
+                        hint = layout.hint(piece.offset, len(piece.data)) if layout else None
+                        refs.append(
+                            self.store_hashed(piece.chunk_id, piece.key, piece.data, hint))
+                        self.progress(len(piece.data), item.abs)
+                        if self.should_stop is not None and self.should_stop():
+                            raise BackupCancelled(
+                                f"backup stopped at {item.abs} ({self.done} bytes)")
+        except OSError as exc:
+            self.skipped.append((item.abs, f"cannot read: {exc.strerror}"))
+            return None
+        return CachedFile(hashing.content_hash, tuple(refs))
+
+    def pack_file(self, slot: _Slot) -> bool:
+        """Put a small file (read ahead) into the open pack; False if it must be read as a
+        normal file (its size changed since the scan). A file that cannot be read is
+        skipped (True)."""
+        item = slot.item
+        got = self.read_ahead.take(item.abs)
+        if got.error is not None:
+            self.skipped.append((item.abs, f"cannot read: {got.error.strerror}"))
+            slot.known = True
+            return True
+        data, content_hash = got.data, got.content_hash
+        if len(data) != item.size:
+            return False
+        if len(self.pack) + len(data) > PACK_MAX:
+            self.close_pack()
+        self.packed.append((slot, len(self.pack), len(data), content_hash))
+        self.pack += data
+        self.progress(len(data), item.abs)
+        if _ends_pack(len(self.pack), content_hash, len(data)):
+            self.close_pack()
+        if self.should_stop is not None and self.should_stop():
+            self.close_pack()  # what was read is sent: the next run finds it (FindMissing)
+            raise BackupCancelled(f"backup stopped at {item.abs} ({self.done} bytes)")
+        return True
+
+    def close_pack(self) -> None:
+        """Store the open pack as one chunk and give each of its files its slice."""
+        if not self.packed:
+            return
+        ref = self.store_piece(bytes(self.pack))
+        for slot, offset, size, content_hash in self.packed:
+            slot.content, slot.known = CachedFile(content_hash, (ref,), offset, size), True
+        self.pack = bytearray()
+        self.packed = []
+
+    # -- manifest --------------------------------------------------------------------------
+
+    def emit(self) -> None:
+        """Write out the entries at the head of the queue whose content is known."""
+        while self.waiting:
+            head = self.waiting[0]
+            if isinstance(head, _Slot):
+                if not head.known:
+                    return
+                self.waiting.popleft()
+                content = head.content
+                if content is None:
+                    continue  # skipped
+                item = head.item
+                self.write(self.writer.add(Entry(
+                    item.rel, EntryType.FILE, item.mode, item.mtime_ns, size=content.size,
+                    content_hash=content.content_hash, chunks=content.chunks,
+                    offset=content.offset)))
+                self.cache.stage(_cache_key(item), content)
+                self.files += 1
+                self.bytes += content.size
+            else:
+                self.waiting.popleft()
+                self.write(self.writer.add(head))
+
+    def write(self, data: bytes) -> None:
+        self.manifest.write(data)
+        self.manifest_hash.update(data)
+        self.manifest_size += len(data)
+
+    def finish_manifest(self) -> ManifestRoot:
+        """Close the last pack, write the last entries, then chunk and upload the manifest
+        from its spool (the same cuts as over the bytes in memory)."""
+        self.close_pack()
+        self.emit()
+        assert not self.waiting, "every file's content is known once the last pack closed"
+        self.write(self.writer.close())
+        self.manifest.seek(0)
+        refs = tuple(self.store_piece(p.data) for p in chunk_reader(self.manifest))
+        return ManifestRoot(refs, self.manifest_hash.digest(), self.manifest_size)
+
+
+def _is_packed(item: ScanItem) -> bool:
+    """Whether a file to read goes into a pack (by its size at the scan)."""
+    return item.type is EntryType.FILE and 0 < item.size < PACK_FILE_MAX
+
+
+def _ends_pack(pack_size: int, content_hash: bytes, file_size: int) -> bool:
+    """Whether the pack ends after a file: past PACK_MIN, with probability file_size /
+    (PACK_TARGET - PACK_MIN) drawn from the file's content hash, so packs average about
+    PACK_TARGET and the cuts depend on the files, not on their positions: after an added
+    or removed file the cuts fall in step again within a pack or two, as chunk cuts do."""
+    if pack_size < PACK_MIN:
+        return False
+    return int.from_bytes(content_hash[:8], "little") < file_size * _PACK_CUT_SCALE
+
+
+def _windows(
+    items: Iterable[ScanItem], cache: FileCache
+) -> Iterable[list[tuple[ScanItem, CachedFile | None]]]:
+    """The scan in windows of up to WINDOW_ITEMS objects, each file with its cache hit.
+
+    A window's lookups share one read transaction of the cache, closed before the window
+    is handed on (the caller stages rows into the cache while it works on the window)."""
+    items = iter(items)
+    while True:
+        window: list[tuple[ScanItem, CachedFile | None]] = []
+        ids = 0
+        with cache.reading():
+            for item in items:
+                cached = cache.lookup(_cache_key(item)) if item.type is EntryType.FILE else None
+                window.append((item, cached))
+                ids += len(cached.chunks) if cached is not None else 0
+                if len(window) >= WINDOW_ITEMS or ids >= WINDOW_IDS:
+                    break
+        if not window:
+            return
+        yield window
+
+
+def _still_stored(
+    client: VaultClient, window: list[tuple[ScanItem, CachedFile | None]]
+) -> list[tuple[ScanItem, CachedFile | None]]:
+    """Drop cache hits whose chunks the vault no longer holds (e.g. after a prune)."""
+    ids = {c.id for _, cached in window if cached is not None for c in cached.chunks}
+    missing = client.find_missing(ids) if ids else set()
+    if not missing:
+        return window
+    return [
+        (item, None if cached is None or any(c.id in missing for c in cached.chunks) else cached)
+        for item, cached in window
+    ]
+
+
+def run_backup(
+    client: VaultClient,
+    keyring: KeyRing,
+    paths: Sequence[str],
+    tags: Iterable[str],
+    cache_dir: Path,
+    workers: int,
+    on_progress: ProgressCallback | None = None,
+    exclude: Sequence[str] = (),
+    should_stop: Callable[[], bool] | None = None,
+    retention_days: int = 0,
+) -> BackupResult:
+    """Back up ``paths`` as one snapshot and return what was stored.
+
+    Raises ConfigError for a path that does not exist, VaultError if the vault refuses
+    or cannot be reached; in every failure case nothing is committed. ``exclude`` are
+    glob patterns (scanner). ``should_stop`` is polled at every chunk boundary: once it
+    returns True, the chunks read so far are made durable (so the next run does not send
+    them again) and BackupCancelled is raised. With ``on_progress``, the tree is first
+    walked once more to learn the total size.
+    """
+    started = time.monotonic()
+    items = scan(paths, exclude=exclude)
+    cache = FileCache(cache_dir)
+    try:
+        with tempfile.SpooledTemporaryFile(SPOOL_MEMORY, dir=cache_dir) as manifest:
+            uploader = Uploader(client, workers)
+            lanes = HashLanes(keyring.id_key, workers)
+            read_ahead = ReadAhead(PACK_FILE_MAX, workers)
+            run = _Run(keyring, uploader, lanes, read_ahead, cache, manifest, on_progress,
+                       should_stop)
+            if on_progress is not None:
+                run.total = sum(i.size for i in scan(paths, exclude=exclude)
+                                if i.type is EntryType.FILE)
+            try:
+                for window in _windows(items, cache):
+                    window = _still_stored(client, window)
+                    read_ahead.plan(item.abs for item, cached in window
+                                    if cached is None and _is_packed(item))
+                    for item, cached in window:
+                        run.add(item, cached)
+                root = run.finish_manifest()
+                stats = uploader.finish()
+            except BackupCancelled:
+                uploader.finish()  # what was read is sent: the next run skips it (FindMissing)
+                raise
+            except BaseException:
+                uploader.abort()
+                raise
+            finally:
+                read_ahead.close()
+                lanes.close()
+
+        ids = sorted(run.referenced)
+        header = encode_header(SnapshotHeader(
+            node=keyring.node,
+            hostname=socket.gethostname(),
+            paths=tuple(os.path.abspath(p) for p in paths),
+            tags=tuple(tags),
+            client_time_ns=time.time_ns(),
+            files=run.files,
+            bytes=run.bytes,
+            sealed_root=seal_root(keyring.restore_public, encode_root(root)),
+            chunk_count=len(ids),
+            chunk_ids_digest=chunk_ids_digest(ids),
+            node_public_key=public_signing_key(keyring.signing_seed),
+            requested_retention_days=retention_days,
+        ))
+        snapshot = client.commit(header, sign_header(keyring.signing_seed, header), ids)
+        cache.swap_staged()
+    except BaseException:
+        cache.discard_staged()
+        raise
+    finally:
+        cache.close()
+    return BackupResult(
+        snapshot=snapshot,
+        files=run.files,
+        bytes=run.bytes,
+        new_bytes=stats.new_bytes,
+        new_chunks=stats.new_chunks,
+        files_read=run.files_read,
+        duration_s=time.monotonic() - started,
+        skipped=run.skipped,
+    )

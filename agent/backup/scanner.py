@@ -1,0 +1,167 @@
+"""Walks the paths given to a backup and lists what to store, in manifest order.
+
+Paths are kept as given, made absolute (as restic does): backing up ``/data/ckpt``
+stores ``data``, ``data/ckpt`` and everything under it, so a restore into ``/tmp/r``
+recreates ``/tmp/r/data/ckpt/...``. Symlinks are stored, never followed. Sockets,
+FIFOs and device files are skipped and reported, never stored.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import heapq
+import os
+import stat
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+
+from bulwark.agent.errors import ConfigError
+from bulwark.agent.format.manifest import EntryType, path_sort_key
+
+
+@dataclass(frozen=True, slots=True)
+class ScanItem:
+    """One file-system object found by the scan, with what the cache keys on."""
+
+    rel: str
+    type: EntryType
+    mode: int
+    mtime_ns: int
+    ctime_ns: int
+    size: int
+    inode: int
+    device: int
+    link_target: str = ""
+
+    @property
+    def abs(self) -> str:
+        """The absolute path on this machine (``rel`` is it without the leading '/')."""
+        return "/" + self.rel
+
+
+def _item(abs_path: str, st: os.stat_result) -> ScanItem | None:
+    if stat.S_ISDIR(st.st_mode):
+        kind = EntryType.DIR
+    elif stat.S_ISREG(st.st_mode):
+        kind = EntryType.FILE
+    elif stat.S_ISLNK(st.st_mode):
+        kind = EntryType.SYMLINK
+    else:
+        return None
+    return ScanItem(
+        rel=abs_path.lstrip("/"),
+        type=kind,
+        mode=stat.S_IMODE(st.st_mode),
+        mtime_ns=st.st_mtime_ns,
+        ctime_ns=st.st_ctime_ns,
+        size=st.st_size if kind is EntryType.FILE else 0,
+        inode=st.st_ino,
+        device=st.st_dev,
+        link_target=os.readlink(abs_path) if kind is EntryType.SYMLINK else "",
+    )
+
+
+def scan(paths: Iterable[str], on_skip: Callable[[str, str], None] | None = None,
+         exclude: Iterable[str] = ()) -> Iterator[ScanItem]:
+    """Yield every object under ``paths`` (and their parent directories) in manifest order.
+
+    The walk is lazy (issue #6): each directory is listed when it is reached, its children
+    sorted by name bytes, so memory holds the listings along one path, not the tree. A
+    path that does not exist raises ConfigError (exit 2) here, before anything is yielded.
+    ``on_skip(path, reason)`` is told about objects that are not stored. ``exclude`` holds
+    glob patterns (fnmatch, ``*`` also crosses ``/``) matched against each absolute path
+    and its base name; an excluded directory is not descended into.
+    """
+    tops = []
+    for given in paths:
+        top = os.path.abspath(given)
+        try:
+            tops.append((top, os.lstat(top)))
+        except FileNotFoundError:
+            raise ConfigError(f"backup path {given!r} does not exist") from None
+    walker = _Walker(tuple(exclude), on_skip)
+    per_path = [walker.walk(top, st) for top, st in tops]
+    return _unique(heapq.merge(*per_path, key=lambda i: path_sort_key(i.rel)))
+
+
+def _unique(items: Iterator[ScanItem]) -> Iterator[ScanItem]:
+    """Drop repeats: overlapping backup paths share parents (and possibly subtrees)."""
+    last = None
+    for item in items:
+        if item.rel != last:
+            last = item.rel
+            yield item
+
+
+def _name_key(name: str) -> bytes:
+    return name.encode("utf-8", "surrogateescape")
+
+
+class _Walker:
+    """One backup path's objects in manifest order: its parents, then a depth-first walk
+    with each directory's children sorted by name bytes. That is exactly path_sort_key
+    order, because a directory's subtree sorts right after it and before its next sibling
+    (``a``, ``a/b``, ``a-b``, ``a.txt``: '/' is never inside a component)."""
+
+    def __init__(self, patterns: tuple[str, ...],
+                 on_skip: Callable[[str, str], None] | None) -> None:
+        self.patterns = patterns
+        self.on_skip = on_skip
+
+    def item(self, abs_path: str, st: os.stat_result) -> ScanItem | None:
+        """The item to store, or None (excluded, or a type that is not stored)."""
+        if self.patterns and any(fnmatch.fnmatchcase(abs_path, p)
+                                 or fnmatch.fnmatchcase(os.path.basename(abs_path), p)
+                                 for p in self.patterns):
+            return None
+        item = _item(abs_path, st)
+        if item is None and self.on_skip:
+            self.on_skip(abs_path, "not a regular file, directory or symlink")
+        return item
+
+    def walk(self, top: str, top_stat: os.stat_result) -> Iterator[ScanItem]:
+        parents = []
+        parent = os.path.dirname(top)
+        while parent != "/":
+            parents.append(parent)
+            parent = os.path.dirname(parent)
+        for parent in reversed(parents):
+            item = self.item(parent, os.lstat(parent))
+            if item is not None:
+                yield item
+        item = self.item(top, top_stat)
+        if item is None:
+            return
+        if item.rel:  # "/" itself is not stored
+            yield item
+        if item.type is not EntryType.DIR:
+            return
+        # one (directory, iterator over its sorted child names) per open directory
+        stack = [(top, iter(self.children(top)))]
+        while stack:
+            directory, names = stack[-1]
+            name = next(names, None)
+            if name is None:
+                stack.pop()
+                continue
+            path = os.path.join(directory, name)
+            try:
+                st = os.lstat(path)
+            except FileNotFoundError:  # removed since its directory was listed
+                if self.on_skip:
+                    self.on_skip(path, "vanished during the backup")
+                continue
+            item = self.item(path, st)
+            if item is None:
+                continue
+            yield item
+            if item.type is EntryType.DIR:
+                stack.append((path, iter(self.children(path))))
+
+    def children(self, directory: str) -> list[str]:
+        try:
+            return sorted(os.listdir(directory), key=_name_key)
+        except OSError as exc:
+            if self.on_skip:
+                self.on_skip(directory, f"cannot list: {exc.strerror}")
+            return []

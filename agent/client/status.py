@@ -1,0 +1,59 @@
+"""The agent's one mapping from gRPC status codes to its exception tree (README, exit codes).
+
+    UNAVAILABLE           VaultError         exit 1  cannot reach the vault (names the address)
+    DATA_LOSS             IntegrityError     exit 1  a stored blob failed its check
+    NOT_FOUND             SnapshotNotFound   exit 1  (or the caller's own not-found error)
+    PERMISSION_DENIED     AccessDenied       exit 2  this identity or role may not do this
+    UNAUTHENTICATED       AccessDenied       exit 2  no usable identity (revoked, expired)
+    FAILED_PRECONDITION   RetentionRefused   exit 1  a WORM rule or a missing chunk refused
+    anything else         VaultError         exit 1  names the call and the status
+
+Both clients (``client.vault`` and ``client.admin``) translate through :func:`translate`,
+so one status means one thing whichever command met it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+import grpc
+
+from bulwark.agent.errors import (
+    AccessDenied,
+    IntegrityError,
+    RetentionRefused,
+    SnapshotNotFound,
+    VaultError,
+)
+
+
+def error_for(
+    exc: grpc.RpcError, what: str, address: str,
+    not_found: Callable[[str], Exception] | None = None,
+) -> Exception:
+    """The agent error for a failed call ``what`` to the vault at ``address``."""
+    code = exc.code()
+    detail = exc.details() or code.name
+    if code == grpc.StatusCode.UNAVAILABLE:
+        return VaultError(f"cannot reach the vault at {address}: {detail}")
+    if code == grpc.StatusCode.DATA_LOSS:
+        return IntegrityError(f"{what}: {detail}")
+    if code == grpc.StatusCode.NOT_FOUND:
+        return (not_found or SnapshotNotFound)(detail)
+    if code in (grpc.StatusCode.PERMISSION_DENIED, grpc.StatusCode.UNAUTHENTICATED):
+        return AccessDenied(f"{what}: the vault refused this identity: {detail}")
+    if code == grpc.StatusCode.FAILED_PRECONDITION:
+        return RetentionRefused(f"refused: {detail}")
+    return VaultError(f"{what}: vault answered {code.name}: {detail}")
+
+
+@contextmanager
+def translate(
+    what: str, address: str, not_found: Callable[[str], Exception] | None = None,
+) -> Iterator[None]:
+    """Raise the agent error for any ``grpc.RpcError`` inside the block."""
+    try:
+        yield
+    except grpc.RpcError as exc:
+        raise error_for(exc, what, address, not_found) from None

@@ -1,0 +1,192 @@
+"""``vault-agent run``: the node daemon (docs/daemon.md).
+
+Runs the configured backup sets and drills on their cron schedules (``agent.daemon.schedule``),
+talks to systemd (``agent.daemon.sdnotify``: READY=1 once scheduling, STATUS= with the current
+job, WATCHDOG=1 keepalives, STOPPING=1) and serves Prometheus metrics (``agent.daemon.metrics``).
+
+SIGTERM/SIGINT: stop firing, ask the running jobs to stop (a backup stops at its next
+chunk boundary after making what it read durable, see ``agent.backup.run``), wait at most
+``[daemon] stop_timeout`` seconds, exit 0. The interrupted run is not recorded as finished,
+so it runs again at the next start, and FindMissing keeps it from re-sending anything.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import blake3
+
+from bulwark.agent.backup.run import BackupCancelled, BackupResult, run_backup
+from bulwark.agent.client.vault import VaultClient
+from bulwark.agent.daemon.config import BackupSet, DaemonConfig, DrillJob
+from bulwark.agent.daemon.metrics import Metrics
+from bulwark.agent.daemon.schedule import JobInterrupted, Schedule
+from bulwark.agent.daemon.sdnotify import Notifier
+from bulwark.agent.drill.runner import latest_of_set, record, run_drill
+from bulwark.agent.errors import AgentError, ConfigError
+from bulwark.agent.keys.keyfile import KeyRing
+from bulwark.agent.site.config import AgentConfig
+
+log = logging.getLogger("vault-agent")
+
+
+def set_cache_dir(cache_dir: Path, set_name: str) -> Path:
+    """The file cache folder of one backup set: ``<cache>/sets/<name>-<hash>``.
+
+    Each set has its own cache because a backup replaces its cache with exactly the files
+    it saw: with one cache for all sets, every run of one set made the next run of the
+    others read all their files again. The name is kept readable; the hash keeps two names
+    that differ only in characters a folder name cannot hold apart."""
+    readable = re.sub(r"[^A-Za-z0-9._-]", "_", set_name)[:48]
+    return cache_dir / "sets" / f"{readable}-{blake3.blake3(set_name.encode()).hexdigest()[:12]}"
+
+
+@dataclass
+class Daemon:
+    config: AgentConfig
+    daemon: DaemonConfig
+    keyring: KeyRing
+    client: VaultClient
+    notifier: Notifier
+
+    def __post_init__(self) -> None:
+        self.stop = threading.Event()
+        self.metrics = Metrics()
+        self.schedule = Schedule(self.daemon.state_dir, self.daemon.timezone)
+        self._running: dict[str, threading.Event] = {}
+        self._lock = threading.Lock()
+        if self.daemon.drills and not self.keyring.can_restore:
+            raise ConfigError(
+                f"{self.daemon.path}: [[drill]] {self.daemon.drills[0].name!r}: this "
+                "configuration's key file is write-only and cannot restore; run drills "
+                "from drill.toml (vault-drill.service), not from the node's agent.toml")
+
+    # -- jobs ------------------------------------------------------------------------------
+
+    def _job(self, name: str, body: Callable[[], object]) -> Callable[[], None]:
+        def run() -> None:
+            if self.stop.is_set():
+                return
+            done = threading.Event()
+            with self._lock:
+                self._running[name] = done
+            self.metrics.job_running.labels(name).set(1)
+            self.notifier.status(f"running {name}")
+            try:
+                body()
+            finally:
+                self.metrics.job_running.labels(name).set(0)
+                with self._lock:
+                    del self._running[name]
+                    others = list(self._running)
+                done.set()
+                self.notifier.status(f"running {', '.join(others)}" if others else "idle")
+        return run
+
+    def backup(self, spec: BackupSet) -> BackupResult | None:
+        """Run one backup of ``spec``; its result, or None if it failed (logged, counted)."""
+        tags = [*spec.tags, f"set:{spec.name}"]
+        started = time.monotonic()
+        log.info("backup %s: starting (%s)", spec.name, ", ".join(spec.paths))
+        try:
+            result = run_backup(self.client, self.keyring, spec.paths, tags,
+                                set_cache_dir(self.config.cache_dir, spec.name),
+                                self.config.workers,
+                                exclude=spec.exclude, should_stop=self.stop.is_set,
+                                retention_days=spec.retention_days or 0)
+        except BackupCancelled as exc:
+            self.metrics.backup_failures.labels(spec.name).inc()
+            log.warning("backup %s: interrupted: %s; resumes at next start", spec.name, exc)
+            raise JobInterrupted(str(exc)) from None
+        except AgentError as exc:
+            self.metrics.backup_failures.labels(spec.name).inc()
+            log.error("backup %s: FAILED: %s", spec.name, exc)
+            return None
+        finally:
+            self.metrics.backup_duration.labels(spec.name).set(time.monotonic() - started)
+        m = self.metrics
+        m.backup_last_success.labels(spec.name).set(time.time())
+        m.backup_bytes.labels(spec.name).inc(result.bytes)
+        m.backup_new_bytes.labels(spec.name).inc(result.new_bytes)
+        m.backup_new_chunks.labels(spec.name).inc(result.new_chunks)
+        for path, reason in result.skipped:
+            log.warning("backup %s: skipped %s: %s", spec.name, path, reason)
+        log.info("backup %s: snapshot %s, %d files (%d read), %d bytes, %d new bytes in %.1fs",
+                 spec.name, result.snapshot.id[:12], result.files, result.files_read,
+                 result.bytes, result.new_bytes, result.duration_s)
+        return result
+
+    def drill(self, spec: DrillJob) -> None:
+        m = self.metrics
+        try:
+            ref = latest_of_set(self.client, spec.set, spec.node)
+            report = run_drill(self.client, self.keyring, ref, command=spec.validate,
+                               timeout=spec.timeout, isolation=spec.isolation,
+                               workers=self.config.workers)
+            record(self.client, self.keyring, report)
+        except AgentError as exc:
+            m.drill_failures.labels(spec.name).inc()
+            m.drill_passed.labels(spec.name).set(0)
+            log.error("drill %s: FAILED to run: %s", spec.name, exc)
+            return
+        m.drill_rto.labels(spec.name).set(report.rto_s)
+        m.drill_bytes.labels(spec.name).set(report.bytes)
+        m.drill_passed.labels(spec.name).set(1 if report.passed else 0)
+        if report.passed:
+            m.drill_last_success.labels(spec.name).set(time.time())
+            log.info("drill %s: %s", spec.name, report.summary())
+        else:
+            m.drill_failures.labels(spec.name).inc()
+            log.error("drill %s: %s", spec.name, report.summary())
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    def wait_for_jobs(self, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        while True:
+            with self._lock:
+                pending = list(self._running.values())
+            if not pending:
+                return True
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            pending[0].wait(min(left, 0.5))
+
+    def run(self) -> int:
+        self.daemon.state_dir.mkdir(parents=True, exist_ok=True)
+        if self.daemon.metrics_listen is not None:
+            host, port = self.metrics.serve(*self.daemon.metrics_listen)
+            (self.daemon.state_dir / "metrics.addr").write_text(f"{host}:{port}\n")
+            log.info("metrics on http://%s:%d/metrics", host, port)
+        for spec in self.daemon.backup_sets:
+            self.schedule.add(spec.name, spec.schedule,
+                              self._job(spec.name, lambda s=spec: self.backup(s)))
+        for spec in self.daemon.drills:
+            self.schedule.add(spec.name, spec.schedule,
+                              self._job(spec.name, lambda s=spec: self.drill(s)))
+        if self.schedule.caught_up:
+            log.info("missed while down, running once now: %s",
+                     ", ".join(self.schedule.caught_up))
+        self.schedule.start()
+        jobs = len(self.daemon.backup_sets) + len(self.daemon.drills)
+        self.notifier.ready(f"idle; {jobs} scheduled jobs")
+        log.info("vault-agent running: %d backup sets, %d drills",
+                 len(self.daemon.backup_sets), len(self.daemon.drills))
+        self.notifier.start_watchdog(self.stop)
+        self.stop.wait()
+        self.notifier.stopping()
+        log.info("vault-agent stopping (at most %.0fs)", self.daemon.stop_timeout)
+        self.schedule.shutdown()
+        clean = self.wait_for_jobs(self.daemon.stop_timeout)
+        if not clean:
+            log.error("a job did not stop within %.0fs; exiting anyway", self.daemon.stop_timeout)
+        self.metrics.close()
+        log.info("vault-agent stopped")
+        return 0

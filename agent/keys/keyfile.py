@@ -1,0 +1,282 @@
+"""Key files and the key hierarchy derived from a tenant's master secret.
+
+::
+
+    master (32 random bytes, tenant key file, operators / drill runners / escrow only)
+     ├── id key       = derive_key("… chunk id key", master)            chunk ids + chunk keys
+     ├── restore key  = X25519(derive_key("… restore key", master))     opens manifest roots
+     └── signing seed = derive_key("… node signing key", master || node) Ed25519, per node
+
+(``derive_key`` is BLAKE3 in key-derivation mode.)
+
+A node key file is *write-only*: it carries the id key, the restore **public** key and the
+node's signing seed, never the master nor the restore private key (FORMAT.md "Key hierarchy").
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import os
+import stat
+import tomllib
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import blake3
+import tomli_w
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+
+from bulwark.agent.errors import KeyMaterialError
+from bulwark.agent.format.constants import (
+    KDF_CONTEXT_CHUNK_ID,
+    KDF_CONTEXT_NODE_SIGNING,
+    KDF_CONTEXT_RESTORE,
+    KEY_FILE_VERSION,
+    KEY_SIZE,
+    MASTER_SIZE,
+)
+from bulwark.agent.format.crypto import public_signing_key
+
+KIND_TENANT = "tenant"
+KIND_NODE = "node"
+
+
+@dataclass(frozen=True)
+class KeyRing:
+    """Everything the agent needs for one tenant on one node.
+
+    ``restore_private`` is None when loaded from a write-only node key file.
+    """
+
+    tenant: str
+    id_key: bytes
+    restore_public: bytes
+    restore_private: bytes | None
+    signing_seed: bytes
+    node: str
+    master: bytes | None = None  # tenant key files only; derives any node's signing key
+
+    @property
+    def can_restore(self) -> bool:
+        return self.restore_private is not None
+
+    def signing_public_key(self, node: str) -> bytes | None:
+        """The Ed25519 public key ``node`` must sign with, if this key ring can tell:
+        any node with the tenant master, only its own node with a node key file."""
+        if self.master is not None:
+            seed = derive_key(KDF_CONTEXT_NODE_SIGNING, self.master + node.encode("utf-8"))
+            return public_signing_key(seed)
+        return public_signing_key(self.signing_seed) if node == self.node else None
+
+    def __repr__(self) -> str:  # never print key bytes into logs or tracebacks
+        return (
+            f"KeyRing(tenant={self.tenant!r}, node={self.node!r}, "
+            f"can_restore={self.can_restore})"
+        )
+
+
+def derive_key(context: str, material: bytes) -> bytes:
+    """BLAKE3 in derive_key mode, 32 bytes."""
+    return blake3.blake3(material, derive_key_context=context).digest()
+
+
+def derive_keyring(master: bytes, tenant: str, node: str) -> KeyRing:
+    """The full key ring (restore private key included) from a tenant master secret."""
+    if len(master) != MASTER_SIZE:
+        raise KeyMaterialError(f"master secret must be {MASTER_SIZE} bytes, got {len(master)}")
+    restore_private = derive_key(KDF_CONTEXT_RESTORE, master)
+    restore_public = (
+        X25519PrivateKey.from_private_bytes(restore_private).public_key().public_bytes_raw()
+    )
+    return KeyRing(
+        tenant=tenant,
+        id_key=derive_key(KDF_CONTEXT_CHUNK_ID, master),
+        restore_public=restore_public,
+        restore_private=restore_private,
+        signing_seed=derive_key(KDF_CONTEXT_NODE_SIGNING, master + node.encode("utf-8")),
+        node=node,
+        master=master,
+    )
+
+
+def generate_tenant_key_file(path: Path, tenant: str | None = None) -> None:
+    """Create a tenant key file with a fresh random master secret (mode 0600, never overwrites)."""
+    tenant = tenant if tenant is not None else str(uuid.uuid4())
+    _check_name(path, "tenant", tenant)
+    doc = {
+        "version": KEY_FILE_VERSION,
+        "kind": KIND_TENANT,
+        "tenant": tenant,
+        "master": _b64(os.urandom(MASTER_SIZE)),
+    }
+    _write_new_private_file(Path(path), tomli_w.dumps(doc).encode("utf-8"))
+
+
+def write_node_key_file(tenant_key_path: Path, node: str, path: Path) -> None:
+    """Write a write-only key file for ``node`` derived from a tenant key file (mode 0600)."""
+    _check_name(path, "node", node)
+    doc = _read_doc(Path(tenant_key_path))
+    if doc.get("kind", KIND_TENANT) != KIND_TENANT:
+        raise KeyMaterialError(
+            f"{tenant_key_path}: is a {doc.get('kind')!r} key file; a node key file can only "
+            "be made from the tenant key file"
+        )
+    ring = derive_keyring(_field_bytes(tenant_key_path, doc, "master", MASTER_SIZE),
+                          _field_str(tenant_key_path, doc, "tenant"), node)
+    out = {
+        "version": KEY_FILE_VERSION,
+        "kind": KIND_NODE,
+        "tenant": ring.tenant,
+        "node": node,
+        "id_key": _b64(ring.id_key),
+        "restore_public": _b64(ring.restore_public),
+        "signing_seed": _b64(ring.signing_seed),
+    }
+    _write_new_private_file(Path(path), tomli_w.dumps(out).encode("utf-8"))
+
+
+def load_keyring(path: Path, node: str) -> KeyRing:
+    """Load a tenant key file (full key ring) or a node key file (write-only key ring)."""
+    path = Path(path)
+    doc = _read_doc(path)
+    kind = doc.get("kind", KIND_TENANT)
+    tenant = _field_str(path, doc, "tenant")
+    if kind == KIND_TENANT:
+        return derive_keyring(_field_bytes(path, doc, "master", MASTER_SIZE), tenant, node)
+    if kind != KIND_NODE:
+        raise KeyMaterialError(
+            f"{path}: unknown key file kind {kind!r} (expected 'tenant' or 'node')"
+        )
+    file_node = _field_str(path, doc, "node")
+    if file_node != node:
+        raise KeyMaterialError(
+            f"{path}: this key file belongs to node {file_node!r}, not {node!r}; "
+            "make one for this node with the tenant key file"
+        )
+    restore_public = _field_bytes(path, doc, "restore_public", KEY_SIZE)
+    return KeyRing(
+        tenant=tenant,
+        id_key=_field_bytes(path, doc, "id_key", KEY_SIZE),
+        restore_public=restore_public,
+        restore_private=None,
+        signing_seed=_field_bytes(path, doc, "signing_seed", KEY_SIZE),
+        node=node,
+    )
+
+
+def read_key_file_bytes(path: Path) -> bytes:
+    """The exact bytes of a valid key file (tenant or node), for escrow and paper export."""
+    _read_doc(Path(path))  # validates type, mode, version
+    with open(path, "rb") as f:
+        return f.read(1 << 16)
+
+
+def write_key_file_bytes(path: Path, data: bytes) -> None:
+    """Write recovered key-file bytes to a new 0600 file, after checking they are one."""
+    try:
+        doc = tomllib.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError):
+        raise KeyMaterialError("recovered data is not a key file") from None
+    if doc.get("version") != KEY_FILE_VERSION or doc.get("kind") not in (KIND_TENANT, KIND_NODE):
+        raise KeyMaterialError("recovered data is not a key file of this version")
+    _write_new_private_file(Path(path), data)
+
+
+# --- file handling ------------------------------------------------------------------------
+
+
+def _read_doc(path: Path) -> dict:
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except FileNotFoundError:
+        raise KeyMaterialError(f"{path}: key file does not exist") from None
+    except OSError as exc:
+        raise KeyMaterialError(f"{path}: cannot open key file: {exc.strerror}") from None
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise KeyMaterialError(f"{path}: key file is not a regular file")
+        if st.st_mode & 0o077:
+            raise KeyMaterialError(
+                f"{path}: key file is accessible by group or others "
+                f"(mode {stat.S_IMODE(st.st_mode):04o}); run: chmod 600 {path}"
+            )
+        with os.fdopen(fd, "rb", closefd=False) as f:
+            raw = f.read(1 << 16)
+    except OSError as exc:
+        raise KeyMaterialError(f"{path}: cannot read key file: {exc.strerror}") from None
+    finally:
+        os.close(fd)
+    try:
+        doc = tomllib.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise KeyMaterialError(f"{path}: key file is not valid TOML: {exc}") from None
+    version = doc.get("version")
+    if version != KEY_FILE_VERSION:
+        raise KeyMaterialError(
+            f"{path}: unsupported key file version {version!r} (expected {KEY_FILE_VERSION})"
+        )
+    return doc
+
+
+def _field_str(path: Path | str, doc: dict, name: str) -> str:
+    value = doc.get(name)
+    if not isinstance(value, str) or not value:
+        raise KeyMaterialError(f"{path}: key '{name}' is missing or not a non-empty string")
+    return value
+
+
+def _field_bytes(path: Path | str, doc: dict, name: str, size: int) -> bytes:
+    text = _field_str(path, doc, name)
+    try:
+        value = base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        raise KeyMaterialError(f"{path}: key '{name}' is not valid base64") from None
+    if len(value) != size:
+        raise KeyMaterialError(
+            f"{path}: key '{name}' must decode to {size} bytes, got {len(value)}"
+        )
+    return value
+
+
+def _check_name(path: Path, what: str, value: str) -> None:
+    if not value or "\x00" in value or value != value.strip():
+        raise KeyMaterialError(f"{path}: invalid {what} name {value!r}")
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
+
+
+def _write_new_private_file(path: Path, data: bytes) -> None:
+    """Create ``path`` with mode 0600; refuse to overwrite; no partial file is left behind."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
+                     0o600)
+    except FileExistsError:
+        raise KeyMaterialError(
+            f"{path}: already exists; refusing to overwrite a key file"
+        ) from None
+    except OSError as exc:
+        raise KeyMaterialError(f"{path}: cannot create key file: {exc.strerror}") from None
+    try:
+        os.fchmod(fd, 0o600)
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
+        os.fsync(fd)
+    except OSError as exc:
+        os.close(fd)
+        os.unlink(path)
+        raise KeyMaterialError(f"{path}: cannot write key file: {exc.strerror}") from None
+    os.close(fd)
+    try:
+        dfd = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
+    except OSError:
+        return
+    try:
+        os.fsync(dfd)
+    finally:
+        os.close(dfd)

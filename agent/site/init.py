@@ -1,0 +1,64 @@
+"""Creates a ready-to-run site folder: the embedded default of ``vaultctl init``.
+
+A site is one vault and one node on this machine, on loopback: ``vault.toml`` for
+vaultd (mTLS), ``agent.toml`` for the node (write-only: ``node.key`` cannot restore),
+``operator.toml``/``officer.toml``/``drill.toml`` (these carry the tenant key), the CA and
+every certificate under ``pki/`` (see ``agent.site.identity``), the tenant key (mode 0600),
+the store folder, and the agent's cache folder. Everything is relative to the folder, so
+it can be moved.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from pathlib import Path
+
+import tomli_w
+
+from bulwark.agent.errors import ConfigError
+from bulwark.agent.keys.keyfile import generate_tenant_key_file
+from bulwark.agent.site.identity import ENROLL_FILE, init_pki, issue_identity
+
+DEFAULT_PORT = 7443
+
+
+def init_site(directory: Path, port: int = DEFAULT_PORT, node: str | None = None) -> list[Path]:
+    """Write a new site into ``directory`` and return the paths written.
+
+    Refuses (ConfigError) to touch a folder that already holds a site, so an existing
+    tenant key is never overwritten.
+    """
+    if not 0 < port < 65536:
+        raise ConfigError(f"--port must be between 1 and 65535, got {port}")
+    directory.mkdir(parents=True, exist_ok=True)
+    vault_toml, agent_toml, key = (
+        directory / "vault.toml", directory / "agent.toml", directory / "tenant.key")
+    for existing in (vault_toml, agent_toml, key):
+        if existing.exists():
+            raise ConfigError(f"{existing} already exists: refusing to overwrite a site")
+    store = directory / "store"
+    store.mkdir(mode=0o700, exist_ok=True)
+    generate_tenant_key_file(key)
+    address = f"127.0.0.1:{port}"
+    written = init_pki(directory, hosts=("localhost", "127.0.0.1"))
+    _write_toml(vault_toml, {
+        "server": {"listen": address},
+        "store": {"path": "store"},
+        "tls": {"ca": "pki/ca.crt", "cert": "pki/vault.crt", "key": "pki/vault.key",
+                "revoked": []},
+        "keys": {"enroll_file": ENROLL_FILE},
+    })
+    node = node or socket.gethostname()
+    written += issue_identity(directory, "node", node, address=address,
+                              config_name="agent.toml")
+    for role in ("operator", "officer", "drill"):
+        written += issue_identity(directory, role, role, address=address,
+                                  config_name=f"{role}.toml", node=node)
+    return [vault_toml, key, store, *dict.fromkeys(written)]
+
+
+def _write_toml(path: Path, doc: dict) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    with os.fdopen(fd, "wb") as out:
+        tomli_w.dump(doc, out)

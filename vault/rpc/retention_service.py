@@ -1,0 +1,197 @@
+"""The gRPC edge of WORM retention: ``bulwark.v1.Retention`` and ``bulwark.v1.Audit``.
+
+Rules live in ``vault.retention`` (pure), prune and scrub in ``vault.prune``; this module
+reads the caller (``vault.rpc.identity.caller_of``), audits every change and every refusal
+(durably, before answering), and converts messages. Errors map through
+``vault.rpc.vault_service.status_for``.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+
+from bulwark.protos.bulwark.v1 import audit_pb2, audit_pb2_grpc, retention_pb2, retention_pb2_grpc
+from bulwark.protos.contract import RETENTION_MODES
+from bulwark.vault.audit import AuditLog
+from bulwark.vault.catalog import Catalog, SnapshotRecord
+from bulwark.vault.clock import Clock
+from bulwark.vault.errors import InvalidRequest, PermissionDenied, RetentionRefused
+from bulwark.vault.prune import prune, scrub
+from bulwark.vault.retention import (
+    check_delete,
+    check_hold,
+    check_set_retention,
+    date,
+)
+from bulwark.vault.rpc.identity import Caller, caller_of
+from bulwark.vault.rpc.status import edge
+from bulwark.vault.store.base import ChunkStore
+from bulwark.vault.upload_guard import UploadGuard
+
+log = logging.getLogger(__name__)
+MAX_DETAIL_IDS = 20
+
+
+def retention_info(rec: SnapshotRecord, now_ns: int) -> retention_pb2.RetentionInfo:
+    r = rec.retention
+    return retention_pb2.RetentionInfo(
+        snapshot_id=rec.id,
+        mode=RETENTION_MODES.get(r.mode, 0),
+        retain_until_ns=r.retain_until_ns,
+        legal_hold=r.legal_hold,
+        hold_reason=r.hold_reason,
+        now_ns=now_ns,
+    )
+
+
+class RetentionService(retention_pb2_grpc.RetentionServicer):
+    """``bulwark.v1.Retention``. ``guard`` is the upload/prune lock shared with PutChunks."""
+
+    def __init__(
+        self,
+        store: ChunkStore,
+        catalog: Catalog,
+        clock: Clock,
+        audit: AuditLog,
+        guard: UploadGuard,
+        wall=None,
+    ) -> None:
+        self.store = store
+        self.catalog = catalog
+        self.clock = clock
+        self.audit = audit
+        self.guard = guard
+        self._prune_lock = threading.Lock()
+        self._wall = wall
+
+    def _refused(self, caller: Caller, action: str, target: str, exc: Exception) -> None:
+        self.audit.append(caller.name, caller.role, action, target, "refused", str(exc))
+
+    def _ruled(self, caller: Caller, action: str, target: str, rule):
+        """Run ``rule()``; audit and re-raise a refusal."""
+        try:
+            return rule()
+        except (RetentionRefused, PermissionDenied, InvalidRequest) as exc:
+            self._refused(caller, action, target, exc)
+            raise
+
+    @edge
+    def GetRetention(self, request, context):
+        rec = self.catalog.resolve(request.ref)
+        return retention_info(rec, self.clock.now_ns())
+
+    @edge
+    def SetRetention(self, request, context):
+        caller = caller_of(context)
+        rec = self.catalog.resolve(request.ref)
+        target = f"snapshot:{rec.id}"
+        until = request.retain_until_ns
+        kind = self._ruled(caller, "retention.set", target, lambda: check_set_retention(
+            rec.id, rec.retention, until, caller, request.bypass_governance))
+        detail = (f"{kind}: {date(rec.retention.retain_until_ns)} -> {date(until)}"
+                  f" ({rec.retention.mode})" + (" with governance bypass" if kind == "shorten"
+                                                 else ""))
+        self.audit.append(caller.name, caller.role, f"retention.{kind}", target, "allowed",
+                          detail)
+        self.catalog.set_retain_until(rec.id, until)
+        return retention_info(self.catalog.resolve(rec.id), self.clock.now_ns())
+
+    @edge
+    def SetLegalHold(self, request, context):
+        caller = caller_of(context)
+        rec = self.catalog.resolve(request.ref)
+        target = f"snapshot:{rec.id}"
+        action = "hold.set" if request.hold else "hold.clear"
+        self._ruled(caller, action, target,
+                    lambda: check_hold(rec.id, caller, request.hold, request.reason))
+        self.audit.append(caller.name, caller.role, action, target, "allowed", request.reason)
+        self.catalog.set_legal_hold(rec.id, request.hold, request.reason)
+        return retention_info(self.catalog.resolve(rec.id), self.clock.now_ns())
+
+    @edge
+    def DeleteSnapshot(self, request, context):
+        caller = caller_of(context)
+        rec = self.catalog.resolve(request.ref)
+        target = f"snapshot:{rec.id}"
+        now = self.clock.now_ns()
+        how = self._ruled(caller, "snapshot.delete", target, lambda: check_delete(
+            rec.id, rec.retention, now, caller, request.bypass_governance))
+        detail = ("expired " if how == "expired" else "governance bypass, locked until ") + date(
+            rec.retention.retain_until_ns)
+        self.audit.append(caller.name, caller.role, "snapshot.delete", target, "allowed", detail)
+        self.catalog.delete_snapshot(rec.id)
+        log.info("snapshot %s deleted by %s (%s)", rec.id, caller, detail)
+        return retention_pb2.DeleteSnapshotResponse(snapshot_id=rec.id)
+
+    @edge
+    def Prune(self, request, context):
+        caller = caller_of(context)
+        if not self._prune_lock.acquire(blocking=False):
+            exc = RetentionRefused("prune: another prune is running; try again when it ends")
+            self._refused(caller, "prune", "vault", exc)
+            raise exc
+
+        def audit_delete(sid: str) -> None:
+            self.audit.append(caller.name, caller.role, "snapshot.delete", f"snapshot:{sid}",
+                              "allowed", "prune: retention expired, no legal hold")
+
+        try:
+            report = prune(self.catalog, self.store, self.clock, self.guard,
+                           dry_run=request.dry_run, on_snapshot=audit_delete)
+        except Exception as exc:
+            self.audit.append(caller.name, caller.role, "prune", "vault", "error", str(exc))
+            raise
+        finally:
+            self._prune_lock.release()
+        self.audit.append(
+            caller.name, caller.role, "prune.dry-run" if request.dry_run else "prune", "vault",
+            "allowed",
+            f"{len(report.snapshots)} snapshot(s), {report.chunks} chunk(s), {report.bytes} "
+            f"bytes, {report.orphans} orphan blob(s); kept (held): {len(report.kept_locked)}",
+        )
+        return retention_pb2.PruneReport(
+            dry_run=report.dry_run, snapshots=report.snapshots, chunks=report.chunks,
+            bytes=report.bytes, kept_locked=report.kept_locked, orphans=report.orphans,
+        )
+
+    @edge
+    def Scrub(self, request, context):
+        caller = caller_of(context)
+        report = scrub(self.catalog, self.store, self.clock)
+        shown = ", ".join(d.chunk_id.hex()[:16] for d in report.damaged[:MAX_DETAIL_IDS])
+        self.audit.append(
+            caller.name, caller.role, "scrub", "vault",
+            "allowed" if not report.damaged else "error",
+            f"{report.blobs} blob(s), {report.bytes} bytes, {len(report.damaged)} damaged"
+            + (f": {shown}" if shown else ""),
+        )
+        return retention_pb2.ScrubReport(
+            blobs=report.blobs, bytes=report.bytes,
+            damaged=[retention_pb2.DamagedChunk(chunk_id=d.chunk_id, problem=d.problem,
+                                                snapshots=d.snapshots)
+                     for d in report.damaged],
+        )
+
+    @edge
+    def GetClock(self, request, context):
+        now = self.clock.now_ns()
+        wall = self._wall() if self._wall else time.time_ns()
+        return retention_pb2.ClockInfo(now_ns=now, wall_ns=wall, skew_ns=wall - now)
+
+
+class AuditService(audit_pb2_grpc.AuditServicer):
+    """``bulwark.v1.Audit``: the chain as stored; clients verify it themselves."""
+
+    def __init__(self, audit: AuditLog) -> None:
+        self.audit = audit
+
+    @edge
+    def ReadAudit(self, request, context):
+        for entry in self.audit.entries(max(1, request.from_seq)):
+            if not context.is_active():
+                return
+            yield audit_pb2.AuditEntry(
+                seq=entry.seq, record=entry.record, prev_hash=entry.prev_hash, hash=entry.hash
+            )

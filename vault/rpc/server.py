@@ -1,0 +1,167 @@
+"""Assemble the gRPC server: the Vault service, health checking and reflection.
+
+``build_server`` binds but does not start; the caller starts and stops it. The transport
+credential choice lives in ``server_credentials`` alone: mTLS (client certificates required,
+signed by ``[tls] ca``) unless vault.toml says ``[server] insecure = true``, which is logged
+as a WARNING at every start. Every call passes ``vault.rpc.authz.AuthzInterceptor`` first.
+"""
+
+from __future__ import annotations
+
+import logging
+from concurrent.futures import ThreadPoolExecutor
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+from bulwark.protos.bulwark.v1 import (
+    audit_pb2,
+    audit_pb2_grpc,
+    drills_pb2,
+    drills_pb2_grpc,
+    keys_pb2,
+    keys_pb2_grpc,
+    retention_pb2,
+    retention_pb2_grpc,
+    vault_pb2,
+    vault_pb2_grpc,
+)
+from bulwark.vault.audit import AuditLog
+from bulwark.vault.catalog import Catalog
+from bulwark.vault.clock import Clock, ComplianceClock, SystemClock
+from bulwark.vault.config import VaultConfig
+from bulwark.vault.drill_log import DrillLog
+from bulwark.vault.errors import ConfigError
+from bulwark.vault.prune import CatalogLocks
+from bulwark.vault.registry import Registry
+from bulwark.vault.rpc.authz import AuthzInterceptor
+from bulwark.vault.rpc.drills_service import DrillsService
+from bulwark.vault.rpc.keys_service import KeysService
+from bulwark.vault.rpc.retention_service import AuditService, RetentionService
+from bulwark.vault.rpc.revocation import Revocations
+from bulwark.vault.rpc.vault_service import VaultService
+from bulwark.vault.store.base import ChunkStore
+from bulwark.vault.store.fs import FilesystemStore
+from bulwark.vault.upload_guard import UploadGuard
+
+SERVICE_NAME = vault_pb2.DESCRIPTOR.services_by_name["Vault"].full_name  # "bulwark.v1.Vault"
+HEALTH_SERVICE_NAME = health_pb2.DESCRIPTOR.services_by_name["Health"].full_name
+KEYS_SERVICE_NAME = keys_pb2.DESCRIPTOR.services_by_name["Keys"].full_name
+DRILLS_SERVICE_NAME = drills_pb2.DESCRIPTOR.services_by_name["Drills"].full_name
+RETENTION_SERVICE_NAME = retention_pb2.DESCRIPTOR.services_by_name["Retention"].full_name
+AUDIT_SERVICE_NAME = audit_pb2.DESCRIPTOR.services_by_name["Audit"].full_name
+WORKERS = 16
+INSECURE_WARNING = (
+    "INSECURE: [server] insecure = true: plaintext gRPC, no client identities, every caller "
+    "is treated as role 'operator'. Never use this outside a test bench."
+)
+log = logging.getLogger(__name__)
+
+
+def open_backends(config: VaultConfig) -> tuple[FilesystemStore, Catalog]:
+    """Open (creating if needed) the filesystem store and the catalog the config names."""
+    store = FilesystemStore(config.store_path)
+    config.catalog_path.parent.mkdir(parents=True, exist_ok=True)
+    return store, Catalog(config.catalog_path)
+
+
+def server_credentials(config: VaultConfig) -> grpc.ServerCredentials | None:
+    """mTLS credentials for the listening port; ``None`` (plaintext) only when insecure."""
+    if config.insecure:
+        log.warning(INSECURE_WARNING)
+        return None
+    assert config.tls is not None  # load_config guarantees it when not insecure
+    try:
+        ca = config.tls.ca.read_bytes()
+        cert = config.tls.cert.read_bytes()
+        key = config.tls.key.read_bytes()
+    except OSError as exc:
+        raise ConfigError(
+            f"{config.source}: tls: cannot read {exc.filename}: {exc.strerror}"
+        ) from None
+    return grpc.ssl_server_credentials(
+        [(key, cert)], root_certificates=ca, require_client_auth=True
+    )
+
+
+def open_audit(config: VaultConfig, clock: Clock) -> AuditLog:
+    """The vault's one audit log (``audit.sqlite`` next to the catalog)."""
+    config.catalog_path.parent.mkdir(parents=True, exist_ok=True)
+    return AuditLog(config.catalog_path.parent / "audit.sqlite", clock)
+
+
+def open_clock(config: VaultConfig, catalog: Catalog) -> tuple[ComplianceClock, list]:
+    """Start the compliance clock (``clock.state`` next to the catalog); returns it and its
+    start events, for the caller to audit once the audit log is open (docs/worm.md)."""
+    clock = ComplianceClock(config.catalog_path.parent / "clock.state",
+                            floor_ns=catalog.newest_time_ns())
+    return clock, clock.start()
+
+
+def build_server(
+    config: VaultConfig,
+    store: ChunkStore,
+    catalog: Catalog,
+    clock: Clock | None = None,
+    audit: AuditLog | None = None,
+) -> tuple[grpc.Server, int]:
+    """A bound, not yet started server and the port it bound (resolves port 0).
+
+    Messages larger than ``config.max_message_bytes`` either way fail with
+    RESOURCE_EXHAUSTED. Raises ``ConfigError`` naming ``server.listen`` if the bind fails.
+    """
+    options = [
+        ("grpc.max_receive_message_length", config.max_message_bytes),
+        ("grpc.max_send_message_length", config.max_message_bytes),
+        ("grpc.so_reuseport", 0),  # a second vaultd on the same port must fail, not share
+    ]
+    clock = clock or SystemClock()
+    audit = audit or open_audit(config, clock)
+    registry = Registry(config.registry_path or config.catalog_path.parent / "keys.sqlite",
+                        clock, config.enroll_file)
+    credentials = server_credentials(config)
+    revocations = Revocations(config.source, config.tls) if credentials is not None else None
+    interceptor = AuthzInterceptor(
+        revocations.is_revoked if revocations else (lambda serial: False), audit
+    )
+    server = grpc.server(
+        ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="vault-rpc"),
+        options=options, interceptors=[interceptor],
+    )
+    guard = UploadGuard()  # uploads x prune (docs/worm.md, concurrency table)
+    store.set_lock_oracle(CatalogLocks(catalog, clock))
+    vault_pb2_grpc.add_VaultServicer_to_server(
+        VaultService(store, catalog, clock, registry, policy=config.retention, guard=guard),
+        server,
+    )
+    retention_pb2_grpc.add_RetentionServicer_to_server(
+        RetentionService(store, catalog, clock, audit, guard), server
+    )
+    audit_pb2_grpc.add_AuditServicer_to_server(AuditService(audit), server)
+    keys_pb2_grpc.add_KeysServicer_to_server(KeysService(registry, audit), server)
+    drills_pb2_grpc.add_DrillsServicer_to_server(
+        DrillsService(DrillLog(config.catalog_path.parent / "drills.sqlite"), clock), server
+    )
+    health_servicer = health.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    for name in ("", SERVICE_NAME, KEYS_SERVICE_NAME, DRILLS_SERVICE_NAME,
+                 RETENTION_SERVICE_NAME, AUDIT_SERVICE_NAME):
+        health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
+    reflection.enable_server_reflection(
+        (SERVICE_NAME, KEYS_SERVICE_NAME, DRILLS_SERVICE_NAME, RETENTION_SERVICE_NAME,
+         AUDIT_SERVICE_NAME, HEALTH_SERVICE_NAME,
+         reflection.SERVICE_NAME), server
+    )
+    try:
+        if credentials is None:
+            port = server.add_insecure_port(config.listen)
+        else:
+            port = server.add_secure_port(config.listen, credentials)
+    except RuntimeError as exc:
+        raise ConfigError(
+            f"{config.source}: server.listen: cannot bind {config.listen}: {exc}"
+        ) from None
+    if port == 0:
+        raise ConfigError(f"{config.source}: server.listen: cannot bind {config.listen}")
+    return server, port

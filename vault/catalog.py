@@ -368,6 +368,28 @@ class Catalog:
             rows = db.execute(f"SELECT * FROM snapshots {where} ORDER BY time_ns, id", args)
             return [_record(r) for r in rows]
 
+    def snapshot_page(
+        self, node: str | None, newest_first: bool, after: tuple[int, str] | None, limit: int
+    ) -> list[SnapshotRecord]:
+        """Up to ``limit`` snapshots (of ``node`` if given) in (time_ns, id) order, or the
+        reverse with ``newest_first``, strictly after the key ``after`` (None: from the
+        start). Keyset paging: a listing of any length holds the lock one page at a time."""
+        clauses, args = [], []
+        if node:
+            clauses.append("node = ?")
+            args.append(node)
+        if after is not None:
+            clauses.append(f"(time_ns, id) {'<' if newest_first else '>'} (?, ?)")
+            args += list(after)
+        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+        order = "DESC" if newest_first else "ASC"
+        with self._locked() as db:
+            rows = db.execute(
+                f"SELECT * FROM snapshots {where} ORDER BY time_ns {order}, id {order} LIMIT ?",
+                (*args, limit),
+            )
+            return [_record(r) for r in rows]
+
     def resolve(self, ref: str, node: str | None = None) -> SnapshotRecord:
         """Find one snapshot by full id, unique id prefix, or ``"latest"``.
 

@@ -46,6 +46,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "/bulwark.v1.Vault/ListSnapshots": ALL,
     "/bulwark.v1.Vault/GetSnapshot": ALL,
     "/bulwark.v1.Vault/GetChunks": _roles(NODE, OPERATOR, REPLICA, DRILL),
+    "/bulwark.v1.Snapshots/QuerySnapshots": ALL,
     # WORM retention. Holds: officer only; governance bypass: officer only (checked in
     # the Retention service, which reads the caller's role).
     "/bulwark.v1.Retention/GetRetention": _roles(OPERATOR, OFFICER, DRILL),

@@ -24,6 +24,8 @@ from bulwark.protos.bulwark.v1 import (
     keys_pb2_grpc,
     retention_pb2,
     retention_pb2_grpc,
+    snapshots_pb2,
+    snapshots_pb2_grpc,
     vault_pb2,
     vault_pb2_grpc,
 )
@@ -40,6 +42,7 @@ from bulwark.vault.rpc.drills_service import DrillsService
 from bulwark.vault.rpc.keys_service import KeysService
 from bulwark.vault.rpc.retention_service import AuditService, RetentionService
 from bulwark.vault.rpc.revocation import Revocations
+from bulwark.vault.rpc.snapshots_service import SnapshotsService
 from bulwark.vault.rpc.vault_service import VaultService
 from bulwark.vault.store.base import ChunkStore
 from bulwark.vault.store.fs import FilesystemStore
@@ -51,6 +54,7 @@ KEYS_SERVICE_NAME = keys_pb2.DESCRIPTOR.services_by_name["Keys"].full_name
 DRILLS_SERVICE_NAME = drills_pb2.DESCRIPTOR.services_by_name["Drills"].full_name
 RETENTION_SERVICE_NAME = retention_pb2.DESCRIPTOR.services_by_name["Retention"].full_name
 AUDIT_SERVICE_NAME = audit_pb2.DESCRIPTOR.services_by_name["Audit"].full_name
+SNAPSHOTS_SERVICE_NAME = snapshots_pb2.DESCRIPTOR.services_by_name["Snapshots"].full_name
 WORKERS = 16
 INSECURE_WARNING = (
     "INSECURE: [server] insecure = true: plaintext gRPC, no client identities, every caller "
@@ -143,14 +147,15 @@ def build_server(
     drills_pb2_grpc.add_DrillsServicer_to_server(
         DrillsService(DrillLog(config.catalog_path.parent / "drills.sqlite"), clock), server
     )
+    snapshots_pb2_grpc.add_SnapshotsServicer_to_server(SnapshotsService(catalog), server)
     health_servicer = health.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     for name in ("", SERVICE_NAME, KEYS_SERVICE_NAME, DRILLS_SERVICE_NAME,
-                 RETENTION_SERVICE_NAME, AUDIT_SERVICE_NAME):
+                 RETENTION_SERVICE_NAME, AUDIT_SERVICE_NAME, SNAPSHOTS_SERVICE_NAME):
         health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
     reflection.enable_server_reflection(
         (SERVICE_NAME, KEYS_SERVICE_NAME, DRILLS_SERVICE_NAME, RETENTION_SERVICE_NAME,
-         AUDIT_SERVICE_NAME, HEALTH_SERVICE_NAME,
+         AUDIT_SERVICE_NAME, SNAPSHOTS_SERVICE_NAME, HEALTH_SERVICE_NAME,
          reflection.SERVICE_NAME), server
     )
     try:

@@ -20,7 +20,14 @@ from grpc_reflection.v1alpha import reflection_pb2
 from bulwark.agent.site import pki
 from bulwark.agent.site.identity import issue_identity
 from bulwark.agent.site.init import init_site
-from bulwark.protos.bulwark.v1 import audit_pb2, drills_pb2, keys_pb2, retention_pb2, vault_pb2
+from bulwark.protos.bulwark.v1 import (
+    audit_pb2,
+    drills_pb2,
+    keys_pb2,
+    retention_pb2,
+    snapshots_pb2,
+    vault_pb2,
+)
 from bulwark.vault.audit import AuditLog
 from bulwark.vault.config import load_config
 from bulwark.vault.rpc.authz import PERMISSIONS, markdown_table
@@ -30,8 +37,8 @@ from tests.e2e.conftest import free_port
 from tests.lib.clock import FakeClock
 from tests.lib.paths import README
 
-DESCRIPTORS = (vault_pb2, retention_pb2, audit_pb2, keys_pb2, drills_pb2, health_pb2,
-               reflection_pb2)
+DESCRIPTORS = (vault_pb2, retention_pb2, audit_pb2, keys_pb2, drills_pb2, snapshots_pb2,
+               health_pb2, reflection_pb2)
 ROLE_FILES = {"node": "agent.toml", "operator": "operator.toml", "officer": "officer.toml",
               "drill": "drill.toml", "replica": "replica-replica.toml"}
 

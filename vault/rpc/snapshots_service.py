@@ -1,0 +1,48 @@
+"""The gRPC edge of snapshot queries: ``bulwark.v1.Snapshots``.
+
+Decodes the request into a ``vault.snapshot_query.SnapshotQuery``, narrows a node caller to
+its own snapshots (``ingest.node_filter``), and streams one ``Snapshot`` per match; the hostname
+a host filter needs is read from the signed header, which the catalog keeps verbatim.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from google.protobuf.message import DecodeError
+
+from bulwark.protos.bulwark.v1 import snapshots_pb2_grpc, vault_pb2
+from bulwark.vault import ingest
+from bulwark.vault.catalog import Catalog, SnapshotRecord
+from bulwark.vault.rpc.identity import caller_of
+from bulwark.vault.rpc.status import edge
+from bulwark.vault.rpc.vault_service import snapshot_pb
+from bulwark.vault.snapshot_query import SnapshotQuery, query_snapshots
+
+
+def _host(record: SnapshotRecord) -> str:
+    try:
+        return vault_pb2.SnapshotHeader.FromString(record.header).hostname
+    except DecodeError:  # the vault checked the header at commit; never expected
+        return ""
+
+
+class SnapshotsService(snapshots_pb2_grpc.SnapshotsServicer):
+    """``bulwark.v1.Snapshots``. Thread-safe: the catalog serializes each page read."""
+
+    def __init__(self, catalog: Catalog) -> None:
+        self.catalog = catalog
+
+    @edge
+    def QuerySnapshots(self, request, context) -> Iterator[vault_pb2.Snapshot]:
+        node = ingest.node_filter(caller_of(context), request.node) or ""
+        query = SnapshotQuery(
+            node=node,
+            hosts=tuple(request.hosts),
+            tag_sets=tuple(tuple(ts.tags) for ts in request.tag_sets),
+            paths=tuple(request.paths),
+            newest_first=request.newest_first,
+            limit=request.limit,
+        )
+        for record in query_snapshots(self.catalog, query, _host):
+            yield snapshot_pb(record)

@@ -8,6 +8,7 @@ retention modes. protos/FORMAT.md documents each; changing one is a format chang
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from typing import Final
 
@@ -27,6 +28,40 @@ DRILL_REPORT_VERSION: Final = 1
 CHUNK_ID_SIZE: Final = 32
 SIGNATURE_SIZE: Final = 64  # Ed25519
 PUBLIC_KEY_SIZE: Final = 32  # Ed25519
+
+# FORMAT.md "Chunk blob": what the vault checks without keys. A format-v2 blob's chunk id
+# IS the BLAKE3-256 of its bytes (a content address the vault recomputes on every put, so
+# no node can store junk under an id another node will deduplicate on). Format-v1 blobs
+# (written before v2, readable forever, never accepted again) name their keyed id in the
+# header: magic | version | reserved(3) | chunk id(32) | nonce(12) | ciphertext | tag(16).
+BLOB_V1_MAGIC: Final = b"BWB1"
+BLOB_V1_VERSION: Final = 1
+BLOB_V1_ID_AT: Final = 8
+BLOB_V1_MIN_SIZE: Final = 52 + 16
+BLOB_V2_MAGIC: Final = b"BWB2"
+BLOB_V2_VERSION: Final = 2
+BLOB_V2_MIN_SIZE: Final = 20 + 16
+
+
+def blob_address(blob: bytes | bytearray | memoryview) -> bytes:
+    """The chunk id of a format-v2 blob: unkeyed BLAKE3-256 of its bytes."""
+    return blake3.blake3(blob).digest()
+
+
+def legacy_blob_problem(chunk_id: bytes, blob: bytes | bytearray | memoryview) -> str | None:
+    """Why a stored blob whose id is not its hash cannot be the format-v1 blob of
+    ``chunk_id`` (None if its keyless shape is right: magic, version, the id it names)."""
+    if len(blob) < BLOB_V1_MIN_SIZE:
+        return f"{len(blob)} bytes: shorter than any format-v1 blob ({BLOB_V1_MIN_SIZE})"
+    head = bytes(blob[:BLOB_V1_ID_AT + CHUNK_ID_SIZE])
+    if head[:4] != BLOB_V1_MAGIC:
+        return f"not a blob of this chunk id: magic {head[:4]!r}, id is not its hash"
+    if head[4] != BLOB_V1_VERSION or head[5:8] != bytes(3):
+        return "format-v1 header with a bad version or reserved bytes"
+    if head[BLOB_V1_ID_AT:] != chunk_id:
+        return "format-v1 blob names another chunk id"
+    return None
+
 
 # FindMissing, CommitSnapshot and GetChunks carry at most this many ids per message; the
 # vault refuses more (INVALID_ARGUMENT), so a message's size is bounded by the protocol.
@@ -51,3 +86,22 @@ def chunk_ids_digest(chunk_ids: Iterable[bytes]) -> bytes:
             raise ValueError(f"chunk id must be {CHUNK_ID_SIZE} bytes, got {len(cid)}")
         h.update(cid)
     return h.digest()
+
+
+# FORMAT.md "Store marker": the file `vaultctl init` (or `vaultd --init-store`) writes at the
+# root of a filesystem store. vaultd serves only a folder that holds it, and refuses a
+# marker whose version is newer than the one it reads.
+STORE_MARKER_NAME: Final = "BULWARK-STORE"
+STORE_MARKER_FORMAT: Final = "bulwark-store"
+STORE_FORMAT_VERSION: Final = 1
+
+
+def store_marker(vault_id: str, created: str) -> bytes:
+    """The marker's bytes: canonical JSON (keys sorted, no whitespace) and a newline.
+
+    ``vault_id`` is 32 lowercase hex digits chosen at random once per vault; ``created`` an
+    RFC 3339 UTC time. Readers ignore keys they do not know.
+    """
+    doc = {"format": STORE_MARKER_FORMAT, "version": STORE_FORMAT_VERSION,
+           "vault_id": vault_id, "created": created}
+    return json.dumps(doc, sort_keys=True, separators=(",", ":")).encode() + b"\n"

@@ -10,6 +10,9 @@ context. Rules, each with its reason:
   and reads only its own snapshots and chunks.
 - A commit stream carries at most ``header.chunk_count`` distinct ids, checked as ids arrive,
   so a hostile stream cannot grow the vault's memory past what the signed header allows.
+- A new blob's chunk id is the BLAKE3-256 of its bytes (blob format v2, a content address):
+  the vault recomputes it on every put, so nobody can store bytes under an id another node
+  will later find "present" and deduplicate on (FORMAT.md "Deduplication is verifiable").
 - A blob the store already held but the catalog lacked (a crash between the two) is recorded
   as stored, not as sent.
 """
@@ -23,11 +26,13 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from bulwark.protos.contract import (
+    BLOB_V2_MAGIC,
     CHUNK_ID_SIZE,
     PUBLIC_KEY_SIZE,
     SIGNATURE_SIZE,
     SNAPSHOT_HEADER_VERSION,
     SNAPSHOT_SIGNATURE_CONTEXT,
+    blob_address,
     chunk_ids_digest,
 )
 from bulwark.vault.caller import Caller
@@ -68,6 +73,18 @@ def check_ids(ids: Sequence[bytes], field: str, limit: int | None = None) -> Non
     for i, cid in enumerate(ids):
         if len(cid) != CHUNK_ID_SIZE:
             raise InvalidRequest(f"{field}[{i}]: {len(cid)} bytes, expected {CHUNK_ID_SIZE}")
+
+
+def check_content_addresses(items: Sequence[tuple[bytes, bytes, bytes]]) -> None:
+    """Every ``(chunk_id, data, digest)`` of a PutChunks message is a format-v2 blob whose id
+    is its hash. Raises InvalidRequest naming the first that is not; nothing of the message
+    is stored then."""
+    for i, (cid, data, _digest) in enumerate(items):
+        if blob_address(data) != cid:
+            what = ("a format-v1 blob: no longer accepted, its id cannot be checked"
+                    if bytes(data[:3]) == BLOB_V2_MAGIC[:3] and data[3:4] != BLOB_V2_MAGIC[3:]
+                    else "its chunk id is not the BLAKE3-256 of its bytes")
+            raise InvalidRequest(f"PutChunksRequest.blobs[{i}] (chunk {cid[:8].hex()}…): {what}")
 
 
 def check_header_shape(signed: SignedHeader) -> None:

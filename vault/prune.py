@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+from bulwark.protos.contract import legacy_blob_problem
 from bulwark.vault.catalog import Catalog
 from bulwark.vault.clock import Clock
 from bulwark.vault.errors import BlobLocked, NotFound
@@ -131,7 +132,11 @@ class ScrubReport:
 
 def scrub(catalog: Catalog, store: ChunkStore, clock: Clock) -> ScrubReport:
     """Re-read and re-hash every blob the catalog records; record and report damage with the
-    snapshots that reference each damaged chunk. A chunk pruned while scrub runs is skipped."""
+    snapshots that reference each damaged chunk. A chunk pruned while scrub runs is skipped.
+
+    Damage is: a missing blob, bytes that differ from the recorded digest or size, and a
+    legacy (format-v1) blob whose keyless shape does not name its own id (unusable by any
+    snapshot: FORMAT.md "Deduplication is verifiable")."""
     report = ScrubReport()
     found: list[tuple[bytes, str]] = []
     for cid, size, digest in catalog.iter_chunks():
@@ -143,10 +148,15 @@ def scrub(catalog: Catalog, store: ChunkStore, clock: Clock) -> ScrubReport:
             continue
         report.blobs += 1
         report.bytes += len(data)
-        if blob_digest(data) != digest:
+        computed = blob_digest(data)
+        if computed != digest:
             found.append((cid, "hash mismatch (stored bytes differ from the recorded digest)"))
         elif len(data) != size:
             found.append((cid, f"size {len(data)}, recorded {size}"))
+        elif computed != cid and (problem := legacy_blob_problem(cid, data)) is not None:
+            # A blob stored before format v2 under an id that is not its hash: it must at
+            # least be the v1 blob of that id, or no snapshot can use it (a poisoned upload).
+            found.append((cid, f"unusable: {problem}"))
     catalog.record_damage(found, clock.now_ns())
     refs = catalog.snapshots_referencing_many([cid for cid, _ in found])
     report.damaged = [Damage(cid, problem, refs[cid]) for cid, problem in found]

@@ -10,9 +10,10 @@ from bulwark.vault.store.base import blob_digest
 
 
 def make_blob(size: int = 64) -> tuple[bytes, bytes, bytes]:
-    """A random ``(chunk_id, data, digest)`` item with a valid digest."""
+    """A random ``(chunk_id, data, digest)`` item as a format-v2 agent sends it: the id is
+    the blob's content address, so it equals the digest."""
     data = os.urandom(size)
-    return os.urandom(32), data, blob_digest(data)
+    return blob_digest(data), data, blob_digest(data)
 
 
 @pytest.fixture

@@ -8,7 +8,9 @@ says who calls (the gRPC/mTLS edge is covered by tests/e2e/test_worm.py).
 from __future__ import annotations
 
 import json
+import os
 
+import blake3
 import grpc
 import pytest
 
@@ -315,3 +317,22 @@ def test_scrub_reports_damage_with_snapshots(w):
     assert (entry["action"], entry["outcome"]) == ("scrub", "error")
     assert a[0].hex()[:16] in entry["detail"]
     assert scrub(w.catalog, w.store, w.clock).blobs == 1
+
+
+def test_scrub_names_legacy_blobs_no_snapshot_can_use(w):
+    """A vault poisoned before format v2 (junk stored under a keyed v1 id another node then
+    deduplicated on): scrub names the blob and the snapshots it spoils; a well-formed v1
+    blob of its own id passes."""
+    poisoned_id, honest_id = os.urandom(32), os.urandom(32)
+    junk = os.urandom(200)
+    v1 = b"BWB1\x01\x00\x00\x00" + honest_id + os.urandom(12 + 100 + 16)
+    w.put((poisoned_id, junk, blake3.blake3(junk).digest()),
+          (honest_id, v1, blake3.blake3(v1).digest()))
+    sid = w.commit([poisoned_id, honest_id])
+    report = w.call("Scrub", retention_pb2.ScrubRequest())
+    problems = {d.chunk_id: (d.problem, list(d.snapshots)) for d in report.damaged}
+    assert list(problems) == [poisoned_id]
+    assert problems[poisoned_id][0].startswith("unusable: not a blob of this chunk id")
+    assert problems[poisoned_id][1] == [sid]
+    entry = w.last_audit()
+    assert (entry["action"], entry["outcome"]) == ("scrub", "error")

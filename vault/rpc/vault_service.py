@@ -105,6 +105,7 @@ class VaultService(vault_pb2_grpc.VaultServicer):
         for req in request_iterator:
             items = [(b.chunk_id, b.data, b.digest) for b in req.blobs]
             del req  # the parsed message holds a second copy of every blob
+            ingest.check_content_addresses(items)
             with self.guard.upload():
                 results = self.store.put_many(items)
                 rows = [(cid, len(data), digest) for cid, data, digest in items]

@@ -67,8 +67,9 @@ class Vault:
             "insecure = true\n"
         )
         self.config = load_config(cfg_path)
-        self.store, self.catalog = open_backends(self.config)
+        self.store, self.catalog = open_backends(self.config, init_store=True)
         if store is not None:
+            self.store.close()
             self.store = store
         self.clock = FakeClock(T0, step=1_000)
         self.server, self.port = build_server(self.config, self.store, self.catalog, self.clock)
@@ -84,6 +85,7 @@ class Vault:
         self.channel.close()
         self.server.stop(grace=None).wait()
         self.catalog.close()
+        self.store.close()
 
     def put(self, *items, messages: int = 1):
         blobs = [vault_pb2.Blob(chunk_id=c, data=d, digest=g) for c, d, g in items]
@@ -303,17 +305,31 @@ def test_get_chunks_unknown_is_not_found_before_streaming(vault):
     assert unknown.hex() in err.value.details()
 
 
-def test_orphan_blob_keeps_its_own_digest(vault):
-    """A blob stored before a crash but never recorded: a later put of other bytes under the
-    same id records the digest of the bytes actually stored, so reads still verify."""
+def test_orphan_blob_is_recorded_as_stored(vault):
+    """A blob stored before a crash but never recorded: the next put of it records the
+    stored bytes' digest, so reads still verify."""
     cid, stored, digest = make_blob()
     vault.store.put(cid, stored, digest)
-    other = os.urandom(64)
-    resp = vault.put((cid, other, blake3.blake3(other).digest()))
+    resp = vault.put((cid, stored, digest))
     assert resp.already_present == 1
     assert vault.catalog.chunk_digest(cid) == digest
     (blob,) = vault.stub.GetChunks(vault_pb2.GetChunksRequest(chunk_ids=[cid]))
     assert blob.data == stored
+
+
+def test_a_blob_whose_id_is_not_its_hash_is_refused_and_nothing_is_stored(vault):
+    """Deduplication poisoning: bytes under another blob's id (or a v1 blob, whose keyed id
+    the vault cannot check) are refused, and the whole message with them."""
+    good, (cid, _, _) = make_blob(), make_blob()
+    junk = os.urandom(64)
+    v1 = b"BWB1\x01\0\0\0" + cid + os.urandom(12 + 64 + 16)
+    for bad, phrase in (((cid, junk, blake3.blake3(junk).digest()), "is not the BLAKE3"),
+                        ((cid, v1, blake3.blake3(v1).digest()), "format-v1 blob")):
+        with pytest.raises(grpc.RpcError) as err:
+            vault.put(good, bad)
+        assert code_of(err) == grpc.StatusCode.INVALID_ARGUMENT
+        assert phrase in err.value.details()
+        assert not vault.store.has(cid) and not vault.store.has(good[0])
 
 
 def test_disk_full_is_resource_exhausted(tmp_path):
@@ -346,7 +362,7 @@ def test_health_and_reflection(vault):
 
 
 def test_get_chunks_and_commit_take_more_than_4096_ids(vault):
-    items = [make_blob(1) for _ in range(MAX_IDS_PER_MESSAGE + 5)]
+    items = [make_blob(8) for _ in range(MAX_IDS_PER_MESSAGE + 5)]
     for i in range(0, len(items), 1000):
         vault.put(*items[i : i + 1000])
     ids = [i[0] for i in items]

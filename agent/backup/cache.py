@@ -1,11 +1,22 @@
 """The node's file cache: skip reading files that have not changed since last time.
 
 A file is unchanged when its path, size, mtime, ctime and inode all match the entry
-recorded by the last successful backup; its chunk refs, offset (small files share pack
-chunks) and content hash are then taken from the cache and the file is not opened. The
-cache is rewritten after each successful commit and holds only files present in that
-backup, because its chunk refs include chunk keys (FORMAT.md, "What a write-only node
+recorded by the last successful backup of that path; its chunk refs, offset (small files
+share pack chunks) and content hash are then taken from the cache and the file is not
+opened. Paths are kept as raw bytes (names need not be UTF-8, issue 13).
+
+After each successful commit the rows *under that backup's paths* are replaced by the
+files it stored; rows of other paths stay (issue 13: backing up /data, then /big, then
+/data again must not re-read all of /data). Rows under a backed-up path whose file is gone
+are dropped with the rest of that subtree, so the cache holds chunk keys only of files
+the node still had when it last backed them up (FORMAT.md, "What a write-only node
 holds").
+
+The file carries a generation (``PRAGMA user_version``): a cache written by another
+generation, or for another blob format version, is dropped whole on open and the next
+backup reads every file once. That matters beyond the schema: rows hold chunk ids, and
+when the blob format changes how ids are computed, ids recorded earlier must never be
+reused for new snapshots.
 
 A backup writes its rows as it goes (:meth:`FileCache.stage`) into a staging table of
 its own in the same SQLite file, in short transactions, so memory does not grow with the
@@ -25,6 +36,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from bulwark.agent.format.constants import BLOB_VERSION
 from bulwark.agent.format.manifest import ChunkRef
 
 _REF = struct.Struct("<32s32sI")
@@ -59,8 +71,15 @@ def _unpack(data: bytes) -> tuple[ChunkRef, ...]:
     return tuple(ChunkRef(i, k, s) for i, k, s in _REF.iter_unpack(data))
 
 
+#: Bump when the rows' meaning changes. 3: paths as BLOBs, rows replaced per backed-up path.
+#: The blob format version is part of the generation: a new way of computing chunk ids
+#: makes every stored row unusable.
+CACHE_GENERATION = 3
+_USER_VERSION = CACHE_GENERATION << 8 | BLOB_VERSION
+_TABLE = "files"
+
 _COLUMNS = (
-    "(path TEXT PRIMARY KEY, size INTEGER, mtime_ns INTEGER, ctime_ns INTEGER, inode INTEGER,"
+    "(path BLOB PRIMARY KEY, size INTEGER, mtime_ns INTEGER, ctime_ns INTEGER, inode INTEGER,"
     " content_hash BLOB, chunks BLOB, offset INTEGER, length INTEGER)"
 )
 _STAGED_PREFIX = "staged_"  # staged_<pid>_<random>: one table per backup run in progress
@@ -76,9 +95,8 @@ class FileCache:
     def __init__(self, directory: Path) -> None:
         directory.mkdir(parents=True, exist_ok=True, mode=0o700)
         self._db = sqlite3.connect(directory / "files.sqlite", isolation_level=None)
-        # v2 adds the offset; a v1 cache is dropped (the next backup re-reads every file once)
-        self._db.execute("DROP TABLE IF EXISTS files")
-        self._db.execute(f"CREATE TABLE IF NOT EXISTS files_v2 {_COLUMNS}")
+        self._upgrade()
+        self._db.execute(f"CREATE TABLE IF NOT EXISTS {_TABLE} {_COLUMNS}")
         self._drop_orphaned_stages()
         self._staged: str | None = None
         self._rows: list[tuple[object, ...]] = []
@@ -90,9 +108,9 @@ class FileCache:
         """The cached refs for ``key``, or None if anything about the file changed."""
         row = self._db.execute(
             "SELECT size, mtime_ns, ctime_ns, inode, content_hash, chunks, offset, length"
-            " FROM files_v2"
+            f" FROM {_TABLE}"
             " WHERE path = ?",
-            (key.path,),
+            (os.fsencode(key.path),),
         ).fetchone()
         if row is None or tuple(row[:4]) != (key.size, key.mtime_ns, key.ctime_ns, key.inode):
             return None
@@ -111,7 +129,7 @@ class FileCache:
             self._staged = f"{_STAGED_PREFIX}{os.getpid()}_{secrets.token_hex(4)}"
             _staging_here.add(self._staged)
             self._db.execute(f"CREATE TABLE {self._staged} {_COLUMNS}")
-        self._rows.append((key.path, key.size, key.mtime_ns, key.ctime_ns, key.inode,
+        self._rows.append((os.fsencode(key.path), key.size, key.mtime_ns, key.ctime_ns, key.inode,
                            content.content_hash, _pack(content.chunks), content.offset,
                            content.length))
         if len(self._rows) >= STAGE_BATCH:
@@ -126,18 +144,41 @@ class FileCache:
             )
         self._rows = []
 
-    def swap_staged(self) -> None:
-        """Make the cache hold exactly the staged files (one transaction). Call only after
-        the snapshot holding them was committed."""
-        if self._staged is None:  # nothing staged: the backup had no files
-            self._db.execute("DELETE FROM files_v2")
-            return
+    def swap_staged(self, under: Iterable[str] | None = None) -> None:
+        """Replace the rows at or below each path of ``under`` (relative, as in the
+        manifest; ``""`` is everything) with the staged files, in one transaction; None
+        replaces the whole cache. Call only after the snapshot holding them was committed."""
         self._write_rows()
         with self._transaction():
-            self._db.execute("DROP TABLE files_v2")
-            self._db.execute(f"ALTER TABLE {self._staged} RENAME TO files_v2")
-        _staging_here.discard(self._staged)
-        self._staged = None
+            if under is None:
+                self._db.execute(f"DELETE FROM {_TABLE}")
+            for top in under or ():
+                self._delete_under(os.fsencode(top))
+            if self._staged is not None:
+                self._db.execute(f"INSERT OR REPLACE INTO {_TABLE} SELECT * FROM {self._staged}")
+                self._db.execute(f"DROP TABLE {self._staged}")
+        if self._staged is not None:
+            _staging_here.discard(self._staged)
+            self._staged = None
+
+    def _delete_under(self, top: bytes) -> None:
+        if not top:
+            self._db.execute(f"DELETE FROM {_TABLE}")
+            return
+        # BLOBs compare as bytes: everything below top sorts in [top + b"/", top + b"0")
+        self._db.execute(f"DELETE FROM {_TABLE} WHERE path = ? OR (path >= ? AND path < ?)",
+                         (top, top + b"/", top + b"0"))
+
+    def _upgrade(self) -> None:
+        """Drop everything a cache of another generation holds (module docstring)."""
+        (version,) = self._db.execute("PRAGMA user_version").fetchone()
+        if version == _USER_VERSION:
+            return
+        names = [row[0] for row in self._db.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table'")]
+        for name in names:
+            self._db.execute(f'DROP TABLE IF EXISTS "{name}"')
+        self._db.execute(f"PRAGMA user_version = {_USER_VERSION}")
 
     def discard_staged(self) -> None:
         """Forget what was staged (the backup failed); the cache stays as it was."""
@@ -148,7 +189,7 @@ class FileCache:
             self._staged = None
 
     def replace_all(self, entries: Iterable[tuple[CacheKey, CachedFile]]) -> None:
-        """Make the cache hold exactly ``entries`` (stage them all, then swap)."""
+        """Make the cache hold exactly ``entries`` (stage them all, then swap all)."""
         try:
             for key, content in entries:
                 self.stage(key, content)

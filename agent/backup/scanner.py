@@ -2,8 +2,10 @@
 
 Paths are kept as given, made absolute (as restic does): backing up ``/data/ckpt``
 stores ``data``, ``data/ckpt`` and everything under it, so a restore into ``/tmp/r``
-recreates ``/tmp/r/data/ckpt/...``. Symlinks are stored, never followed. Sockets,
-FIFOs and device files are skipped and reported, never stored.
+recreates ``/tmp/r/data/ckpt/...``. Symlinks are stored, never followed. FIFOs, sockets
+and device nodes are stored as what they are (type, mode, device numbers), never opened.
+Whatever cannot be listed or examined is reported through ``on_skip`` with the reason
+(issue 13: a directory that cannot be listed is stored empty *and* reported).
 """
 
 from __future__ import annotations
@@ -32,6 +34,10 @@ class ScanItem:
     inode: int
     device: int
     link_target: str = ""
+    nlink: int = 1
+    uid: int = 0
+    gid: int = 0
+    rdev: tuple[int, int] = (0, 0)  # device nodes: (major, minor)
 
     @property
     def abs(self) -> str:
@@ -39,15 +45,22 @@ class ScanItem:
         return "/" + self.rel
 
 
+_KINDS = {
+    stat.S_IFDIR: EntryType.DIR,
+    stat.S_IFREG: EntryType.FILE,
+    stat.S_IFLNK: EntryType.SYMLINK,
+    stat.S_IFIFO: EntryType.FIFO,
+    stat.S_IFSOCK: EntryType.SOCKET,
+    stat.S_IFCHR: EntryType.CHAR_DEVICE,
+    stat.S_IFBLK: EntryType.BLOCK_DEVICE,
+}
+
+
 def _item(abs_path: str, st: os.stat_result) -> ScanItem | None:
-    if stat.S_ISDIR(st.st_mode):
-        kind = EntryType.DIR
-    elif stat.S_ISREG(st.st_mode):
-        kind = EntryType.FILE
-    elif stat.S_ISLNK(st.st_mode):
-        kind = EntryType.SYMLINK
-    else:
+    kind = _KINDS.get(stat.S_IFMT(st.st_mode))
+    if kind is None:
         return None
+    device = kind in (EntryType.CHAR_DEVICE, EntryType.BLOCK_DEVICE)
     return ScanItem(
         rel=abs_path.lstrip("/"),
         type=kind,
@@ -58,6 +71,10 @@ def _item(abs_path: str, st: os.stat_result) -> ScanItem | None:
         inode=st.st_ino,
         device=st.st_dev,
         link_target=os.readlink(abs_path) if kind is EntryType.SYMLINK else "",
+        nlink=st.st_nlink,
+        uid=st.st_uid,
+        gid=st.st_gid,
+        rdev=(os.major(st.st_rdev), os.minor(st.st_rdev)) if device else (0, 0),
     )
 
 
@@ -114,10 +131,18 @@ class _Walker:
                                  or fnmatch.fnmatchcase(os.path.basename(abs_path), p)
                                  for p in self.patterns):
             return None
-        item = _item(abs_path, st)
-        if item is None and self.on_skip:
-            self.on_skip(abs_path, "not a regular file, directory or symlink")
+        try:
+            item = _item(abs_path, st)
+        except OSError as exc:  # a symlink whose target cannot be read
+            self._skip(abs_path, f"cannot read: {exc.strerror}")
+            return None
+        if item is None:
+            self._skip(abs_path, "an unknown kind of file (not stored)")
         return item
+
+    def _skip(self, path: str, reason: str) -> None:
+        if self.on_skip:
+            self.on_skip(path, reason)
 
     def walk(self, top: str, top_stat: os.stat_result) -> Iterator[ScanItem]:
         parents = []
@@ -148,8 +173,10 @@ class _Walker:
             try:
                 st = os.lstat(path)
             except FileNotFoundError:  # removed since its directory was listed
-                if self.on_skip:
-                    self.on_skip(path, "vanished during the backup")
+                self._skip(path, "vanished during the backup")
+                continue
+            except OSError as exc:  # e.g. a directory readable but not searchable
+                self._skip(path, f"cannot examine: {exc.strerror}")
                 continue
             item = self.item(path, st)
             if item is None:
@@ -161,7 +188,6 @@ class _Walker:
     def children(self, directory: str) -> list[str]:
         try:
             return sorted(os.listdir(directory), key=_name_key)
-        except OSError as exc:
-            if self.on_skip:
-                self.on_skip(directory, f"cannot list: {exc.strerror}")
+        except OSError as exc:  # stored as an empty directory, and reported
+            self._skip(directory, f"cannot list: {exc.strerror}")
             return []

@@ -26,7 +26,7 @@ from bulwark.agent.format.constants import (
     MANIFEST_MAGIC,
 )
 from bulwark.agent.format.pathsafe import check_manifest_path
-from bulwark.protos.bulwark.v1 import manifest_pb2
+from bulwark.protos.bulwark.v1 import entry_meta_pb2, manifest_pb2
 
 _INT64_MIN, _INT64_MAX = -(1 << 63), (1 << 63) - 1
 _UINT64_MAX = (1 << 64) - 1
@@ -46,6 +46,21 @@ class EntryType(enum.Enum):
     DIR = manifest_pb2.ENTRY_TYPE_DIR
     FILE = manifest_pb2.ENTRY_TYPE_FILE
     SYMLINK = manifest_pb2.ENTRY_TYPE_SYMLINK
+    FIFO = manifest_pb2.ENTRY_TYPE_FIFO
+    SOCKET = manifest_pb2.ENTRY_TYPE_SOCKET
+    CHAR_DEVICE = manifest_pb2.ENTRY_TYPE_CHAR_DEVICE
+    BLOCK_DEVICE = manifest_pb2.ENTRY_TYPE_BLOCK_DEVICE
+
+
+DEVICE_TYPES = frozenset({EntryType.CHAR_DEVICE, EntryType.BLOCK_DEVICE})
+
+
+@dataclass(frozen=True, slots=True)
+class Xattr:
+    """One extended attribute (name and value as raw bytes)."""
+
+    name: bytes
+    value: bytes
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,7 +69,13 @@ class Entry:
     UTF-8 travel as surrogate escapes (``os.fsdecode``) and round-trip to the same bytes.
     ``mode`` holds permission bits only (``stat.S_IMODE``). A file's content is the ``size``
     bytes at ``offset`` of the concatenation of its chunks; ``offset`` is non-zero only for a
-    small file packed with others into one shared chunk (FORMAT.md "Packs")."""
+    small file packed with others into one shared chunk (FORMAT.md "Packs").
+
+    ``device`` is (major, minor) for device nodes, (0, 0) otherwise; ``uid``/``gid`` are
+    None in manifests written before they were recorded; ``xattrs`` are sorted by name;
+    entries with the same non-zero ``link_group`` are hard links to one file (each still
+    carries the content); ``changed`` says the file's size or mtime moved while it was read
+    (its content may mix old and new bytes)."""
 
     path: str
     type: EntryType
@@ -65,6 +86,12 @@ class Entry:
     chunks: tuple[ChunkRef, ...] = ()
     link_target: str = ""
     offset: int = 0
+    device: tuple[int, int] = (0, 0)
+    uid: int | None = None
+    gid: int | None = None
+    xattrs: tuple[Xattr, ...] = ()
+    link_group: int = 0
+    changed: bool = False
 
 
 @dataclass(frozen=True)
@@ -131,6 +158,31 @@ def _check_entry(e: Entry, where: str) -> None:
             raise ManifestError(f"{where}: symlink target is empty or contains NUL")
     elif e.link_target:
         raise ManifestError(f"{where}: only symlinks carry a link target")
+    _check_meta(e, where)
+
+
+_UINT32_MAX = (1 << 32) - 1
+
+
+def _check_meta(e: Entry, where: str) -> None:
+    """The fields after ``offset`` (FORMAT.md "Entry fields" 10-16)."""
+    major, minor = e.device
+    if e.type not in DEVICE_TYPES and (major or minor):
+        raise ManifestError(f"{where}: only device nodes carry device numbers")
+    if not (0 <= major <= _UINT32_MAX and 0 <= minor <= _UINT32_MAX):
+        raise ManifestError(f"{where}: device numbers out of range")
+    for owner in (e.uid, e.gid):
+        if owner is not None and not 0 <= owner <= _UINT32_MAX:
+            raise ManifestError(f"{where}: uid or gid out of range")
+    names = [x.name for x in e.xattrs]
+    if any(not n or b"\x00" in n for n in names):
+        raise ManifestError(f"{where}: an extended attribute name is empty or contains NUL")
+    if names != sorted(set(names)):
+        raise ManifestError(f"{where}: extended attributes not sorted by name or repeated")
+    if e.type is not EntryType.FILE and (e.link_group or e.changed):
+        raise ManifestError(f"{where}: only files carry a hard-link group or a changed flag")
+    if not 0 <= e.link_group <= _UINT64_MAX:
+        raise ManifestError(f"{where}: hard-link group out of range")
 
 
 # --- encoding ---------------------------------------------------------------------------
@@ -160,6 +212,13 @@ def _entry_pb(e: Entry) -> manifest_pb2.Entry:
         chunks=[_ref_pb(r) for r in e.chunks],
         link_target=_fsencode(e.link_target),
         offset=e.offset,
+        device_major=e.device[0],
+        device_minor=e.device[1],
+        uid=e.uid,
+        gid=e.gid,
+        xattrs=[entry_meta_pb2.Xattr(name=x.name, value=x.value) for x in e.xattrs],
+        link_group=e.link_group,
+        changed_while_read=e.changed,
     )
 
 
@@ -230,6 +289,12 @@ def _ref_from_pb(pb: manifest_pb2.ChunkRef, where: str) -> ChunkRef:
     return ref
 
 
+def _xattr_from_pb(pb: entry_meta_pb2.Xattr, where: str) -> Xattr:
+    if len(UnknownFieldSet(pb)):
+        raise ManifestError(f"{where}: extended attribute carries fields unknown to format v1")
+    return Xattr(pb.name, pb.value)
+
+
 def _entry_from_pb(pb: manifest_pb2.Entry, where: str) -> Entry:
     try:
         etype = EntryType(pb.type)
@@ -247,6 +312,12 @@ def _entry_from_pb(pb: manifest_pb2.Entry, where: str) -> Entry:
         chunks=tuple(_ref_from_pb(r, where) for r in pb.chunks),
         link_target=_fsdecode(pb.link_target),
         offset=pb.offset,
+        device=(pb.device_major, pb.device_minor),
+        uid=pb.uid if pb.HasField("uid") else None,
+        gid=pb.gid if pb.HasField("gid") else None,
+        xattrs=tuple(_xattr_from_pb(x, where) for x in pb.xattrs),
+        link_group=pb.link_group,
+        changed=pb.changed_while_read,
     )
     try:
         _check_entry(entry, where)

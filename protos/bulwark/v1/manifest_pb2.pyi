@@ -1,3 +1,4 @@
+from bulwark.protos.bulwark.v1 import entry_meta_pb2 as _entry_meta_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor
@@ -13,10 +14,18 @@ class EntryType(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     ENTRY_TYPE_DIR: _ClassVar[EntryType]
     ENTRY_TYPE_FILE: _ClassVar[EntryType]
     ENTRY_TYPE_SYMLINK: _ClassVar[EntryType]
+    ENTRY_TYPE_FIFO: _ClassVar[EntryType]
+    ENTRY_TYPE_SOCKET: _ClassVar[EntryType]
+    ENTRY_TYPE_CHAR_DEVICE: _ClassVar[EntryType]
+    ENTRY_TYPE_BLOCK_DEVICE: _ClassVar[EntryType]
 ENTRY_TYPE_UNSPECIFIED: EntryType
 ENTRY_TYPE_DIR: EntryType
 ENTRY_TYPE_FILE: EntryType
 ENTRY_TYPE_SYMLINK: EntryType
+ENTRY_TYPE_FIFO: EntryType
+ENTRY_TYPE_SOCKET: EntryType
+ENTRY_TYPE_CHAR_DEVICE: EntryType
+ENTRY_TYPE_BLOCK_DEVICE: EntryType
 
 class ChunkRef(_message.Message):
     __slots__ = ("id", "key", "size")
@@ -29,7 +38,7 @@ class ChunkRef(_message.Message):
     def __init__(self, id: _Optional[bytes] = ..., key: _Optional[bytes] = ..., size: _Optional[int] = ...) -> None: ...
 
 class Entry(_message.Message):
-    __slots__ = ("path", "type", "mode", "mtime_ns", "size", "content_hash", "chunks", "link_target", "offset")
+    __slots__ = ("path", "type", "mode", "mtime_ns", "size", "content_hash", "chunks", "link_target", "offset", "device_major", "device_minor", "uid", "gid", "xattrs", "link_group", "changed_while_read")
     PATH_FIELD_NUMBER: _ClassVar[int]
     TYPE_FIELD_NUMBER: _ClassVar[int]
     MODE_FIELD_NUMBER: _ClassVar[int]
@@ -39,6 +48,13 @@ class Entry(_message.Message):
     CHUNKS_FIELD_NUMBER: _ClassVar[int]
     LINK_TARGET_FIELD_NUMBER: _ClassVar[int]
     OFFSET_FIELD_NUMBER: _ClassVar[int]
+    DEVICE_MAJOR_FIELD_NUMBER: _ClassVar[int]
+    DEVICE_MINOR_FIELD_NUMBER: _ClassVar[int]
+    UID_FIELD_NUMBER: _ClassVar[int]
+    GID_FIELD_NUMBER: _ClassVar[int]
+    XATTRS_FIELD_NUMBER: _ClassVar[int]
+    LINK_GROUP_FIELD_NUMBER: _ClassVar[int]
+    CHANGED_WHILE_READ_FIELD_NUMBER: _ClassVar[int]
     path: bytes
     type: EntryType
     mode: int
@@ -48,7 +64,14 @@ class Entry(_message.Message):
     chunks: _containers.RepeatedCompositeFieldContainer[ChunkRef]
     link_target: bytes
     offset: int
-    def __init__(self, path: _Optional[bytes] = ..., type: _Optional[_Union[EntryType, str]] = ..., mode: _Optional[int] = ..., mtime_ns: _Optional[int] = ..., size: _Optional[int] = ..., content_hash: _Optional[bytes] = ..., chunks: _Optional[_Iterable[_Union[ChunkRef, _Mapping]]] = ..., link_target: _Optional[bytes] = ..., offset: _Optional[int] = ...) -> None: ...
+    device_major: int
+    device_minor: int
+    uid: int
+    gid: int
+    xattrs: _containers.RepeatedCompositeFieldContainer[_entry_meta_pb2.Xattr]
+    link_group: int
+    changed_while_read: bool
+    def __init__(self, path: _Optional[bytes] = ..., type: _Optional[_Union[EntryType, str]] = ..., mode: _Optional[int] = ..., mtime_ns: _Optional[int] = ..., size: _Optional[int] = ..., content_hash: _Optional[bytes] = ..., chunks: _Optional[_Iterable[_Union[ChunkRef, _Mapping]]] = ..., link_target: _Optional[bytes] = ..., offset: _Optional[int] = ..., device_major: _Optional[int] = ..., device_minor: _Optional[int] = ..., uid: _Optional[int] = ..., gid: _Optional[int] = ..., xattrs: _Optional[_Iterable[_Union[_entry_meta_pb2.Xattr, _Mapping]]] = ..., link_group: _Optional[int] = ..., changed_while_read: _Optional[bool] = ...) -> None: ...
 
 class ManifestRoot(_message.Message):
     __slots__ = ("chunks", "manifest_hash", "manifest_size")

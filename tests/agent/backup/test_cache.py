@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from pathlib import Path
 
@@ -33,7 +34,7 @@ def test_staged_rows_are_invisible_until_swapped(tmp_path: Path, monkeypatch):
     cache.swap_staged()
     assert cache.lookup(_file(0)[0]) is None  # only files of the last backup
     assert all(cache.lookup(k) == f for k, f in map(_file, range(1, 8)))
-    assert _tables(tmp_path) == {"files_v2"}
+    assert _tables(tmp_path) == {"files"}
     cache.close()
     assert FileCache(tmp_path).lookup(_file(7)[0]) == _file(7)[1]  # durable
 
@@ -47,7 +48,7 @@ def test_discarded_stage_leaves_the_cache_as_it_was(tmp_path: Path, monkeypatch)
     cache.discard_staged()
     assert cache.lookup(_file(0)[0]) == _file(0)[1]
     assert cache.lookup(_file(1)[0]) is None
-    assert _tables(tmp_path) == {"files_v2"}
+    assert _tables(tmp_path) == {"files"}
 
 
 def test_replace_all_failing_midway_changes_nothing(tmp_path: Path):
@@ -70,6 +71,49 @@ def test_stage_of_a_killed_process_is_dropped_and_a_live_one_kept(tmp_path: Path
     with sqlite3.connect(tmp_path / "files.sqlite") as db:
         db.execute("CREATE TABLE staged_999999999_dead (path TEXT)")  # no such process
     FileCache(tmp_path).close()
-    assert _tables(tmp_path) == {"files_v2", running._staged}
+    assert _tables(tmp_path) == {"files", running._staged}
     running.swap_staged()
     assert running.lookup(_file(1)[0]) == _file(1)[1]
+
+
+def test_non_utf8_paths_are_kept_as_bytes(tmp_path: Path):
+    cache = FileCache(tmp_path)
+    key = CacheKey(os.fsdecode(b"w/bad\xffname"), 1, 2, 3, 4)
+    cache.replace_all([(key, _file(1)[1])])
+    assert cache.lookup(key) == _file(1)[1]
+    with sqlite3.connect(tmp_path / "files.sqlite") as db:
+        assert db.execute("SELECT path FROM files").fetchall() == [(b"w/bad\xffname",)]
+
+
+def _at(path: str, n: int) -> tuple[CacheKey, CachedFile]:
+    key, content = _file(n)
+    return CacheKey(path, key.size, key.mtime_ns, key.ctime_ns, key.inode), content
+
+
+def test_a_swap_replaces_only_the_rows_under_the_backed_up_paths(tmp_path: Path):
+    cache = FileCache(tmp_path)
+    cache.replace_all([_at("data/a", 1), _at("data/gone", 2), _at("data-x", 3), _at("big/b", 4)])
+    cache.stage(*_at("big/b", 5))  # a backup of /big: /data's rows stay
+    cache.swap_staged(["big"])
+    assert cache.lookup(_at("data/a", 1)[0]) == _file(1)[1]
+    assert cache.lookup(_at("big/b", 5)[0]) == _file(5)[1]
+    assert cache.lookup(_at("big/b", 4)[0]) is None
+    cache.stage(*_at("data/a", 1))  # /data again: data/gone is dropped, data-x is not below
+    cache.swap_staged(["data"])
+    assert cache.lookup(_at("data/gone", 2)[0]) is None
+    assert cache.lookup(_at("data-x", 3)[0]) == _file(3)[1]
+    assert cache.lookup(_at("data/a", 1)[0]) == _file(1)[1]
+    cache.swap_staged([""])  # a backup of / that stored no files
+    assert cache.lookup(_at("data-x", 3)[0]) is None
+
+
+def test_a_cache_of_another_generation_is_dropped_on_open(tmp_path: Path):
+    with sqlite3.connect(tmp_path / "files.sqlite") as db:  # a generation-2 cache
+        db.execute("CREATE TABLE files_v2 (path TEXT PRIMARY KEY, chunks BLOB)")
+        db.execute("INSERT INTO files_v2 VALUES ('data/a', x'00')")
+    FileCache(tmp_path).close()
+    assert _tables(tmp_path) == {"files"}
+    with sqlite3.connect(tmp_path / "files.sqlite") as db:
+        assert db.execute("SELECT count(*) FROM files").fetchone() == (0,)
+        (version,) = db.execute("PRAGMA user_version").fetchone()
+    assert version >> 8 == cache_mod.CACHE_GENERATION

@@ -142,7 +142,7 @@ def test_decoder_rejects_framing_errors():
     with pytest.raises(ManifestError, match="non-canonical"):
         list(decode_manifest([b"BWM1\x81\x00"]))
     with pytest.raises(ManifestError, match="unknown to format v1"):
-        list(decode_manifest([b"BWM1\x05\x0a\x01x\x78\x01"]))  # field 15 varint
+        list(decode_manifest([b"BWM1\x06\x0a\x01x\xa0\x06\x01"]))  # field 100 varint
     with pytest.raises(ManifestError, match="not a valid protobuf"):
         list(decode_manifest([b"BWM1\x02\x0a\x05"]))
 

@@ -38,6 +38,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--port-file", type=Path, help="write the bound port here once serving (for port 0)"
     )
+    parser.add_argument(
+        "--init-store", action="store_true",
+        help="create the store [store] path names if that folder is new or empty (vaultctl "
+        "init does this for a site); without it vaultd serves only an existing store",
+    )
     args = parser.parse_args(argv)
     allocator.tune()
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(message)s")
@@ -48,7 +53,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"vaultd: {exc}", file=sys.stderr)
         return 2
     try:
-        store, catalog = open_backends(config)
+        store, catalog = open_backends(config, init_store=args.init_store)
+    except ConfigError as exc:  # a store path that names no store
+        print(f"vaultd: {exc}", file=sys.stderr)
+        return 2
     except VaultError as exc:
         print(f"vaultd: {exc}", file=sys.stderr)
         return 1
@@ -62,6 +70,7 @@ def main(argv: list[str] | None = None) -> int:
         server, port = build_server(config, store, catalog, clock, audit)
     except VaultError as exc:
         catalog.close()
+        store.close()
         print(f"vaultd: {exc}", file=sys.stderr)
         return 1
 
@@ -77,6 +86,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"vaultd: --port-file {args.port_file}: {exc.strerror or exc}", file=sys.stderr)
             server.stop(grace=None)
             catalog.close()
+            store.close()
             return 1
     log.info("vaultd listening on %s:%d", host, port)
     notify("READY=1", f"STATUS=serving on {host}:{port}")
@@ -88,6 +98,7 @@ def main(argv: list[str] | None = None) -> int:
     server.stop(grace=GRACE_SECONDS).wait()
     clock.stop()
     catalog.close()
+    store.close()
     log.info("vaultd stopped")
     return 0
 

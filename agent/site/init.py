@@ -10,7 +10,9 @@ it can be moved.
 
 from __future__ import annotations
 
+import datetime as dt
 import os
+import secrets
 import socket
 from pathlib import Path
 
@@ -19,6 +21,7 @@ import tomli_w
 from bulwark.agent.errors import ConfigError
 from bulwark.agent.keys.keyfile import generate_tenant_key_file
 from bulwark.agent.site.identity import ENROLL_FILE, init_pki, issue_identity
+from bulwark.protos.contract import STORE_MARKER_NAME, store_marker
 
 DEFAULT_PORT = 7443
 
@@ -39,6 +42,7 @@ def init_site(directory: Path, port: int = DEFAULT_PORT, node: str | None = None
             raise ConfigError(f"{existing} already exists: refusing to overwrite a site")
     store = directory / "store"
     store.mkdir(mode=0o700, exist_ok=True)
+    write_store_marker(store)
     generate_tenant_key_file(key)
     address = f"127.0.0.1:{port}"
     written = init_pki(directory, hosts=("localhost", "127.0.0.1"))
@@ -56,6 +60,20 @@ def init_site(directory: Path, port: int = DEFAULT_PORT, node: str | None = None
         written += issue_identity(directory, role, role, address=address,
                                   config_name=f"{role}.toml", node=node)
     return [vault_toml, key, store, *dict.fromkeys(written)]
+
+
+def write_store_marker(store: Path) -> Path:
+    """Mark ``store`` as this site's vault store (protos/FORMAT.md "Store marker"): vaultd
+    serves no folder without it, so a mistyped ``[store] path`` is an error, not a new vault."""
+    path = store / STORE_MARKER_NAME
+    created = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o444)
+    except FileExistsError:
+        raise ConfigError(f"{path} already exists: refusing to overwrite a store") from None
+    with os.fdopen(fd, "wb") as out:
+        out.write(store_marker(secrets.token_hex(16), created))
+    return path
 
 
 def _write_toml(path: Path, doc: dict) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -38,7 +39,7 @@ def test_serves_health_and_stops_on_sigterm(tmp_path):
     config = tmp_path / "vault.toml"
     config.write_text('[server]\nlisten = "127.0.0.1:0"\ninsecure = true\n[store]\npath = "data"\n')
     port_file = tmp_path / "port"
-    proc = vaultd("--config", str(config), "--port-file", str(port_file))
+    proc = vaultd("--config", str(config), "--port-file", str(port_file), "--init-store")
     try:
         port = wait_for_port(port_file, proc)
         assert port > 0
@@ -65,3 +66,57 @@ def test_bad_config_exits_2_naming_file_and_key(tmp_path):
     _, err = proc.communicate(timeout=15)
     assert proc.returncode == 2
     assert str(config) in err and "server.listen" in err
+
+
+def test_a_store_path_that_names_no_store_exits_2_and_creates_nothing(tmp_path):
+    """Issue 13 item 12: a mistyped [store] path is not a new empty vault."""
+    config = tmp_path / "vault.toml"
+    config.write_text('[server]\nlisten = "127.0.0.1:0"\ninsecure = true\n'
+                      '[store]\npath = "stroe"\n')
+    proc = vaultd("--config", str(config))
+    _, err = proc.communicate(timeout=15)
+    assert proc.returncode == 2, err
+    assert f"{config}: store.path: {tmp_path / 'stroe'} does not exist" in err
+    assert not (tmp_path / "stroe").exists()
+
+
+def test_a_second_vaultd_on_the_same_store_is_refused(tmp_path):
+    """Issue 13 item 11: the second vaultd exits 1 naming the holder; the first serves on."""
+    config = tmp_path / "vault.toml"
+    config.write_text('[server]\nlisten = "127.0.0.1:0"\ninsecure = true\n[store]\npath = "data"\n')
+    first = vaultd("--config", str(config), "--port-file", str(tmp_path / "port"), "--init-store")
+    try:
+        port = wait_for_port(tmp_path / "port", first)
+        in_flight = tmp_path / "data" / "tmp" / "put.tmp"
+        in_flight.write_bytes(b"x")
+        second = vaultd("--config", str(config))
+        _, err = second.communicate(timeout=15)
+        assert second.returncode == 1, err
+        assert f"store {tmp_path / 'data'} is in use by another vaultd (pid {first.pid} " in err
+        assert in_flight.exists()
+        with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+            stub = health_pb2_grpc.HealthStub(channel)
+            assert stub.Check(health_pb2.HealthCheckRequest(), timeout=5).status == \
+                health_pb2.HealthCheckResponse.SERVING
+    finally:
+        first.send_signal(signal.SIGTERM)
+        first.communicate(timeout=15)
+    assert first.returncode == 0
+
+
+def test_an_older_vaultd_refuses_a_newer_store(tmp_path):
+    """Issue 16 item 5: a store whose format is newer than this vaultd's is refused, untouched."""
+    from bulwark.protos.contract import STORE_FORMAT_VERSION, STORE_MARKER_NAME
+
+    store = tmp_path / "data"
+    store.mkdir()
+    marker = store / STORE_MARKER_NAME
+    marker.write_text(json.dumps({"format": "bulwark-store", "vault_id": "ab",
+                                  "version": STORE_FORMAT_VERSION + 1}))
+    config = tmp_path / "vault.toml"
+    config.write_text('[server]\nlisten = "127.0.0.1:0"\ninsecure = true\n[store]\npath = "data"\n')
+    proc = vaultd("--config", str(config))
+    _, err = proc.communicate(timeout=15)
+    assert proc.returncode == 1, err
+    assert "was written by a newer vaultd" in err and "Upgrade vaultd" in err
+    assert sorted(p.name for p in store.iterdir()) == [STORE_MARKER_NAME]

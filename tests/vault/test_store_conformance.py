@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 
 import pytest
 
-from bulwark.vault.errors import IntegrityError, InvalidRequest, NotFound
+from bulwark.vault.errors import IntegrityError, InvalidRequest, NotFound, StorageError
 from bulwark.vault.store import FilesystemStore, MemoryStore
 from bulwark.vault.store.base import blob_digest
 from tests.vault.conftest import make_blob
@@ -122,10 +124,34 @@ def test_fs_stale_tmp_ignored_and_cleaned_on_open(tmp_path):
     stale.write_bytes(b"half a blob")
     # A crash between fsync and link leaves only tmp; it is not a stored blob.
     assert list(store.iter_ids()) == [a[0]]
+    store.close()
     reopened = FilesystemStore(tmp_path)
     assert not stale.exists()
     assert list(reopened.iter_ids()) == [a[0]]
     assert reopened.get(a[0]) == a[1]
+
+
+def test_fs_second_opener_is_refused_and_leaves_tmp_alone(tmp_path):
+    """Issue 13 item 11: one process at a time; the refused opener deletes nothing."""
+    store = FilesystemStore(tmp_path)
+    in_flight = tmp_path / "tmp" / "writing.tmp"  # the holder's put, not yet linked
+    in_flight.write_bytes(b"half a blob")
+    with pytest.raises(StorageError, match=rf"in use by another vaultd \(pid {os.getpid()} "):
+        FilesystemStore(tmp_path)
+    assert in_flight.read_bytes() == b"half a blob"
+    store.close()
+    FilesystemStore(tmp_path).close()  # released: the next opener gets it
+    assert not in_flight.exists()
+
+
+def test_fs_lock_is_held_against_other_processes(tmp_path):
+    store = FilesystemStore(tmp_path)
+    probe = subprocess.run(
+        [sys.executable, "-c", "import fcntl, os, sys; fd = os.open(sys.argv[1], os.O_RDWR); "
+         "fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)", str(tmp_path / "LOCK")],
+        capture_output=True, text=True, timeout=30)
+    assert probe.returncode != 0 and "BlockingIOError" in probe.stderr
+    store.close()
 
 
 def test_fs_iter_ids_ignores_foreign_files(tmp_path):

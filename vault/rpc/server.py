@@ -44,6 +44,7 @@ from bulwark.vault.rpc.retention_service import AuditService, RetentionService
 from bulwark.vault.rpc.revocation import Revocations
 from bulwark.vault.rpc.snapshots_service import SnapshotsService
 from bulwark.vault.rpc.vault_service import VaultService
+from bulwark.vault.store import marker
 from bulwark.vault.store.base import ChunkStore
 from bulwark.vault.store.fs import FilesystemStore
 from bulwark.vault.upload_guard import UploadGuard
@@ -63,11 +64,28 @@ INSECURE_WARNING = (
 log = logging.getLogger(__name__)
 
 
-def open_backends(config: VaultConfig) -> tuple[FilesystemStore, Catalog]:
-    """Open (creating if needed) the filesystem store and the catalog the config names."""
+def open_backends(config: VaultConfig, init_store: bool = False) -> tuple[FilesystemStore,
+                                                                         Catalog]:
+    """Open the filesystem store and the catalog the config names.
+
+    The store must carry a marker (``vault.store.marker.check_store``: ``ConfigError``
+    naming the file and path otherwise; ``StorageError`` for a newer format) unless
+    ``init_store`` creates it in a new or empty folder. The store's lock is held from here
+    on (``StorageError`` if another vaultd holds it); the catalog is created if missing.
+    """
+    try:
+        if init_store:
+            marker.init_store(config.store_path)
+        marker.check_store(config.store_path)
+    except ConfigError as exc:
+        raise ConfigError(f"{config.source}: {exc}") from None
     store = FilesystemStore(config.store_path)
-    config.catalog_path.parent.mkdir(parents=True, exist_ok=True)
-    return store, Catalog(config.catalog_path)
+    try:
+        config.catalog_path.parent.mkdir(parents=True, exist_ok=True)
+        return store, Catalog(config.catalog_path)
+    except BaseException:
+        store.close()
+        raise
 
 
 def server_credentials(config: VaultConfig) -> grpc.ServerCredentials | None:

@@ -78,6 +78,9 @@ class ChunkStore(ABC):
 
     locks: LockOracle = NoLocks()
 
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release what the store holds open (the filesystem store's lock)."""
+
     def set_lock_oracle(self, oracle: LockOracle) -> None:
         """Ask ``oracle`` before every delete from now on."""
         self.locks = oracle

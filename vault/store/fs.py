@@ -7,8 +7,13 @@ Layout under ``root``::
 
 A put writes the blob to ``tmp/``, fsyncs it, links it into place with ``os.link`` (which
 fails if the name exists, so a stored blob is never replaced, even by a racing put), unlinks
-the temporary name and fsyncs every directory whose entries changed. Only one ``vaultd``
-may use a store root at a time: opening it deletes whatever ``tmp/`` holds.
+the temporary name and fsyncs every directory whose entries changed.
+
+One process at a time: opening a store takes an exclusive ``flock`` on ``root/LOCK`` (which
+names the holder's pid) and only then deletes what ``tmp/`` holds (leftovers of a crash,
+never another process's in-flight writes); a second opener, in this process or another,
+gets a ``StorageError`` naming the holder. ``close()`` releases it; so does the process's
+exit, however it ends.
 
 A batch (one PutChunks message) is made durable as a whole: its blobs are written and
 fsynced by ``SYNC_THREADS`` threads at once, then linked, then the touched directories are
@@ -91,6 +96,31 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+LOCK_NAME = "LOCK"
+
+
+def _take_lock(root: Path) -> int:
+    """Open ``root/LOCK`` and hold an exclusive flock on it; StorageError if another holds it."""
+    path = root / LOCK_NAME
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        holder = os.pread(fd, 32, 0).decode("ascii", "replace").strip() or "unknown"
+        os.close(fd)
+        raise StorageError(
+            f"store {root} is in use by another vaultd (pid {holder} holds {path}); "
+            "two vaultd processes must never share a store: stop the other one first",
+            errno.EWOULDBLOCK,
+        ) from None
+    except OSError:
+        os.close(fd)
+        raise
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+    return fd
+
+
 class FilesystemStore(ChunkStore):
     """Chunk store rooted at ``root`` (created if missing).
 
@@ -107,12 +137,25 @@ class FilesystemStore(ChunkStore):
         self._tmp = self.root / "tmp"
         self._sync_pool: ThreadPoolExecutor | None = None
         self._pool_lock = threading.Lock()
+        self._lock_fd: int | None = None
         try:
-            for d in (self.root, self._data, self._tmp):
+            self.root.mkdir(mode=0o700, exist_ok=True)
+            self._lock_fd = _take_lock(self.root)
+            for d in (self._data, self._tmp):
                 d.mkdir(mode=0o700, exist_ok=True)
             self._clean_tmp()
         except OSError as exc:
+            self.close()
             raise StorageError.from_os(f"open store {self.root}", exc) from exc
+
+    def close(self) -> None:
+        """Release the store's lock (idempotent); the object must not be used after."""
+        fd, self._lock_fd = self._lock_fd, None
+        if fd is not None:
+            os.close(fd)  # closing the only descriptor drops the flock
+        if self._sync_pool is not None:
+            self._sync_pool.shutdown(wait=True)
+            self._sync_pool = None
 
     def _clean_tmp(self) -> None:
         """Remove leftovers of puts interrupted by a crash (never linked, so never visible)."""

@@ -20,10 +20,20 @@ vault (FindMissing, "are their chunks still stored?") a window of ``WINDOW_ITEMS
 objects at a time. What is kept for the whole run is the set of referenced chunk ids
 (the commit names them all).
 
+What the run meets on a real file system never aborts it and never vanishes unreported
+(issue 13): FIFOs, sockets and device nodes are stored as what they are; owners, extended
+attributes (ACLs included) and hard links are kept (a second name of an inode reuses the
+first one's content, read once); an entry that cannot be listed, read or examined is
+listed in ``BackupResult.skipped`` with the reason, and a file whose size or mtime moved
+while it was read is stored with the manifest's ``changed`` flag and listed in
+``BackupResult.changed`` (and not cached). Memory for hard links: one slot per inode with
+more than one link, for the run.
+
 The snapshot is committed only after every chunk it references is durable in the
 vault (the uploader's ``finish``), and the local file cache is swapped to this backup's
-files only after the commit succeeded, so an interrupted backup leaves the vault with
-harmless unreferenced blobs and the next run re-sends nothing the vault already has.
+files (under its paths) only after the commit succeeded, so an interrupted backup leaves
+the vault with harmless unreferenced blobs and the next run re-sends nothing the vault
+already has.
 """
 
 from __future__ import annotations
@@ -48,6 +58,7 @@ from bulwark.agent.backup.scanner import ScanItem, scan
 from bulwark.agent.backup.source_file import open_source
 from bulwark.agent.backup.tensors import read_layout
 from bulwark.agent.backup.uploader import Uploader
+from bulwark.agent.backup.xattrs import read_xattrs
 from bulwark.agent.client.vault import SnapshotInfo, VaultClient
 from bulwark.agent.errors import AgentError
 from bulwark.agent.format.chunker import chunk_reader
@@ -65,8 +76,10 @@ from bulwark.agent.format.manifest import (
     EntryType,
     ManifestRoot,
     ManifestWriter,
+    Xattr,
     encode_root,
 )
+from bulwark.agent.format.pathtext import show_path
 from bulwark.agent.format.snapshot import SnapshotHeader, encode_header
 from bulwark.agent.keys.keyfile import KeyRing
 
@@ -101,8 +114,10 @@ class BackupResult:
     files_read: int
     duration_s: float
     skipped: list[tuple[str, str]] = field(default_factory=list)
+    changed: list[str] = field(default_factory=list)
 
     def summary(self) -> dict[str, object]:
+        """The ``--json`` object; paths in the text form of agent.format.pathtext."""
         return {
             "snapshot": self.snapshot.id,
             "time_ns": self.snapshot.time_ns,
@@ -111,7 +126,8 @@ class BackupResult:
             "new_bytes": self.new_bytes,
             "new_chunks": self.new_chunks,
             "files_read": self.files_read,
-            "skipped": [{"path": p, "reason": r} for p, r in self.skipped],
+            "skipped": [{"path": show_path(p), "reason": r} for p, r in self.skipped],
+            "changed": [show_path(p) for p in self.changed],
             "duration_s": round(self.duration_s, 3),
         }
 
@@ -127,12 +143,16 @@ class BackupCancelled(AgentError):
 class _Slot:
     """A file in the manifest stream whose content is not known yet (its pack is open)."""
 
-    __slots__ = ("content", "item", "known")
+    __slots__ = ("content", "item", "known", "link_group", "link_of", "read", "xattrs")
 
-    def __init__(self, item: ScanItem) -> None:
+    def __init__(self, item: ScanItem, xattrs: tuple[Xattr, ...]) -> None:
         self.item = item
+        self.xattrs = xattrs
         self.content: CachedFile | None = None  # None once known: skipped (unreadable)
         self.known = False
+        self.read = False  # read in this run (not from the cache): checked for changes
+        self.link_group = 0
+        self.link_of: _Slot | None = None  # an earlier name of the same inode
 
 
 class _Run:
@@ -153,6 +173,8 @@ class _Run:
         self.done = 0
         self.total = 0
         self.skipped: list[tuple[str, str]] = []
+        self.changed: list[str] = []
+        self.links: dict[tuple[int, int], _Slot] = {}  # (device, inode) of nlink > 1 files
         self.pack = bytearray()
         self.packed: list[tuple[_Slot, int, int, bytes]] = []  # (slot, offset, size, hash)
         # the manifest: entries in order; the head waits until its content is known
@@ -183,22 +205,41 @@ class _Run:
     def add(self, item: ScanItem, cached: CachedFile | None) -> None:
         """Queue ``item`` in manifest order, with its cached content if that is still valid,
         reading it otherwise; entries whose content is known are written out."""
+        xattrs, problem = read_xattrs(item.abs)
+        if problem is not None:
+            self.skipped.append((item.abs, problem))
         if item.type is not EntryType.FILE:
             self.waiting.append(Entry(item.rel, item.type, item.mode, item.mtime_ns,
-                                      link_target=item.link_target))
+                                      link_target=item.link_target, device=item.rdev,
+                                      uid=item.uid, gid=item.gid, xattrs=xattrs))
             self.emit()
             return
-        slot = _Slot(item)
+        slot = _Slot(item, xattrs)
         self.waiting.append(slot)
-        if cached is not None:
+        if item.nlink > 1 and self.link(slot):
+            self.progress(item.size, item.abs)
+        elif cached is not None:
             slot.content, slot.known = cached, True
             self.referenced.update(c.id for c in cached.chunks)
             self.progress(item.size, item.abs)
         else:
             self.files_read += 1
+            slot.read = True
             if not (_is_packed(item) and self.pack_file(slot)):
                 slot.content, slot.known = self.read_file(item), True
         self.emit()
+
+    def link(self, slot: _Slot) -> bool:
+        """Give a file with several hard links its group; True if an earlier name of the
+        same inode was queued (its content is then this one's: it is not read again)."""
+        key = (slot.item.device, slot.item.inode)
+        first = self.links.get(key)
+        if first is None:
+            slot.link_group = len(self.links) + 1
+            self.links[key] = slot
+            return False
+        slot.link_group, slot.link_of, slot.known = first.link_group, first, True
+        return True
 
     def read_file(self, item: ScanItem) -> CachedFile | None:
         """Chunk and upload one file; None (and a skip record) if it cannot be read (or is
@@ -267,15 +308,24 @@ class _Run:
                 if not head.known:
                     return
                 self.waiting.popleft()
-                content = head.content
-                if content is None:
-                    continue  # skipped
+                # an earlier name of the same inode was emitted before (manifest order)
+                content = head.link_of.content if head.link_of else head.content
                 item = head.item
+                if content is None:
+                    if head.link_of:
+                        self.skipped.append((item.abs, "cannot read: another name of this "
+                                             f"file could not be read ({head.link_of.item.abs})"))
+                    continue  # skipped
+                changed = head.read and _changed_while_read(item, content)
                 self.write(self.writer.add(Entry(
                     item.rel, EntryType.FILE, item.mode, item.mtime_ns, size=content.size,
                     content_hash=content.content_hash, chunks=content.chunks,
-                    offset=content.offset)))
-                self.cache.stage(_cache_key(item), content)
+                    offset=content.offset, uid=item.uid, gid=item.gid, xattrs=head.xattrs,
+                    link_group=head.link_group, changed=changed)))
+                if changed:
+                    self.changed.append(item.abs)
+                else:
+                    self.cache.stage(_cache_key(item), content)
                 self.files += 1
                 self.bytes += content.size
             else:
@@ -297,6 +347,18 @@ class _Run:
         self.manifest.seek(0)
         refs = tuple(self.store_piece(p.data) for p in chunk_reader(self.manifest))
         return ManifestRoot(refs, self.manifest_hash.digest(), self.manifest_size)
+
+
+def _changed_while_read(item: ScanItem, content: CachedFile) -> bool:
+    """Whether the file read for ``item`` moved under the reader: the bytes stored are not
+    as long as the scan saw, or its size or mtime now differ from the scan's."""
+    if content.size != item.size:
+        return True
+    try:
+        st = os.lstat(item.abs)
+    except OSError:
+        return True  # removed or replaced since it was read
+    return (st.st_size, st.st_mtime_ns) != (item.size, item.mtime_ns)
 
 
 def _is_packed(item: ScanItem) -> bool:
@@ -373,7 +435,8 @@ def run_backup(
     walked once more to learn the total size.
     """
     started = time.monotonic()
-    items = scan(paths, exclude=exclude)
+    skipped: list[tuple[str, str]] = []
+    items = scan(paths, exclude=exclude, on_skip=lambda path, why: skipped.append((path, why)))
     cache = FileCache(cache_dir)
     try:
         with tempfile.SpooledTemporaryFile(SPOOL_MEMORY, dir=cache_dir) as manifest:
@@ -382,6 +445,7 @@ def run_backup(
             read_ahead = ReadAhead(PACK_FILE_MAX, workers)
             run = _Run(keyring, uploader, lanes, read_ahead, cache, manifest, on_progress,
                        should_stop)
+            run.skipped = skipped  # the scan's reports and the run's own, in order met
             if on_progress is not None:
                 run.total = sum(i.size for i in scan(paths, exclude=exclude)
                                 if i.type is EntryType.FILE)
@@ -420,7 +484,7 @@ def run_backup(
             requested_retention_days=retention_days,
         ))
         snapshot = client.commit(header, sign_header(keyring.signing_seed, header), ids)
-        cache.swap_staged()
+        cache.swap_staged(os.path.abspath(p).lstrip("/") for p in paths)
     except BaseException:
         cache.discard_staged()
         raise
@@ -435,4 +499,5 @@ def run_backup(
         files_read=run.files_read,
         duration_s=time.monotonic() - started,
         skipped=run.skipped,
+        changed=run.changed,
     )

@@ -4,6 +4,7 @@
 
     AgentError                      exit 1 unless stated
      ├── ConfigError                exit 2  bad or missing configuration (names file, key, reason)
+ ├── UsageError                 exit 2  a bad argument (pattern, duration, path) named as given
      ├── KeyMaterialError           exit 2  missing, unreadable or wrong key material
      ├── VaultError                 exit 1  the vault refused or could not be reached
      │    ├── SnapshotNotFound      exit 1  no snapshot matches a reference
@@ -29,6 +30,12 @@ class AgentError(Exception):
 
 class ConfigError(AgentError):
     """Configuration is missing or invalid; the message names the file, key and reason."""
+
+    exit_code = 2
+
+
+class UsageError(AgentError):
+    """A command-line argument is invalid; the message names the flag and the value."""
 
     exit_code = 2
 

@@ -12,6 +12,7 @@ import sys
 
 from bulwark.agent.cli.common import EXIT_DATA, Context, print_json
 from bulwark.agent.cli.progress import ProgressBar
+from bulwark.agent.cli.selection import SNAPSHOT_HELP, add_selection_args, resolve_snapshot
 from bulwark.agent.drill.report import ISOLATION_NAMESPACE, ISOLATION_NONE
 from bulwark.agent.drill.runner import latest_of_set, record, run_drill
 from bulwark.agent.errors import VaultError
@@ -24,7 +25,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                        "the manifest, run the built-in validators and --validate CMD inside "
                        "it, and record a signed report in the vault.")
     p.add_argument("snapshot", metavar="SNAPSHOT",
-                   help="id, unique id prefix, 'latest', or set:NAME (newest of a backup set)")
+                   help=SNAPSHOT_HELP + ", or set:NAME (newest of a backup set)")
+    add_selection_args(p)
     p.add_argument("--validate", metavar="CMD",
                    help="shell command run inside the sandbox, in the restored tree "
                    "($BULWARK_DRILL_ROOT); the drill fails unless it exits 0")
@@ -41,6 +43,8 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
     ref = args.snapshot
     if ref.startswith("set:"):
         ref = latest_of_set(ctx.client, ref.removeprefix("set:"))
+    else:
+        ref = resolve_snapshot(ctx.client, ref, args).id
     bar = ProgressBar("restore", enabled=not args.json)
     try:
         report = run_drill(ctx.client, ctx.keyring, ref, command=args.validate,

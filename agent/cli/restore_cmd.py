@@ -8,16 +8,23 @@ from pathlib import Path
 
 from bulwark.agent.cli.common import EXIT_DATA, Context, print_json
 from bulwark.agent.cli.progress import ProgressBar
+from bulwark.agent.cli.selection import SNAPSHOT_HELP, add_selection_args, resolve_snapshot
 from bulwark.agent.restore.run import run_restore
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("restore", help="restore a snapshot under a target folder",
                        description="Paths are restored as backed up, under TARGET: /data/x "
-                       "restored into /tmp/r becomes /tmp/r/data/x.")
-    p.add_argument("snapshot", metavar="SNAPSHOT", help="id, unique id prefix, or 'latest'")
+                       "restored into /tmp/r becomes /tmp/r/data/x.",
+                       epilog="example: vaultctl --config operator.toml restore latest /tmp/r "
+                       "--node gpu-1 --path /data/ckpt/model.safetensors",
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("snapshot", metavar="SNAPSHOT", help=SNAPSHOT_HELP)
     p.add_argument("target", metavar="TARGET", type=Path)
-    p.add_argument("--path", dest="subpath", help="restore only this path (as backed up)")
+    p.add_argument("--path", dest="subpath",
+                   help="restore only this path, as `vaultctl ls` shows it (absolute, or "
+                   "relative to the snapshot's root)")
+    add_selection_args(p)
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.set_defaults(run=run, needs_config=True)
 
@@ -25,7 +32,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace, ctx: Context) -> int:
     bar = ProgressBar("restore", enabled=not args.json)
     try:
-        result = run_restore(ctx.client, ctx.keyring, args.snapshot, args.target, args.subpath,
+        ref = resolve_snapshot(ctx.client, args.snapshot, args).id
+        result = run_restore(ctx.client, ctx.keyring, ref, args.target, args.subpath,
                              ctx.config.workers, bar)
     finally:
         bar.close()

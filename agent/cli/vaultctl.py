@@ -8,11 +8,14 @@ import sys
 from bulwark.agent.cli import (
     audit_cmd,
     delete_cmd,
+    diff_cmd,
     drill_cmd,
     drills_cmd,
+    find_cmd,
     hold_cmd,
     init_cmd,
     keys_cmd,
+    ls_cmd,
     pki_cmd,
     prune_cmd,
     restore_cmd,
@@ -23,7 +26,8 @@ from bulwark.agent.cli import (
 )
 from bulwark.agent.cli.common import dispatch
 
-COMMANDS = (init_cmd, snapshots_cmd, restore_cmd, verify_cmd, drill_cmd, drills_cmd,
+COMMANDS = (init_cmd, snapshots_cmd, ls_cmd, find_cmd, diff_cmd, restore_cmd, verify_cmd,
+            drill_cmd, drills_cmd,
             pki_cmd, keys_cmd, retention_cmd, hold_cmd, delete_cmd, prune_cmd, scrub_cmd,
             audit_cmd)
 

@@ -5,18 +5,23 @@ from __future__ import annotations
 import argparse
 
 from bulwark.agent.cli.common import EXIT_DATA, Context, print_json
+from bulwark.agent.cli.selection import SNAPSHOT_HELP, add_selection_args, resolve_snapshot
 from bulwark.agent.restore.verify import run_verify
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("verify", help="authenticate every chunk and file of a snapshot")
-    p.add_argument("snapshot", metavar="SNAPSHOT", help="id, unique id prefix, or 'latest'")
+    p = sub.add_parser("verify", help="authenticate every chunk and file of a snapshot",
+                       epilog="example: vaultctl --config operator.toml verify latest "
+                       "--node gpu-1 --tag nightly")
+    p.add_argument("snapshot", metavar="SNAPSHOT", help=SNAPSHOT_HELP)
+    add_selection_args(p)
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.set_defaults(run=run, needs_config=True)
 
 
 def run(args: argparse.Namespace, ctx: Context) -> int:
-    result = run_verify(ctx.client, ctx.keyring, args.snapshot, ctx.config.workers)
+    ref = resolve_snapshot(ctx.client, args.snapshot, args).id
+    result = run_verify(ctx.client, ctx.keyring, ref, ctx.config.workers)
     if args.json:
         print_json(result.summary())
     else:

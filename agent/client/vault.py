@@ -75,6 +75,10 @@ def _snapshot_info(message: vault_pb2.Snapshot) -> SnapshotInfo:
     )
 
 
+#: Public for the other modules of this edge that receive ``Snapshot`` messages.
+snapshot_info = _snapshot_info
+
+
 def batches(items: Iterable[T], size: int) -> Iterator[list[T]]:
     """Split ``items`` into lists of at most ``size`` (the last may be shorter)."""
     batch: list[T] = []
@@ -145,6 +149,11 @@ class VaultClient:
     def _translate(self, what: str, not_found: Callable[[str], Exception] | None = None):
         """Map a gRPC failure of ``what`` to the agent's exception tree (``client.status``)."""
         return translate(what, self.address, not_found or _chunk_not_found(what))
+
+    def translate(self, what: str):
+        """The same mapping for calls made on :attr:`channel` by the rest of this edge
+        (NOT_FOUND becomes SnapshotNotFound)."""
+        return translate(what, self.address, SnapshotNotFound)
 
     def find_missing(self, chunk_ids: Iterable[bytes]) -> set[bytes]:
         """Return the subset of ``chunk_ids`` the vault does not hold."""

@@ -113,7 +113,8 @@ def check_pattern(pattern: str) -> None:
 def matcher(patterns: Iterable[str], ignore_case: bool = False):
     """A predicate on entries: a pattern with '/' matches the whole shown path (``/data/*.bin``;
     '*' crosses '/' as in fnmatch), one without matches the last component, as restic's find
-    does. Patterns are checked first (:func:`check_pattern`)."""
+    does. Both are matched in their shown form (:func:`shown`), so ``bad\\xffname`` finds a
+    name with the byte 0xff. Patterns are checked first (:func:`check_pattern`)."""
     compiled = []
     for pattern in patterns:
         check_pattern(pattern)

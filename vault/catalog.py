@@ -390,6 +390,28 @@ class Catalog:
             )
             return [_record(r) for r in rows]
 
+    def count_after(self, after: tuple[int, str] | None) -> tuple[int, int]:
+        """How many snapshots come after the key ``after`` in (time_ns, id) order, and the
+        time_ns of the first of them (0 if none): the replication feed's backlog."""
+        where, args = ("WHERE (time_ns, id) > (?, ?)", tuple(after)) if after else ("", ())
+        with self._locked() as db:
+            count, first = db.execute(
+                f"SELECT count(*), MIN(time_ns) FROM snapshots {where}", args).fetchone()
+        return count, first or 0
+
+    def snapshot_chunk_ids(self, snapshot_id: str) -> list[bytes]:
+        """The distinct chunk ids ``snapshot_id`` references, by id (its commit's id list)."""
+        with self._locked() as db:
+            self._one(db, snapshot_id, "id")
+            rows = db.execute("SELECT chunk_id FROM snapshot_chunks WHERE snapshot_id = ?"
+                              " ORDER BY chunk_id", (snapshot_id,)).fetchall()
+        return [bytes(r[0]) for r in rows]
+
+    def has_snapshot(self, snapshot_id: str) -> bool:
+        with self._locked() as db:
+            row = db.execute("SELECT 1 FROM snapshots WHERE id = ?", (snapshot_id,)).fetchone()
+        return row is not None
+
     def resolve(self, ref: str, node: str | None = None) -> SnapshotRecord:
         """Find one snapshot by full id, unique id prefix, or ``"latest"``.
 

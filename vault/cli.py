@@ -18,6 +18,7 @@ from pathlib import Path
 from bulwark.vault import allocator
 from bulwark.vault.config import load_config
 from bulwark.vault.errors import ConfigError, VaultError
+from bulwark.vault.rpc.airgap_service import open_airgap
 from bulwark.vault.rpc.server import build_server, open_audit, open_backends, open_clock
 from bulwark.vault.sdnotify import notify, start_watchdog
 
@@ -67,7 +68,8 @@ def main(argv: list[str] | None = None) -> int:
             audit.append("vaultd", "system", event.action, "clock", event.outcome, event.detail)
         clock.on_event = lambda e: audit.append("vaultd", "system", e.action, "clock",
                                                 e.outcome, e.detail)
-        server, port = build_server(config, store, catalog, clock, audit)
+        airgap = open_airgap(config, store, catalog, clock, audit)  # None unless [airgap]
+        server, port = build_server(config, store, catalog, clock, audit, airgap=airgap)
     except VaultError as exc:
         catalog.close()
         store.close()
@@ -91,10 +93,15 @@ def main(argv: list[str] | None = None) -> int:
     log.info("vaultd listening on %s:%d", host, port)
     notify("READY=1", f"STATUS=serving on {host}:{port}")
     start_watchdog(stop)
+    if airgap is not None:
+        airgap.start()
+        log.info("air-gap vault: pulling from %s inside its windows", config.airgap.primary)
     while not stop.wait(0.5):
         pass
     notify("STOPPING=1")
     log.info("vaultd stopping (grace %ds)", GRACE_SECONDS)
+    if airgap is not None:
+        airgap.stop()  # an open window stops at the next message boundary
     server.stop(grace=GRACE_SECONDS).wait()
     clock.stop()
     catalog.close()

@@ -24,6 +24,9 @@
                                      # at start and whenever the file changes
     registry = "keys.sqlite"         # optional; default <catalog dir>/keys.sqlite
 
+    [airgap]                         # optional: an air-gap vault (vault.airgap.config,
+                                     # docs/airgap.md)
+
     [retention]                      # WORM retention (docs/worm.md)
     mode = "governance"              # or "compliance": nobody may shorten or delete early
     default_days = 30                # retain-until = vault commit time + this
@@ -44,6 +47,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from bulwark.vault.airgap.config import KEYS as AIRGAP_KEYS
+from bulwark.vault.airgap.config import AirgapConfig, parse_airgap
+from bulwark.vault.airgap.schedule import check as check_cron
 from bulwark.vault.errors import ConfigError
 from bulwark.vault.retention import MAX_DAYS, MODES, RetentionPolicy
 
@@ -63,6 +69,7 @@ _KEYS = {
 }
 _SERVER_INSECURE = "insecure"
 _KEYS["server"] = _KEYS["server"] | {_SERVER_INSECURE}
+_KEYS["airgap"] = set(AIRGAP_KEYS)  # vault.airgap.config validates the values
 
 
 @dataclass(frozen=True)
@@ -89,6 +96,7 @@ class VaultConfig:
     enroll_file: Path | None = None
     registry_path: Path | None = None
     retention: RetentionPolicy = RetentionPolicy()  # noqa: RUF009 - frozen, immutable
+    airgap: AirgapConfig | None = None  # [airgap]: this vault pulls from a primary
 
     @property
     def listen(self) -> str:
@@ -181,6 +189,7 @@ def load_config(path: Path) -> VaultConfig:
     insecure, tls, enroll_file, registry = _security(r, doc)
     return VaultConfig(
         source, host, port, max_bytes, store_path, catalog_path, tls=tls, insecure=insecure,
+        airgap=parse_airgap(source, doc["airgap"], check_cron) if "airgap" in doc else None,
         enroll_file=enroll_file, registry_path=registry or catalog_path.parent / "keys.sqlite",
         retention=_retention(r),
     )

@@ -47,6 +47,11 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "/bulwark.v1.Vault/GetSnapshot": ALL,
     "/bulwark.v1.Vault/GetChunks": _roles(NODE, OPERATOR, REPLICA, DRILL),
     "/bulwark.v1.Snapshots/QuerySnapshots": ALL,
+    # Air-gap replication (docs/airgap.md): the feed is the replica role's alone; an air-gap
+    # vault's window status and manual window belong to its own operators.
+    "/bulwark.v1.Replication/Feed": _roles(REPLICA),
+    "/bulwark.v1.Airgap/GetAirgapStatus": _roles(OPERATOR, OFFICER, DRILL),
+    "/bulwark.v1.Airgap/SyncNow": _roles(OPERATOR, OFFICER),
     # WORM retention. Holds: officer only; governance bypass: officer only (checked in
     # the Retention service, which reads the caller's role).
     "/bulwark.v1.Retention/GetRetention": _roles(OPERATOR, OFFICER, DRILL),

@@ -22,6 +22,8 @@ from bulwark.protos.bulwark.v1 import (
     drills_pb2_grpc,
     keys_pb2,
     keys_pb2_grpc,
+    replication_pb2,
+    replication_pb2_grpc,
     retention_pb2,
     retention_pb2_grpc,
     snapshots_pb2,
@@ -29,6 +31,7 @@ from bulwark.protos.bulwark.v1 import (
     vault_pb2,
     vault_pb2_grpc,
 )
+from bulwark.vault.airgap.runner import Runner
 from bulwark.vault.audit import AuditLog
 from bulwark.vault.catalog import Catalog
 from bulwark.vault.clock import Clock, ComplianceClock, SystemClock
@@ -37,9 +40,11 @@ from bulwark.vault.drill_log import DrillLog
 from bulwark.vault.errors import ConfigError
 from bulwark.vault.prune import CatalogLocks
 from bulwark.vault.registry import Registry
+from bulwark.vault.rpc.airgap_service import AirgapService
 from bulwark.vault.rpc.authz import AuthzInterceptor
 from bulwark.vault.rpc.drills_service import DrillsService
 from bulwark.vault.rpc.keys_service import KeysService
+from bulwark.vault.rpc.replication_service import ReplicationService
 from bulwark.vault.rpc.retention_service import AuditService, RetentionService
 from bulwark.vault.rpc.revocation import Revocations
 from bulwark.vault.rpc.snapshots_service import SnapshotsService
@@ -56,6 +61,8 @@ DRILLS_SERVICE_NAME = drills_pb2.DESCRIPTOR.services_by_name["Drills"].full_name
 RETENTION_SERVICE_NAME = retention_pb2.DESCRIPTOR.services_by_name["Retention"].full_name
 AUDIT_SERVICE_NAME = audit_pb2.DESCRIPTOR.services_by_name["Audit"].full_name
 SNAPSHOTS_SERVICE_NAME = snapshots_pb2.DESCRIPTOR.services_by_name["Snapshots"].full_name
+REPLICATION_SERVICE_NAMES = tuple(
+    s.full_name for s in replication_pb2.DESCRIPTOR.services_by_name.values())
 WORKERS = 16
 INSECURE_WARNING = (
     "INSECURE: [server] insecure = true: plaintext gRPC, no client identities, every caller "
@@ -127,11 +134,14 @@ def build_server(
     catalog: Catalog,
     clock: Clock | None = None,
     audit: AuditLog | None = None,
+    airgap: Runner | None = None,
 ) -> tuple[grpc.Server, int]:
     """A bound, not yet started server and the port it bound (resolves port 0).
 
     Messages larger than ``config.max_message_bytes`` either way fail with
     RESOURCE_EXHAUSTED. Raises ``ConfigError`` naming ``server.listen`` if the bind fails.
+    Every vault serves the replica role's feed (``Replication``); ``airgap`` (an air-gap
+    vault's window runner, ``vault.rpc.airgap_service.open_airgap``) backs ``Airgap``.
     """
     options = [
         ("grpc.max_receive_message_length", config.max_message_bytes),
@@ -166,15 +176,20 @@ def build_server(
         DrillsService(DrillLog(config.catalog_path.parent / "drills.sqlite"), clock), server
     )
     snapshots_pb2_grpc.add_SnapshotsServicer_to_server(SnapshotsService(catalog), server)
+    replication_pb2_grpc.add_ReplicationServicer_to_server(
+        ReplicationService(catalog, registry, clock), server)
+    replication_pb2_grpc.add_AirgapServicer_to_server(AirgapService(airgap), server)
     health_servicer = health.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     for name in ("", SERVICE_NAME, KEYS_SERVICE_NAME, DRILLS_SERVICE_NAME,
                  RETENTION_SERVICE_NAME, AUDIT_SERVICE_NAME, SNAPSHOTS_SERVICE_NAME):
         health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
+    for name in REPLICATION_SERVICE_NAMES:
+        health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
     reflection.enable_server_reflection(
         (SERVICE_NAME, KEYS_SERVICE_NAME, DRILLS_SERVICE_NAME, RETENTION_SERVICE_NAME,
          AUDIT_SERVICE_NAME, SNAPSHOTS_SERVICE_NAME, HEALTH_SERVICE_NAME,
-         reflection.SERVICE_NAME), server
+         *REPLICATION_SERVICE_NAMES, reflection.SERVICE_NAME), server
     )
     try:
         if credentials is None:

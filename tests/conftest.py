@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from tests.lib.ceph_rgw import rgw_cluster  # noqa: F401 - one Ceph cluster per session
 from tests.sealing import unseal_tree
 
 

@@ -8,6 +8,16 @@
 
     [store]
     path = "store"                   # relative paths resolve against this file's directory
+                                     # (with type = "s3": the vault's local state folder)
+    type = "fs"                      # or "s3": blobs and records in an Object Lock bucket
+    endpoint = "https://s3.example:443"  # s3 only (docs/s3.md); http:// for loopback tests
+    bucket = "bulwark"               # must exist with Object Lock (and so versioning) enabled
+    region = "us-east-1"
+    credentials_file = "s3.toml"     # access_key_id, secret_access_key (mode 0600); without
+                                     # it, AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY
+    path_style = true                # path-style addressing (false: virtual-hosted)
+    ca_bundle = "pki/s3-ca.pem"      # optional CA bundle for the endpoint's TLS certificate
+    lock_step_days = 1               # chunk locks rounded up to whole steps (docs/s3.md)
 
     [catalog]
     path = "catalog.sqlite"          # optional; default <store.path>/catalog.sqlite
@@ -52,6 +62,7 @@ from bulwark.vault.airgap.config import AirgapConfig, parse_airgap
 from bulwark.vault.airgap.schedule import check as check_cron
 from bulwark.vault.errors import ConfigError
 from bulwark.vault.retention import MAX_DAYS, MODES, RetentionPolicy
+from bulwark.vault.store.s3 import S3Settings, environment_has_credentials
 
 MiB = 1 << 20
 DEFAULT_LISTEN = "127.0.0.1:7443"
@@ -61,7 +72,8 @@ MAX_MESSAGE_BYTES = 1024 * MiB
 
 _KEYS = {
     "server": {"listen", "max_message_bytes"},
-    "store": {"path"},
+    "store": {"path", "type", "endpoint", "bucket", "region", "credentials_file",
+              "path_style", "ca_bundle", "lock_step_days"},
     "catalog": {"path"},
     "tls": {"ca", "cert", "key", "revoked", "crl"},
     "keys": {"enroll_file", "registry"},
@@ -96,6 +108,7 @@ class VaultConfig:
     enroll_file: Path | None = None
     registry_path: Path | None = None
     retention: RetentionPolicy = RetentionPolicy()  # noqa: RUF009 - frozen, immutable
+    s3: S3Settings | None = None  # [store] type = "s3"; None: the filesystem store
     airgap: AirgapConfig | None = None  # [airgap]: this vault pulls from a primary
 
     @property
@@ -114,6 +127,11 @@ class _Reader:
         return ConfigError(f"{self.source}: {key}: {reason}")
 
     def check_unknown(self) -> None:
+        leaked = sorted(set(self.doc.get("store", {})) & set(_SECRETS))
+        if leaked:
+            raise self.fail(f"store.{leaked[0]}", "S3 credentials never go in vault.toml: put "
+                            "them in store.credentials_file (mode 0600) or the environment "
+                            "(AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY)")
         for table, value in self.doc.items():
             if table not in _KEYS:
                 raise self.fail(table, f"unknown table (known: {', '.join(sorted(_KEYS))})")
@@ -191,8 +209,56 @@ def load_config(path: Path) -> VaultConfig:
         source, host, port, max_bytes, store_path, catalog_path, tls=tls, insecure=insecure,
         airgap=parse_airgap(source, doc["airgap"], check_cron) if "airgap" in doc else None,
         enroll_file=enroll_file, registry_path=registry or catalog_path.parent / "keys.sqlite",
-        retention=_retention(r),
+        retention=_retention(r), s3=_s3(r, doc),
     )
+
+_S3_ONLY = ("endpoint", "bucket", "region", "credentials_file", "path_style", "ca_bundle",
+            "lock_step_days")
+_SECRETS = ("access_key", "secret_key", "access_key_id", "secret_access_key", "secret")
+
+
+def _s3(r: _Reader, doc: dict[str, Any]) -> S3Settings | None:
+    """``[store] type = "s3"``: endpoint and bucket required; credentials never here."""
+    table = doc.get("store", {})
+    kind = r.get("store", "type", str, "fs")
+    if kind not in ("fs", "s3"):
+        raise r.fail("store.type", f'must be "fs" or "s3", got {kind!r}')
+    if kind == "fs":
+        extra = [k for k in _S3_ONLY if k in table]
+        if extra:
+            raise r.fail(f"store.{extra[0]}", 'applies only with store.type = "s3"')
+        return None
+    for key in ("endpoint", "bucket"):
+        if key not in table:
+            raise r.fail(f"store.{key}", 'required with store.type = "s3"')
+    endpoint = r.get("store", "endpoint", str, "")
+    if not endpoint.startswith(("https://", "http://")) or endpoint[-3:] == "://":
+        raise r.fail("store.endpoint", f"must be an http:// or https:// URL, got {endpoint!r}")
+    bucket = r.get("store", "bucket", str, "")
+    if not 3 <= len(bucket) <= 63 or not all(c.islower() or c.isdigit() or c in ".-"
+                                              for c in bucket):
+        raise r.fail("store.bucket", "must be an S3 bucket name: 3-63 characters, lowercase "
+                     f"letters, digits, dots and hyphens, got {bucket!r}")
+    path_style = table.get("path_style", True)
+    if not isinstance(path_style, bool):
+        raise r.fail("store.path_style", f"must be true or false, got {path_style!r}")
+    step = r.get("store", "lock_step_days", int, 1)
+    if not 0 <= step <= 365:
+        raise r.fail("store.lock_step_days", f"must be between 0 and 365, got {step}")
+    creds = r.path("store", "credentials_file", "") if "credentials_file" in table else None
+    if creds is not None and not creds.is_file():
+        raise r.fail("store.credentials_file", f"{creds}: no such file (it holds "
+                     "access_key_id and secret_access_key, mode 0600)")
+    if creds is None and not environment_has_credentials():
+        raise r.fail("store.credentials_file", "not set, and AWS_ACCESS_KEY_ID / "
+                     "AWS_SECRET_ACCESS_KEY are not in the environment: give one of them")
+    ca = r.path("store", "ca_bundle", "") if "ca_bundle" in table else None
+    if ca is not None and not ca.is_file():
+        raise r.fail("store.ca_bundle", f"{ca}: no such file")
+    return S3Settings(endpoint=endpoint, bucket=bucket,
+                      region=r.get("store", "region", str, "us-east-1"),
+                      credentials_file=creds, path_style=path_style, ca_bundle=ca,
+                      lock_step_days=step)
 
 
 def _retention(r: _Reader) -> RetentionPolicy:

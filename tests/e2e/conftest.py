@@ -137,12 +137,18 @@ class Site:
 
 
 @pytest.fixture
-def site(tmp_path: Path):
+def site(tmp_path: Path, request):
+    """A started site on the filesystem store; a module runs its tests on the S3 store too
+    with ``pytest.mark.parametrize("site", ["fs", "s3"], indirect=True)`` (issue 17)."""
     port = free_port()
     directory = tmp_path / "site"
     init = subprocess.run([BIN / "vaultctl", "init", directory, "--port", str(port)],
                           capture_output=True, text=True, timeout=60)
     assert init.returncode == 0, init.stderr
+    if getattr(request, "param", "fs") == "s3":
+        from tests.lib.ceph_rgw import use_s3_store
+
+        use_s3_store(directory, request.getfixturevalue("rgw_cluster"))
     s = Site(directory, port)
     s.start()
     yield s

@@ -7,7 +7,12 @@ import random
 import shutil
 from pathlib import Path
 
+import pytest
+
 from tests.e2e.treeutil import make_tree, snapshot_tree
+
+# The data path on both chunk stores: the filesystem and an S3 Object Lock bucket (issue 17).
+pytestmark = pytest.mark.parametrize("site", ["fs", "s3"], indirect=True)
 
 
 def restored(target: Path, source: Path) -> Path:

@@ -281,6 +281,26 @@ def ceph_rgw(root: Path | None = None, memstore_mib: int = 2048) -> Iterator[Cep
             shutil.rmtree(folder, ignore_errors=True)
 
 
+def use_s3_store(site_dir: Path, cluster: CephRGW, bucket: str | None = None) -> str:
+    """Point the vault.toml of a ``vaultctl init`` site at a new Object-Lock bucket of
+    ``cluster`` (credentials in ``s3.toml``, mode 0600); returns the bucket name."""
+    import tomllib
+
+    import tomli_w
+
+    bucket = bucket or cluster.make_bucket()
+    creds = site_dir / "s3.toml"
+    creds.write_text(f'access_key_id = "{cluster.access_key}"\n'
+                     f'secret_access_key = "{cluster.secret_key}"\n')
+    creds.chmod(0o600)
+    config = site_dir / "vault.toml"
+    doc = tomllib.loads(config.read_text())
+    doc["store"] = {"path": "state", "type": "s3", "endpoint": cluster.endpoint,
+                    "bucket": bucket, "credentials_file": "s3.toml"}
+    config.write_text(tomli_w.dumps(doc))
+    return bucket
+
+
 # -- pytest ---------------------------------------------------------------------------------
 
 

@@ -11,13 +11,21 @@ import pytest
 from bulwark.vault.errors import IntegrityError, InvalidRequest, NotFound, StorageError
 from bulwark.vault.store import FilesystemStore, MemoryStore
 from bulwark.vault.store.base import blob_digest
+from bulwark.vault.store.s3 import S3ChunkStore
 from tests.vault.conftest import make_blob
 
 
-@pytest.fixture(params=["fs", "memory"])
+@pytest.fixture(params=["fs", "memory", "s3"])
 def store(request, tmp_path):
     if request.param == "fs":
         return FilesystemStore(tmp_path / "store")
+    if request.param == "s3":  # a real Ceph radosgw (tests/lib/ceph_rgw.py), a new bucket
+        from tests.vault.store.test_s3 import settings
+
+        cluster = request.getfixturevalue("rgw_cluster")
+        # Blobs unlocked until a snapshot references them, as the interface assumes here;
+        # what the object store's locks add is tested in tests/vault/store/test_s3.py.
+        return S3ChunkStore(settings(cluster, cluster.make_bucket(), tmp_path), put_lock_ns=0)
     return MemoryStore()
 
 

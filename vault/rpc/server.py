@@ -52,6 +52,7 @@ from bulwark.vault.rpc.vault_service import VaultService
 from bulwark.vault.store import marker
 from bulwark.vault.store.base import ChunkStore
 from bulwark.vault.store.fs import FilesystemStore
+from bulwark.vault.store.s3_records import open_bucket, open_bucket_audit
 from bulwark.vault.upload_guard import UploadGuard
 
 SERVICE_NAME = vault_pb2.DESCRIPTOR.services_by_name["Vault"].full_name  # "bulwark.v1.Vault"
@@ -80,6 +81,8 @@ def open_backends(config: VaultConfig, init_store: bool = False) -> tuple[Filesy
     ``init_store`` creates it in a new or empty folder. The store's lock is held from here
     on (``StorageError`` if another vaultd holds it); the catalog is created if missing.
     """
+    if config.s3 is not None:  # issue 17: blobs and records in an Object Lock bucket
+        return open_bucket(config)  # type: ignore[return-value]
     try:
         if init_store:
             marker.init_store(config.store_path)
@@ -116,6 +119,8 @@ def server_credentials(config: VaultConfig) -> grpc.ServerCredentials | None:
 
 def open_audit(config: VaultConfig, clock: Clock) -> AuditLog:
     """The vault's one audit log (``audit.sqlite`` next to the catalog)."""
+    if config.s3 is not None:  # issue 17: every entry mirrored to the bucket
+        return open_bucket_audit(config, clock)
     config.catalog_path.parent.mkdir(parents=True, exist_ok=True)
     return AuditLog(config.catalog_path.parent / "audit.sqlite", clock)
 

@@ -64,6 +64,7 @@ PROBE = "probe/"
 THREADS = 16  # requests in flight per batch; they wait on the network, not the GIL
 RETRIES = 6  # attempts per request (botocore "standard" mode: backoff with jitter)
 HOUR_NS = 3_600 * 1_000_000_000
+DAY_NS = 24 * HOUR_NS
 MODES = {"governance": "GOVERNANCE", "compliance": "COMPLIANCE"}
 _HEX = frozenset("0123456789abcdef")
 _MISSING = ("404", "NoSuchKey", "NotFound", "NoSuchVersion")
@@ -85,6 +86,7 @@ class S3Settings:
     credentials_file: Path | None = None
     path_style: bool = True
     ca_bundle: Path | None = None
+    lock_step_days: int = 1
 
 
 def read_credentials(path: Path) -> tuple[str, str]:
@@ -159,18 +161,22 @@ class S3ChunkStore(ChunkStore):
     ``mode`` is the vault's retention mode, ``put_lock_ns`` how long a new blob is locked
     before any snapshot references it (the upload lease; 0: not locked until referenced).
     ``clock`` is the compliance clock (``wall_until`` uses it); ``client`` replaces the
-    boto3 client (tests).
+    boto3 client (tests). ``lock_step_ns``: chunk locks are rounded up to a multiple of it
+    (``[store] lock_step_days``), trading up to one step of extra retention for one
+    retention request per chunk per step instead of per snapshot.
     """
 
     def __init__(self, settings: S3Settings, mode: str = "governance",
                  put_lock_ns: int = 24 * HOUR_NS, clock: Any = None, client: Any = None,
-                 check: bool = True, wall: Callable[[], int] = time.time_ns) -> None:
+                 check: bool = True, wall: Callable[[], int] = time.time_ns,
+                 lock_step_ns: int = DAY_NS) -> None:
         if mode not in MODES:
             raise ValueError(f"retention mode must be one of {', '.join(MODES)}, got {mode!r}")
         self.settings = settings
         self.bucket = settings.bucket
         self.mode = mode
         self.put_lock_ns = put_lock_ns
+        self.lock_step_ns = lock_step_ns
         self.clock = clock
         self._wall = wall
         self.client = client if client is not None else make_client(settings)
@@ -229,7 +235,8 @@ class S3ChunkStore(ChunkStore):
     def wall_until(self, until_ns: int) -> int:
         """A compliance-clock retain-until as a wall-clock time for the object store: later
         by the compliance clock's lag behind the wall clock, never earlier."""
-        lag = self._wall() - self.clock.now_ns() if self.clock is not None else 0
+        clock = self.clock or getattr(self.locks, "clock", None)  # vaultd: CatalogLocks
+        lag = self._wall() - clock.now_ns() if clock is not None else 0
         return until_ns + max(0, lag)
 
     def lock_args(self, wall_until_ns: int, hold: bool = False) -> dict[str, Any]:
@@ -439,9 +446,16 @@ class S3ChunkStore(ChunkStore):
                                   f"{_code(exc)}: cannot extend retention to "
                                   f"{_iso(wall_until_ns)}") from None
 
+    def step_up(self, until_ns: int) -> int:
+        """``until_ns`` rounded up to the next multiple of ``lock_step_ns`` (the lock a chunk
+        gets, so that snapshots within one step extend each chunk once)."""
+        step = self.lock_step_ns
+        return -(-until_ns // step) * step if step > 1 else until_ns
+
     def lock(self, chunk_ids: Iterable[bytes], until_ns: int) -> None:
-        """Lock every blob in ``chunk_ids`` at least until ``until_ns`` (compliance clock)."""
-        wall = self.wall_until(until_ns)
+        """Lock every blob in ``chunk_ids`` at least until ``until_ns`` (compliance clock),
+        rounded up by ``step_up``."""
+        wall = self.wall_until(self.step_up(until_ns))
         self._map(lambda c: self.extend(self.key_of(c), wall), chunk_ids)
 
     def set_hold(self, key: str, on: bool, version_id: str | None = None) -> None:

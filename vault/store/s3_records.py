@@ -42,6 +42,7 @@ import secrets
 import sqlite3
 import struct
 import threading
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -52,6 +53,7 @@ from botocore.exceptions import ClientError
 from bulwark.vault.audit import AuditEntry, AuditLog
 from bulwark.vault.catalog import BATCH, Catalog, SnapshotRecord, snapshot_id
 from bulwark.vault.clock import Clock, SystemClock
+from bulwark.vault.config import VaultConfig
 from bulwark.vault.errors import (
     IntegrityError,
     MissingChunks,
@@ -60,7 +62,7 @@ from bulwark.vault.errors import (
 )
 from bulwark.vault.retention import DAY_NS, Retention
 from bulwark.vault.store.base import ID_SIZE, blob_digest
-from bulwark.vault.store.s3 import CHUNKS, S3ChunkStore
+from bulwark.vault.store.s3 import CHUNKS, HOUR_NS, S3ChunkStore
 
 log = logging.getLogger(__name__)
 
@@ -214,7 +216,8 @@ class BucketCatalog(Catalog):
         return [bytes(r[0]) for r in rows]
 
     def lock_rises(self, chunk_ids: Sequence[bytes], until_ns: int) -> list[bytes]:
-        """Those of ``chunk_ids`` whose lock by reference is below ``until_ns`` (or none)."""
+        """Those of ``chunk_ids`` whose object lock must rise for ``until_ns``: no lock by
+        reference yet, or one that ``store.step_up`` puts in an earlier step."""
         locks: dict[bytes, int] = {}
         with self._locked() as db:
             for i in range(0, len(chunk_ids), BATCH):
@@ -224,7 +227,9 @@ class BucketCatalog(Catalog):
                         "SELECT chunk_id, locked_until_ns FROM chunk_locks"
                         f" WHERE chunk_id IN ({marks})", batch):
                     locks[bytes(cid)] = until
-        return [c for c in chunk_ids if locks.get(c, -1) < until_ns]
+        step = self.store.step_up
+        target = step(until_ns)
+        return [c for c in chunk_ids if c not in locks or step(locks[c]) < target]
 
     def _held_elsewhere(self, sid: str, chunk_ids: Sequence[bytes]) -> set[bytes]:
         found: set[bytes] = set()
@@ -353,6 +358,17 @@ def rebuild(store: S3ChunkStore, catalog_path: Path, audit_path: Path,
         if path.exists():
             raise StorageError(f"rebuild: {path} exists; move it away to rebuild it")
     before = store.requests
+    report = rebuild_catalog(store, catalog_path, clock)
+    report.audit_entries = rebuild_audit(store, audit_path, clock)
+    report.requests = store.requests - before
+    return report
+
+
+def rebuild_catalog(store: S3ChunkStore, catalog_path: Path,
+                    clock: Clock | None = None) -> RebuildReport:
+    """The catalog part of ``rebuild``: chunks (sizes from the listing, digests from the
+    index objects, else hashed from the blob) and every visible snapshot record."""
+    before = store.requests
     report = RebuildReport()
     sizes = {bytes.fromhex(k[len(CHUNKS):]): size for k, size in store.list_keys(CHUNKS)
              if len(k) == len(CHUNKS) + 2 * ID_SIZE}
@@ -387,12 +403,11 @@ def rebuild(store: S3ChunkStore, catalog_path: Path, audit_path: Path,
                 report.skipped.append(f"snapshot {short_id(record.id, 12)}: {exc}")
     finally:
         catalog.close()
-    report.audit_entries = _rebuild_audit(store, audit_path, clock)
     report.requests = store.requests - before
     return report
 
 
-def _rebuild_audit(store: S3ChunkStore, audit_path: Path, clock: Clock | None) -> int:
+def rebuild_audit(store: S3ChunkStore, audit_path: Path, clock: Clock | None) -> int:
     keys = sorted(k for k, _ in store.list_keys(AUDIT) if k[len(AUDIT):].isdigit())
     entries = [AuditEntry.from_json(json.loads(b))
                for b in store._map(lambda k: _get(store, k), keys)]
@@ -413,3 +428,50 @@ def _rebuild_audit(store: S3ChunkStore, audit_path: Path, clock: Clock | None) -
         db.close()
     return len(entries)
 
+
+
+# -- vaultd's way in ------------------------------------------------------------------------
+
+
+def open_store(config: VaultConfig, check: bool = True) -> S3ChunkStore:
+    """The S3 store ``config`` names, in the vault's retention mode, new blobs locked for the
+    upload lease (``[retention] lease_hours``)."""
+    assert config.s3 is not None
+    return S3ChunkStore(config.s3, mode=config.retention.mode,
+                        put_lock_ns=config.retention.lease_hours * HOUR_NS,
+                        lock_step_ns=config.s3.lock_step_days * DAY_NS, check=check)
+
+
+def open_bucket(config: VaultConfig) -> tuple[S3ChunkStore, BucketCatalog]:
+    """Store and catalog of a vault on the S3 store (``vault.rpc.server.open_backends``).
+
+    The bucket is checked first (``StorageError`` saying what to fix). A missing catalog is
+    rebuilt from the bucket before it opens (a new or lost vault host)."""
+    store = open_store(config)
+    try:
+        config.catalog_path.parent.mkdir(parents=True, exist_ok=True)
+        if not config.catalog_path.exists():
+            started = time.monotonic()
+            report = rebuild_catalog(store, config.catalog_path)
+            log.info("catalog %s rebuilt from s3://%s in %.1f s: %d snapshot(s), %d chunk(s)%s",
+                     config.catalog_path, store.bucket, time.monotonic() - started,
+                     report.snapshots, report.chunks,
+                     "".join(f"; skipped {s}" for s in report.skipped))
+        records = BucketRecords(store, audit_days=max(1, config.retention.default_days))
+        return store, BucketCatalog(config.catalog_path, store, records)
+    except BaseException:
+        store.close()
+        raise
+
+
+def open_bucket_audit(config: VaultConfig, clock: Clock) -> BucketAuditLog:
+    """The audit log of a vault on the S3 store (``vault.rpc.server.open_audit``); rebuilt
+    from the bucket first if the local file is missing."""
+    store = open_store(config, check=False)
+    path = config.catalog_path.parent / "audit.sqlite"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not path.exists():
+        count = rebuild_audit(store, path, clock)
+        if count:
+            log.info("audit log %s rebuilt from s3://%s: %d entries", path, store.bucket, count)
+    return BucketAuditLog(path, clock, BucketRecords(store, max(1, config.retention.default_days)))

@@ -6,6 +6,7 @@ import argparse
 import sys
 
 from bulwark.agent.cli import (
+    airgap_cmd,
     audit_cmd,
     delete_cmd,
     diff_cmd,
@@ -29,7 +30,7 @@ from bulwark.agent.cli.common import dispatch
 COMMANDS = (init_cmd, snapshots_cmd, ls_cmd, find_cmd, diff_cmd, restore_cmd, verify_cmd,
             drill_cmd, drills_cmd,
             pki_cmd, keys_cmd, retention_cmd, hold_cmd, delete_cmd, prune_cmd, scrub_cmd,
-            audit_cmd)
+            audit_cmd, airgap_cmd)
 
 
 def build_parser() -> argparse.ArgumentParser:

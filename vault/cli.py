@@ -18,7 +18,9 @@ from pathlib import Path
 from bulwark.vault import allocator
 from bulwark.vault.config import load_config
 from bulwark.vault.errors import ConfigError, VaultError
+from bulwark.vault.monitor import CertWatch
 from bulwark.vault.rpc.airgap_service import open_airgap
+from bulwark.vault.rpc.enrollment import build_enroll_server, open_enrollment
 from bulwark.vault.rpc.server import build_server, open_audit, open_backends, open_clock
 from bulwark.vault.sdnotify import notify, start_watchdog
 
@@ -69,7 +71,11 @@ def main(argv: list[str] | None = None) -> int:
         clock.on_event = lambda e: audit.append("vaultd", "system", e.action, "clock",
                                                 e.outcome, e.detail)
         airgap = open_airgap(config, store, catalog, clock, audit)  # None unless [airgap]
-        server, port = build_server(config, store, catalog, clock, audit, airgap=airgap)
+        enrollment = open_enrollment(config, clock)  # None unless [enroll]
+        server, port = build_server(config, store, catalog, clock, audit, airgap=airgap,
+                                    enrollment=enrollment)
+        enroll_server = None if enrollment is None else build_enroll_server(
+            config, enrollment, audit, port)[0]
     except VaultError as exc:
         catalog.close()
         store.close()
@@ -91,6 +97,14 @@ def main(argv: list[str] | None = None) -> int:
             store.close()
             return 1
     log.info("vaultd listening on %s:%d", host, port)
+    if enroll_server is not None:
+        enroll_server.start()
+        log.info("enrollment listener on %s (TLS, join tokens only)", config.enroll.listen)
+    watch = CertWatch({} if config.tls is None else {"server": config.tls.cert,
+                                                     "ca": config.tls.ca})
+    metrics_port = watch.start(config.metrics)
+    if metrics_port:
+        log.info("metrics on http://%s:%d/metrics", config.metrics[0], metrics_port)
     notify("READY=1", f"STATUS=serving on {host}:{port}")
     start_watchdog(stop)
     if airgap is not None:
@@ -102,6 +116,9 @@ def main(argv: list[str] | None = None) -> int:
     log.info("vaultd stopping (grace %ds)", GRACE_SECONDS)
     if airgap is not None:
         airgap.stop()  # an open window stops at the next message boundary
+    watch.stop()
+    if enroll_server is not None:
+        enroll_server.stop(grace=None)
     server.stop(grace=GRACE_SECONDS).wait()
     clock.stop()
     catalog.close()

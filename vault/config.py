@@ -60,6 +60,7 @@ from typing import Any
 from bulwark.vault.airgap.config import KEYS as AIRGAP_KEYS
 from bulwark.vault.airgap.config import AirgapConfig, parse_airgap
 from bulwark.vault.airgap.schedule import check as check_cron
+from bulwark.vault.enroll_config import ENROLL_KEYS, EnrollConfig, parse_enroll
 from bulwark.vault.errors import ConfigError
 from bulwark.vault.retention import MAX_DAYS, MODES, RetentionPolicy
 from bulwark.vault.store.s3 import S3Settings, environment_has_credentials
@@ -81,6 +82,8 @@ _KEYS = {
 }
 _SERVER_INSECURE = "insecure"
 _KEYS["server"] = _KEYS["server"] | {_SERVER_INSECURE}
+_KEYS["enroll"] = set(ENROLL_KEYS)  # vault.enroll_config documents them
+_KEYS["server"] = _KEYS["server"] | {"metrics"}  # vault.monitor: certificate expiry
 _KEYS["airgap"] = set(AIRGAP_KEYS)  # vault.airgap.config validates the values
 
 
@@ -108,6 +111,8 @@ class VaultConfig:
     enroll_file: Path | None = None
     registry_path: Path | None = None
     retention: RetentionPolicy = RetentionPolicy()  # noqa: RUF009 - frozen, immutable
+    enroll: EnrollConfig | None = None  # [enroll]: joins and renewals (vault.enroll_config)
+    metrics: tuple[str, int] | None = None  # [server] metrics = "HOST:PORT" (vault.monitor)
     s3: S3Settings | None = None  # [store] type = "s3"; None: the filesystem store
     airgap: AirgapConfig | None = None  # [airgap]: this vault pulls from a primary
 
@@ -209,7 +214,8 @@ def load_config(path: Path) -> VaultConfig:
         source, host, port, max_bytes, store_path, catalog_path, tls=tls, insecure=insecure,
         airgap=parse_airgap(source, doc["airgap"], check_cron) if "airgap" in doc else None,
         enroll_file=enroll_file, registry_path=registry or catalog_path.parent / "keys.sqlite",
-        retention=_retention(r), s3=_s3(r, doc),
+        retention=_retention(r), enroll=parse_enroll(r, doc, parse_listen),
+        metrics=_metrics(r), s3=_s3(r, doc),
     )
 
 _S3_ONLY = ("endpoint", "bucket", "region", "credentials_file", "path_style", "ca_bundle",
@@ -281,6 +287,14 @@ def _retention(r: _Reader) -> RetentionPolicy:
         raise r.fail("retention.maximum_days", f"{values['maximum_days']} is below "
                      f"retention.default_days ({values['default_days']})")
     return RetentionPolicy(mode=mode, **values)
+
+
+def _metrics(r: _Reader) -> tuple[str, int] | None:
+    value = r.get("server", "metrics", str, "")
+    try:
+        return parse_listen(value) if value else None
+    except ValueError as exc:
+        raise r.fail("server.metrics", str(exc)) from None
 
 
 def parse_serials(r: _Reader, value: Any) -> frozenset[int]:

@@ -43,6 +43,7 @@ from bulwark.vault.registry import Registry
 from bulwark.vault.rpc.airgap_service import AirgapService
 from bulwark.vault.rpc.authz import AuthzInterceptor
 from bulwark.vault.rpc.drills_service import DrillsService
+from bulwark.vault.rpc.enrollment import Enrollment, add_fleet, reloading_credentials
 from bulwark.vault.rpc.keys_service import KeysService
 from bulwark.vault.rpc.replication_service import ReplicationService
 from bulwark.vault.rpc.retention_service import AuditService, RetentionService
@@ -112,9 +113,7 @@ def server_credentials(config: VaultConfig) -> grpc.ServerCredentials | None:
         raise ConfigError(
             f"{config.source}: tls: cannot read {exc.filename}: {exc.strerror}"
         ) from None
-    return grpc.ssl_server_credentials(
-        [(key, cert)], root_certificates=ca, require_client_auth=True
-    )
+    return reloading_credentials(config.tls.cert, config.tls.key, ca, (key, cert))
 
 
 def open_audit(config: VaultConfig, clock: Clock) -> AuditLog:
@@ -139,6 +138,7 @@ def build_server(
     catalog: Catalog,
     clock: Clock | None = None,
     audit: AuditLog | None = None,
+    enrollment: Enrollment | None = None,
     airgap: Runner | None = None,
 ) -> tuple[grpc.Server, int]:
     """A bound, not yet started server and the port it bound (resolves port 0).
@@ -177,6 +177,7 @@ def build_server(
     )
     audit_pb2_grpc.add_AuditServicer_to_server(AuditService(audit), server)
     keys_pb2_grpc.add_KeysServicer_to_server(KeysService(registry, audit), server)
+    add_fleet(server, enrollment, audit)  # tokens and renewals (needs [enroll] to sign)
     drills_pb2_grpc.add_DrillsServicer_to_server(
         DrillsService(DrillLog(config.catalog_path.parent / "drills.sqlite"), clock), server
     )

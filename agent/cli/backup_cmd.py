@@ -6,13 +6,19 @@ import argparse
 import sys
 
 from bulwark.agent.backup.run import run_backup
-from bulwark.agent.cli.common import Context, print_json
+from bulwark.agent.cli.common import EXIT_PARTIAL, Context, print_json
 from bulwark.agent.cli.progress import ProgressBar
 from bulwark.agent.errors import ConfigError
+from bulwark.agent.format.pathtext import show_path
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("backup", help="back up paths now as one snapshot")
+    p = sub.add_parser(
+        "backup", help="back up paths now as one snapshot",
+        epilog="example: vault-agent --config agent.toml backup /data/ckpt --tag nightly\n"
+        "exit 3: the snapshot was saved, but some entries could not be read (listed on "
+        "stderr and in --json 'skipped')",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("paths", metavar="PATH", nargs="+")
     p.add_argument("--tag", action="append", default=[], help="tag the snapshot (repeatable)")
     p.add_argument("--retention-days", type=int, default=0, metavar="N",
@@ -35,12 +41,19 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
     finally:
         bar.close()
     for path, reason in result.skipped:
-        print(f"vault-agent: warning: skipped {path}: {reason}", file=sys.stderr)
+        print(f"vault-agent: warning: skipped {show_path(path)}: {reason}", file=sys.stderr)
+    for path in result.changed:
+        print(f"vault-agent: warning: {show_path(path)} changed while it was read (stored, "
+              "flagged in the snapshot)", file=sys.stderr)
+    code = EXIT_PARTIAL if result.skipped else 0
     if args.json:
         print_json(result.summary())
-        return 0
+        return code
     rate = result.bytes / max(result.duration_s, 1e-6) / 1e6
-    print(f"snapshot {result.snapshot.id[:12]} saved: {result.files} files, "
+    noun = "file" if result.files == 1 else "files"
+    print(f"snapshot {result.snapshot.id[:12]} saved: {result.files} {noun}, "
           f"{result.bytes / 1e6:,.1f} MB in {result.duration_s:.1f}s ({rate:,.0f} MB/s); "
           f"added {result.new_chunks} chunks, {result.new_bytes / 1e6:,.1f} MB stored")
-    return 0
+    if result.skipped:
+        print(f"{len(result.skipped)} entries could not be read completely (exit 3)")
+    return code

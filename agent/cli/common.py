@@ -18,6 +18,10 @@ from bulwark.agent.site.config import AgentConfig, load_agent_config
 EXIT_OK = 0
 EXIT_DATA = 1
 EXIT_USAGE = 2
+#: The work was done, but not all of it as asked: a backup that could not read some source
+#: data (the snapshot was committed; restic's 3), a restore that could not recreate some
+#: entries or attributes. The ``skipped`` list in ``--json`` says what and why.
+EXIT_PARTIAL = 3
 
 
 @dataclass

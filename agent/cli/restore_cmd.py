@@ -1,4 +1,5 @@
-"""``vaultctl restore SNAPSHOT TARGET [--path SUBPATH]``: restore files under TARGET."""
+"""``vaultctl restore SNAPSHOT TARGET [--path SUBPATH] [--overwrite RULE] [--delete]
+[--dry-run] [--verify]``: restore files under TARGET (agent.restore.run)."""
 
 from __future__ import annotations
 
@@ -6,10 +7,12 @@ import argparse
 import sys
 from pathlib import Path
 
-from bulwark.agent.cli.common import EXIT_DATA, Context, print_json
+from bulwark.agent.cli.common import EXIT_DATA, EXIT_PARTIAL, Context, print_json
 from bulwark.agent.cli.progress import ProgressBar
 from bulwark.agent.cli.selection import SNAPSHOT_HELP, add_selection_args, resolve_snapshot
-from bulwark.agent.restore.run import run_restore
+from bulwark.agent.format.pathtext import parse_path, show_path
+from bulwark.agent.restore.overwrite import DEFAULT, Overwrite
+from bulwark.agent.restore.run import Options, RestoreResult, run_restore
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -25,6 +28,16 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="restore only this path, as `vaultctl ls` shows it (absolute, or "
                    "relative to the snapshot's root)")
     add_selection_args(p)
+    p.add_argument("--overwrite", choices=[o.value for o in Overwrite], default=DEFAULT.value,
+                   help="what to do where something already exists: never (default: local "
+                   "files are never lost by surprise, a second run changes nothing), "
+                   "if-changed, if-newer, always; a directory is never replaced by a file")
+    p.add_argument("--delete", action="store_true",
+                   help="remove what the restored directories hold and the snapshot does not")
+    p.add_argument("--dry-run", action="store_true",
+                   help="list what would be created, replaced, kept or deleted; write nothing")
+    p.add_argument("--verify", action="store_true",
+                   help="read every written file back and check it against the snapshot")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.set_defaults(run=run, needs_config=True)
 
@@ -33,19 +46,40 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
     bar = ProgressBar("restore", enabled=not args.json)
     try:
         ref = resolve_snapshot(ctx.client, args.snapshot, args).id
-        result = run_restore(ctx.client, ctx.keyring, ref, args.target, args.subpath,
-                             ctx.config.workers, bar)
+        subpath = parse_path(args.subpath, "--path") if args.subpath else None
+        options = Options(Overwrite(args.overwrite), args.delete, args.dry_run, args.verify)
+        result = run_restore(ctx.client, ctx.keyring, ref, args.target, subpath,
+                             ctx.config.workers, None if args.dry_run else bar, options)
     finally:
         bar.close()
     if args.json:
         print_json(result.summary())
     else:
-        rate = result.bytes / max(result.duration_s, 1e-6) / 1e6
-        print(f"restored snapshot {result.snapshot[:12]}: {result.files} files, "
-              f"{result.bytes / 1e6:,.1f} MB in {result.duration_s:.1f}s ({rate:,.0f} MB/s) "
-              f"to {args.target}")
+        _print_text(result, args.target)
+    for path, reason in result.kept:
+        print(f"vaultctl: kept {show_path(path)}: {reason}", file=sys.stderr)
+    for path, reason in result.skipped:
+        print(f"vaultctl: warning: {show_path(path)}: {reason}", file=sys.stderr)
     if result.failed:
         for path, error in result.failed:
-            print(f"vaultctl: error: {path}: not restored: {error}", file=sys.stderr)
+            print(f"vaultctl: error: {show_path(path)}: not restored: {error}", file=sys.stderr)
         return EXIT_DATA
-    return 0
+    return EXIT_PARTIAL if result.skipped else 0
+
+
+def _print_text(result: RestoreResult, target: Path) -> None:
+    if result.planned is not None:
+        for path, action in result.planned:
+            print(f"{action:9} {show_path(path)}")
+        return
+    rate = result.bytes / max(result.duration_s, 1e-6) / 1e6
+    noun = "file" if result.files == 1 else "files"
+    print(f"restored snapshot {result.snapshot[:12]}: {result.files} {noun}, "
+          f"{result.bytes / 1e6:,.1f} MB in {result.duration_s:.1f}s ({rate:,.0f} MB/s) "
+          f"to {target}")
+    extra = [f"{n} {what}" for n, what in ((result.unchanged, "unchanged"),
+                                           (len(result.kept), "kept"),
+                                           (len(result.deleted), "deleted"),
+                                           (result.verified, "verified")) if n]
+    if extra:
+        print("  " + ", ".join(extra))

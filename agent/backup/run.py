@@ -217,6 +217,8 @@ class _Run:
         slot = _Slot(item, xattrs)
         self.waiting.append(slot)
         if item.nlink > 1 and self.link(slot):
+            if cached is None and _is_packed(item):
+                self.read_ahead.take(item.abs)  # planned with the window: keep in step
             self.progress(item.size, item.abs)
         elif cached is not None:
             slot.content, slot.known = cached, True

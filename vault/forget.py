@@ -146,3 +146,57 @@ def group_key(record: SnapshotRecord, keys: tuple[str, ...]) -> tuple:
         raise InvalidRequest(f"forget: unknown group key {unknown[0]!r} "
                              f"(use {', '.join(GROUP_KEYS)})")
     return tuple(values[k] for k in keys)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What forget did with one snapshot (``outcome``: keep, forget, would-forget, locked,
+    held; the names ForgetDecision.outcome carries)."""
+
+    record: SnapshotRecord
+    group: str
+    reasons: tuple[str, ...]
+    outcome: str
+
+
+def _group_text(keys: tuple[str, ...], key: tuple) -> str:
+    return " ".join(f"{k}={','.join(v) if isinstance(v, tuple) else v}"
+                    for k, v in zip(keys, key, strict=True))
+
+
+def run_forget(
+    records: Iterable[SnapshotRecord],
+    policy: ForgetPolicy,
+    keys: tuple[str, ...],
+    now_ns: int,
+    delete: Callable[[SnapshotRecord], None] | None,
+) -> Iterable[Outcome]:
+    """Apply ``policy`` to each group of ``records`` and yield an outcome per snapshot.
+
+    A snapshot no rule keeps is passed to ``delete`` (None: a dry run) only if its lock has
+    expired (``now_ns`` on the compliance clock) and it has no legal hold; otherwise it is
+    reported ``locked`` or ``held`` and left alone, so forget never asks anyone to bypass a
+    WORM rule. ``delete`` is called before the outcome is yielded. Holds the groups in
+    memory (snapshot records, ~1 KiB each).
+    """
+    policy.check()
+    keys = keys or ("node", "paths")
+    groups: dict[tuple, list[SnapshotRecord]] = {}
+    for record in records:
+        groups.setdefault(group_key(record, keys), []).append(record)
+    for key, members in groups.items():
+        text = _group_text(keys, key)
+        for d in apply_policy(members, policy):
+            r = d.record
+            if d.keep:
+                outcome = "keep"
+            elif r.retention.legal_hold:
+                outcome = "held"
+            elif now_ns < r.retention.retain_until_ns:
+                outcome = "locked"
+            elif delete is None:
+                outcome = "would-forget"
+            else:
+                delete(r)
+                outcome = "forget"
+            yield Outcome(r, text, tuple(d.reasons), outcome)

@@ -13,6 +13,7 @@ from bulwark.agent.cli import (
     drill_cmd,
     drills_cmd,
     find_cmd,
+    forget_cmd,
     hold_cmd,
     init_cmd,
     keys_cmd,
@@ -28,7 +29,7 @@ from bulwark.agent.cli import (
 from bulwark.agent.cli.common import dispatch
 
 COMMANDS = (init_cmd, snapshots_cmd, ls_cmd, find_cmd, diff_cmd, restore_cmd, verify_cmd,
-            drill_cmd, drills_cmd,
+            drill_cmd, drills_cmd, forget_cmd,
             pki_cmd, keys_cmd, retention_cmd, hold_cmd, delete_cmd, prune_cmd, scrub_cmd,
             audit_cmd, airgap_cmd)
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from bulwark.agent.client.vault import SnapshotInfo, VaultClient, snapshot_info
 from bulwark.agent.errors import SnapshotNotFound
-from bulwark.protos.bulwark.v1 import snapshots_pb2, snapshots_pb2_grpc
+from bulwark.protos.bulwark.v1 import forget_pb2, forget_pb2_grpc, snapshots_pb2, snapshots_pb2_grpc
 
 
 @dataclass(frozen=True)
@@ -63,3 +63,52 @@ def resolve(client: VaultClient, ref: str, selection: SnapshotFilter) -> Snapsho
     if newest is None:
         raise SnapshotNotFound(f"snapshot 'latest': no snapshot matches ({selection.describe()})")
     return newest
+
+
+@dataclass(frozen=True)
+class KeepPolicy:
+    """restic's ``--keep-*`` rules (0 unused, -1 every period); ``within``: (years, months,
+    days, hours) or None; ``tag_sets`` as in :class:`SnapshotFilter`."""
+
+    last: int = 0
+    hourly: int = 0
+    daily: int = 0
+    weekly: int = 0
+    monthly: int = 0
+    yearly: int = 0
+    within: tuple[int, int, int, int] | None = None
+    tag_sets: tuple[tuple[str, ...], ...] = ()
+
+
+@dataclass(frozen=True)
+class ForgetDecision:
+    snapshot_id: str
+    node: str
+    time_ns: int
+    group: str
+    reasons: tuple[str, ...]
+    outcome: str  # keep | forget | would-forget | locked | held
+    retain_until_ns: int
+
+
+def forget(client: VaultClient, selection: SnapshotFilter, policy: KeepPolicy,
+           group_by: tuple[str, ...], dry_run: bool) -> Iterator[ForgetDecision]:
+    """Apply ``policy`` in the vault (``bulwark.v1.Forget``): one decision per snapshot."""
+    pb = forget_pb2.KeepPolicy(
+        last=policy.last, hourly=policy.hourly, daily=policy.daily, weekly=policy.weekly,
+        monthly=policy.monthly, yearly=policy.yearly,
+        tag_sets=[snapshots_pb2.TagSet(tags=ts) for ts in policy.tag_sets])
+    if policy.within is not None:
+        years, months, days, hours = policy.within
+        pb.within.CopyFrom(forget_pb2.KeepWithin(years=years, months=months, days=days,
+                                                 hours=hours))
+    request = forget_pb2.ForgetRequest(
+        query=snapshots_pb2.SnapshotQuery(
+            node=selection.node, hosts=selection.hosts, paths=selection.paths,
+            tag_sets=[snapshots_pb2.TagSet(tags=ts) for ts in selection.tag_sets]),
+        policy=pb, group_by=group_by, dry_run=dry_run)
+    stub = forget_pb2_grpc.ForgetStub(client.channel)
+    with client.translate("Forget"):
+        for d in stub.Forget(request):
+            yield ForgetDecision(d.snapshot_id, d.node, d.time_ns, d.group, tuple(d.reasons),
+                                 d.outcome, d.retain_until_ns)

@@ -17,7 +17,7 @@ import pytest
 from tests.e2e.conftest import BIN, Site, free_port
 from tests.sealing import unseal_tree
 
-BIG = 3 << 20  # several chunks: a change in its tail leaves the first chunks shared
+BIG = 9 << 20  # over twice CHUNK_MAX: 3+ chunks; a change in its tail leaves the first shared
 
 
 @pytest.fixture(scope="module")
@@ -144,3 +144,22 @@ def test_snapshots_group_by(toolbox):
     assert [[s["id"] for s in g["snapshots"]] for g in latest] == [[second], [third]]
     bad = site.ctl("snapshots", "--group-by", "colour")
     assert bad.code == 2 and "colour" in bad.err
+
+
+def test_forget_keeps_what_the_lock_keeps(toolbox):
+    site, data, (first, second, third) = toolbox
+    plan = site.ctl("forget", "--keep-last", "1", "--dry-run", "--json")
+    assert plan.code == 0, plan.err
+    node = site.ctl("snapshots", "--json").json()[0]["node"]
+    outcomes = {d["snapshot"]: (d["outcome"], d["group"]) for d in plan.json()}
+    assert outcomes == {second: ("keep", f"node={node} paths={data}"),
+                        first: ("locked", f"node={node} paths={data}"),
+                        third: ("keep", f"node={node} paths={data / 'sub'}")}
+    applied = site.ctl("forget", "--keep-last", "1")
+    assert applied.code == 0 and "kept by lock until" in applied.out
+    assert len(site.ctl("snapshots", "--json").json()) == 3  # locked: nothing deleted
+    for bad, words in ((("--keep-within", "3w"),), "--keep-within"), ((), "no --keep-* rule"):
+        refused = site.ctl("forget", *bad)
+        assert refused.code == 2 and words in refused.err
+    node = site.ctl("forget", "--keep-last", "1", config=site.agent_toml)
+    assert node.code == 2 and "Forget" in node.err

@@ -79,3 +79,23 @@ def test_group_key():
         ("gpu-1", ("a", "b"))
     with pytest.raises(InvalidRequest, match="colour"):
         group_key(TIMELINE[0], ("colour",))
+
+
+def test_run_forget_deletes_only_what_no_lock_or_hold_keeps():
+    from bulwark.vault.forget import run_forget
+    from bulwark.vault.retention import Retention
+
+    def locked(r, until, hold=False):
+        return SnapshotRecord(**{**vars(r), "retention": Retention("governance", until, hold)})
+
+    now = TIMELINE[0].time_ns + 10**9
+    records = [locked(TIMELINE[0], 0), locked(TIMELINE[1], now + 1),
+               locked(TIMELINE[2], 0, hold=True), locked(TIMELINE[3], 0)]
+    deleted = []
+    out = {o.record.id: o.outcome for o in run_forget(
+        records, ForgetPolicy(last=1), ("node",), now, lambda r: deleted.append(r.id))}
+    assert out == {TIMELINE[3].id: "keep", TIMELINE[2].id: "held",
+                   TIMELINE[1].id: "locked", TIMELINE[0].id: "forget"}
+    assert deleted == [TIMELINE[0].id]
+    dry = [o.outcome for o in run_forget(records, ForgetPolicy(last=1), (), now, None)]
+    assert dry.count("would-forget") == 1 and not deleted[1:]

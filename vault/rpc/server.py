@@ -20,6 +20,8 @@ from bulwark.protos.bulwark.v1 import (
     audit_pb2_grpc,
     drills_pb2,
     drills_pb2_grpc,
+    forget_pb2,
+    forget_pb2_grpc,
     keys_pb2,
     keys_pb2_grpc,
     replication_pb2,
@@ -43,6 +45,7 @@ from bulwark.vault.registry import Registry
 from bulwark.vault.rpc.airgap_service import AirgapService
 from bulwark.vault.rpc.authz import AuthzInterceptor
 from bulwark.vault.rpc.drills_service import DrillsService
+from bulwark.vault.rpc.forget_service import ForgetService
 from bulwark.vault.rpc.enrollment import Enrollment, add_fleet, reloading_credentials
 from bulwark.vault.rpc.keys_service import KeysService
 from bulwark.vault.rpc.replication_service import ReplicationService
@@ -63,6 +66,7 @@ DRILLS_SERVICE_NAME = drills_pb2.DESCRIPTOR.services_by_name["Drills"].full_name
 RETENTION_SERVICE_NAME = retention_pb2.DESCRIPTOR.services_by_name["Retention"].full_name
 AUDIT_SERVICE_NAME = audit_pb2.DESCRIPTOR.services_by_name["Audit"].full_name
 SNAPSHOTS_SERVICE_NAME = snapshots_pb2.DESCRIPTOR.services_by_name["Snapshots"].full_name
+FORGET_SERVICE_NAME = forget_pb2.DESCRIPTOR.services_by_name["Forget"].full_name
 REPLICATION_SERVICE_NAMES = tuple(
     s.full_name for s in replication_pb2.DESCRIPTOR.services_by_name.values())
 WORKERS = 16
@@ -182,19 +186,21 @@ def build_server(
         DrillsService(DrillLog(config.catalog_path.parent / "drills.sqlite"), clock), server
     )
     snapshots_pb2_grpc.add_SnapshotsServicer_to_server(SnapshotsService(catalog), server)
+    forget_pb2_grpc.add_ForgetServicer_to_server(ForgetService(catalog, clock, audit), server)
     replication_pb2_grpc.add_ReplicationServicer_to_server(
         ReplicationService(catalog, registry, clock), server)
     replication_pb2_grpc.add_AirgapServicer_to_server(AirgapService(airgap), server)
     health_servicer = health.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     for name in ("", SERVICE_NAME, KEYS_SERVICE_NAME, DRILLS_SERVICE_NAME,
-                 RETENTION_SERVICE_NAME, AUDIT_SERVICE_NAME, SNAPSHOTS_SERVICE_NAME):
+                 RETENTION_SERVICE_NAME, AUDIT_SERVICE_NAME, SNAPSHOTS_SERVICE_NAME,
+                 FORGET_SERVICE_NAME):
         health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
     for name in REPLICATION_SERVICE_NAMES:
         health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
     reflection.enable_server_reflection(
         (SERVICE_NAME, KEYS_SERVICE_NAME, DRILLS_SERVICE_NAME, RETENTION_SERVICE_NAME,
-         AUDIT_SERVICE_NAME, SNAPSHOTS_SERVICE_NAME, HEALTH_SERVICE_NAME,
+         AUDIT_SERVICE_NAME, SNAPSHOTS_SERVICE_NAME, FORGET_SERVICE_NAME, HEALTH_SERVICE_NAME,
          *REPLICATION_SERVICE_NAMES, reflection.SERVICE_NAME), server
     )
     try:

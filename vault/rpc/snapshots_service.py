@@ -20,7 +20,7 @@ from bulwark.vault.rpc.vault_service import snapshot_pb
 from bulwark.vault.snapshot_query import SnapshotQuery, query_snapshots
 
 
-def _host(record: SnapshotRecord) -> str:
+def host_of(record: SnapshotRecord) -> str:
     try:
         return vault_pb2.SnapshotHeader.FromString(record.header).hostname
     except DecodeError:  # the vault checked the header at commit; never expected
@@ -44,5 +44,5 @@ class SnapshotsService(snapshots_pb2_grpc.SnapshotsServicer):
             newest_first=request.newest_first,
             limit=request.limit,
         )
-        for record in query_snapshots(self.catalog, query, _host):
+        for record in query_snapshots(self.catalog, query, host_of):
             yield snapshot_pb(record)

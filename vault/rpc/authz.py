@@ -72,6 +72,14 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "/bulwark.v1.Keys/GetEscrow": _roles(OPERATOR, OFFICER),
     "/bulwark.v1.Drills/RecordDrill": _roles(DRILL, OPERATOR),
     "/bulwark.v1.Drills/ListDrills": _roles(OPERATOR, OFFICER, DRILL),
+    # Fleet: join tokens by operator/officer; every identity renews its own certificate
+    # (the CSR must name the caller: vault.signer). Join is served only on the enrollment
+    # listener, where the token is the credential (vault.rpc.enrollment): nobody here.
+    "/bulwark.v1.Fleet/CreateToken": _roles(OPERATOR, OFFICER),
+    "/bulwark.v1.Fleet/RevokeToken": _roles(OPERATOR, OFFICER),
+    "/bulwark.v1.Fleet/ListTokens": _roles(OPERATOR, OFFICER),
+    "/bulwark.v1.Fleet/Renew": ALL,
+    "/bulwark.v1.Enrollment/Join": _roles(),
     # Health and reflection: every authenticated caller (mTLS means there is no
     # unauthenticated caller on a secure vault; probes use any role's certificate).
     "/grpc.health.v1.Health/Check": ALL,

@@ -23,6 +23,7 @@ from bulwark.agent.site.init import init_site
 from bulwark.protos.bulwark.v1 import (
     audit_pb2,
     drills_pb2,
+    enroll_pb2,
     forget_pb2,
     keys_pb2,
     replication_pb2,
@@ -41,7 +42,7 @@ from tests.lib.paths import README
 
 DESCRIPTORS = (vault_pb2, retention_pb2, audit_pb2, keys_pb2, drills_pb2, snapshots_pb2,
                forget_pb2,
-               replication_pb2,
+               replication_pb2, enroll_pb2,
                health_pb2, reflection_pb2)
 ROLE_FILES = {"node": "agent.toml", "operator": "operator.toml", "officer": "officer.toml",
               "drill": "drill.toml", "replica": "replica-replica.toml"}

@@ -2,6 +2,7 @@
 
 ``scanner`` walks the sources, ``source_file`` opens what it found, ``read_ahead`` reads small
 files on threads, ``cache`` skips unchanged files, ``tensors`` finds float tensors for the
-codec, ``hash_lanes`` computes chunk ids off the reading thread, ``uploader`` encodes and sends
-what the vault lacks, and ``run`` ties them together into a committed snapshot.
+codec, ``seal_lanes`` compresses and encrypts chunks into blobs (whose hash is their id) off
+the reading thread, ``uploader`` sends what the vault lacks, and ``run`` ties them together
+into a committed snapshot.
 """

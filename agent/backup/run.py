@@ -8,8 +8,9 @@ pack ends depends on the files' content (:func:`_ends_pack`), as chunk cuts do, 
 made without the node cache still deduplicate after files were added or removed.
 
 Two helpers take work off the thread that walks the files: small files are read and
-hashed ahead of the packer on threads (agent.backup.read_ahead), and the chunks of large files
-are hashed on threads while the next ones are read (agent.backup.hash_lanes).
+hashed ahead of the packer on threads (agent.backup.read_ahead), and chunks are sealed
+(compressed, encrypted, their format-v2 ids computed) on threads while the next ones are
+read (agent.backup.seal_lanes).
 
 Memory does not grow with the number of files (issue #6): the scan is lazy and comes in
 manifest order, each file's entry is encoded as soon as its content is known (only the
@@ -52,19 +53,19 @@ from typing import BinaryIO
 import blake3
 
 from bulwark.agent.backup.cache import CachedFile, CacheKey, FileCache
-from bulwark.agent.backup.hash_lanes import HashLanes
 from bulwark.agent.backup.read_ahead import ReadAhead
 from bulwark.agent.backup.scanner import ScanItem, scan
+from bulwark.agent.backup.seal_lanes import SealLanes
 from bulwark.agent.backup.source_file import open_source
 from bulwark.agent.backup.tensors import read_layout
 from bulwark.agent.backup.uploader import Uploader
 from bulwark.agent.backup.xattrs import read_xattrs
 from bulwark.agent.client.vault import SnapshotInfo, VaultClient
 from bulwark.agent.errors import AgentError
+from bulwark.agent.format.blob import SealedChunk
 from bulwark.agent.format.chunker import chunk_reader
 from bulwark.agent.format.codec import TensorHint
 from bulwark.agent.format.crypto import (
-    chunk_id_and_key,
     chunk_ids_digest,
     public_signing_key,
     seal_root,
@@ -158,7 +159,7 @@ class _Slot:
 class _Run:
     """State of one backup run (kept off the public API)."""
 
-    def __init__(self, keyring: KeyRing, uploader: Uploader, lanes: HashLanes,
+    def __init__(self, keyring: KeyRing, uploader: Uploader, lanes: SealLanes,
                  read_ahead: ReadAhead, cache: FileCache, manifest: BinaryIO,
                  on_progress: ProgressCallback | None,
                  should_stop: Callable[[], bool] | None) -> None:
@@ -187,15 +188,14 @@ class _Run:
 
     # -- content ---------------------------------------------------------------------------
 
-    def store_piece(self, data: bytes | memoryview, hint: TensorHint | None = None) -> ChunkRef:
-        chunk_id, key = chunk_id_and_key(self.keyring.id_key, data)
-        return self.store_hashed(chunk_id, key, data, hint)
+    def store_piece(self, data: bytes, hint: TensorHint | None = None) -> ChunkRef:
+        """Seal one chunk on the lanes (a pack, a manifest chunk) and store it."""
+        return self.store_sealed(self.lanes.seal(data, hint).result())
 
-    def store_hashed(self, chunk_id: bytes, key: bytes, data: bytes | memoryview,
-                     hint: TensorHint | None) -> ChunkRef:
-        self.uploader.add(chunk_id, key, data, hint)
-        self.referenced.add(chunk_id)
-        return ChunkRef(chunk_id, key, len(data))
+    def store_sealed(self, sealed: SealedChunk) -> ChunkRef:
+        self.uploader.add(sealed)
+        self.referenced.add(sealed.chunk_id)
+        return ChunkRef(sealed.chunk_id, sealed.key, sealed.size)
 
     def progress(self, n: int, path: str) -> None:
         self.done += n
@@ -250,20 +250,18 @@ class _Run:
         try:
             with os.fdopen(open_source(item.abs), "rb", buffering=0) as f:
                 layout = read_layout(f.fileno(), item.size)  # safetensors: group the floats
-                hashing = self.lanes.hash_file(chunk_reader(f), item.size)
-                with closing(iter(hashing)) as pieces:  # closed at once if we stop early
+                sealing = self.lanes.seal_file(chunk_reader(f), layout.hint if layout else None)
+                with closing(iter(sealing)) as pieces:  # closed at once if we stop early
                     for piece in pieces:
-                        hint = layout.hint(piece.offset, len(piece.data)) if layout else None
-                        refs.append(
-                            self.store_hashed(piece.chunk_id, piece.key, piece.data, hint))
-                        self.progress(len(piece.data), item.abs)
+                        refs.append(self.store_sealed(piece.sealed))
+                        self.progress(piece.sealed.size, item.abs)
                         if self.should_stop is not None and self.should_stop():
                             raise BackupCancelled(
                                 f"backup stopped at {item.abs} ({self.done} bytes)")
         except OSError as exc:
             self.skipped.append((item.abs, f"cannot read: {exc.strerror}"))
             return None
-        return CachedFile(hashing.content_hash, tuple(refs))
+        return CachedFile(sealing.content_hash, tuple(refs))
 
     def pack_file(self, slot: _Slot) -> bool:
         """Put a small file (read ahead) into the open pack; False if it must be read as a
@@ -347,7 +345,7 @@ class _Run:
         assert not self.waiting, "every file's content is known once the last pack closed"
         self.write(self.writer.close())
         self.manifest.seek(0)
-        refs = tuple(self.store_piece(p.data) for p in chunk_reader(self.manifest))
+        refs = tuple(self.store_piece(bytes(p.data)) for p in chunk_reader(self.manifest))
         return ManifestRoot(refs, self.manifest_hash.digest(), self.manifest_size)
 
 
@@ -442,8 +440,8 @@ def run_backup(
     cache = FileCache(cache_dir)
     try:
         with tempfile.SpooledTemporaryFile(SPOOL_MEMORY, dir=cache_dir) as manifest:
-            uploader = Uploader(client, workers)
-            lanes = HashLanes(keyring.id_key, workers)
+            uploader = Uploader(client)
+            lanes = SealLanes(keyring.id_key, workers)
             read_ahead = ReadAhead(PACK_FILE_MAX, workers)
             run = _Run(keyring, uploader, lanes, read_ahead, cache, manifest, on_progress,
                        should_stop)

@@ -1,16 +1,16 @@
-"""Sends the chunks the vault lacks, overlapping hashing, encoding and sending.
+"""Sends the sealed chunks the vault lacks, overlapping lookups and sending.
 
-The caller (backup, on one thread) hands plaintext chunks to :meth:`Uploader.add`.
-They are deduplicated against everything seen in this run, asked about in batches
-(FindMissing, on a lookup thread, so the caller reads the next batch meanwhile), encoded
-(compress + encrypt) on a thread pool, and streamed to the vault on one long PutChunks
-call by a sender thread, in messages of about ``message_bytes``. zstd, AES-GCM and BLAKE3
-release the GIL, so the pool uses every core the configuration grants.
+The caller (backup, on one thread) hands sealed chunks (format-v2 blobs, already
+compressed and encrypted by the seal lanes) to :meth:`Uploader.add`. They are deduplicated
+against everything seen in this run, asked about in batches (FindMissing, on a lookup
+thread, so the caller seals the next batch meanwhile), and the missing ones are streamed to
+the vault on one long PutChunks call by a sender thread, in messages of about
+``message_bytes``. A blob the vault already holds is dropped: its id is its hash, so the
+vault's copy is byte for byte the one this node would send.
 
-Memory is bounded: at most two batches of ``batch_bytes`` of plaintext wait for
-FindMissing (one being looked up, one being filled) and at most ``queue_chunks`` encoded
-or encoding chunks wait for the sender, so peak memory is about
-``2 * batch_bytes + queue_chunks * 2 * CHUNK_MAX`` whatever the file sizes.
+Memory is bounded: at most two batches of ``batch_bytes`` of blobs wait for FindMissing
+(one being looked up, one being filled) and at most ``queue_chunks`` blobs wait for the
+sender, so peak memory is about ``2 * batch_bytes + queue_chunks * CHUNK_MAX``.
 
 Ordering invariant (FORMAT.md): :meth:`finish` returns only after the vault answered
 the PutChunks call, i.e. after every new blob is durable; only then may the snapshot
@@ -27,8 +27,7 @@ from dataclasses import dataclass
 
 from bulwark.agent.client.vault import PutResult, VaultClient
 from bulwark.agent.errors import VaultError
-from bulwark.agent.format.blob import blob_digest, encode_blob
-from bulwark.agent.format.codec import TensorHint
+from bulwark.agent.format.blob import SealedChunk
 from bulwark.protos.contract import IDS_PER_MESSAGE
 
 _DONE = object()
@@ -43,32 +42,17 @@ class UploadStats:
     reused_chunks: int = 0
 
 
-@dataclass(frozen=True)
-class _Pending:
-    chunk_id: bytes
-    key: bytes
-    data: bytes
-    hint: TensorHint | None
-
-
-def _encode(item: _Pending) -> tuple[bytes, bytes, bytes]:
-    blob = encode_blob(item.chunk_id, item.key, item.data, item.hint)
-    return item.chunk_id, blob, blob_digest(blob)
-
-
 class Uploader:
     """Deduplicating, pipelined chunk upload for one backup run. Not thread-safe."""
 
     def __init__(
         self,
         client: VaultClient,
-        workers: int,
         batch_bytes: int = 16 << 20,
         queue_chunks: int = 16,
         message_bytes: int = 2 << 20,
     ) -> None:
         self._client = client
-        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="encode")
         self._lookup = ThreadPoolExecutor(max_workers=1, thread_name_prefix="find-missing")
         self._looking: Future[None] | None = None
         self._batch_bytes = batch_bytes
@@ -76,9 +60,9 @@ class Uploader:
         # it: 8 MiB messages left both ends waiting on each other's copies (issue #6).
         self._message_bytes = min(message_bytes, client.max_message_bytes // 2)
         self._seen: set[bytes] = set()
-        self._pending: list[_Pending] = []
+        self._pending: list[SealedChunk] = []
         self._pending_bytes = 0
-        self._queue: queue.Queue[Future[tuple[bytes, bytes, bytes]] | object] = queue.Queue(
+        self._queue: queue.Queue[SealedChunk | object] = queue.Queue(
             maxsize=queue_chunks
         )
         self.stats = UploadStats()
@@ -87,17 +71,13 @@ class Uploader:
         self._sender = threading.Thread(target=self._send, name="put-chunks", daemon=True)
         self._sender.start()
 
-    def add(self, chunk_id: bytes, key: bytes, data: bytes | memoryview,
-            hint: TensorHint | None = None) -> None:
-        """Queue one plaintext chunk; a no-op if this run has seen ``chunk_id`` before.
-
-        ``data`` is copied if it is kept, so a view into an mmap may be passed.
-        """
-        if chunk_id in self._seen:
+    def add(self, sealed: SealedChunk) -> None:
+        """Queue one sealed chunk; a no-op if this run has seen its id before."""
+        if sealed.chunk_id in self._seen:
             return
-        self._seen.add(chunk_id)
-        self._pending.append(_Pending(chunk_id, key, bytes(data), hint))
-        self._pending_bytes += len(data)
+        self._seen.add(sealed.chunk_id)
+        self._pending.append(sealed)
+        self._pending_bytes += len(sealed.blob)
         if self._pending_bytes >= self._batch_bytes or len(self._pending) >= IDS_PER_MESSAGE:
             self._flush()
 
@@ -114,16 +94,16 @@ class Uploader:
             looking, self._looking = self._looking, None
             looking.result()  # raises what the lookup raised
 
-    def _dispatch(self, batch: list[_Pending]) -> None:
-        """Lookup thread: ask which chunks the vault lacks and queue those for encoding."""
+    def _dispatch(self, batch: list[SealedChunk]) -> None:
+        """Lookup thread: ask which chunks the vault lacks and queue those for sending."""
         missing = self._client.find_missing(p.chunk_id for p in batch)
         for item in batch:
             if item.chunk_id in missing:
-                self._enqueue(self._pool.submit(_encode, item))
+                self._enqueue(item)
             else:
                 self.stats.reused_chunks += 1
 
-    def _enqueue(self, item: Future[tuple[bytes, bytes, bytes]] | object) -> None:
+    def _enqueue(self, item: SealedChunk | object) -> None:
         while True:
             self._raise_if_failed()
             try:
@@ -145,11 +125,12 @@ class Uploader:
             item = self._queue.get()
             if item is _DONE:
                 break
-            chunk_id, blob, digest = item.result()  # type: ignore[union-attr]
+            assert isinstance(item, SealedChunk)
+            blob = item.blob
             if message and size + len(blob) > self._message_bytes:
                 yield message
                 message, size = [], 0
-            message.append((chunk_id, blob, digest))
+            message.append((item.chunk_id, blob, item.chunk_id))  # v2: the id is the digest
             size += len(blob)
             self.stats.new_chunks += 1
             self.stats.new_bytes += len(blob)
@@ -173,11 +154,9 @@ class Uploader:
                 raise self._error
         finally:
             self._lookup.shutdown(wait=True, cancel_futures=True)
-            self._pool.shutdown(wait=True, cancel_futures=True)
         return self.stats
 
     def abort(self) -> None:
         """Stop sending after an error elsewhere; the vault keeps what it got (harmless)."""
         self._error = self._error or VaultError("upload aborted")
         self._lookup.shutdown(wait=False, cancel_futures=True)
-        self._pool.shutdown(wait=False, cancel_futures=True)

@@ -10,6 +10,13 @@ from __future__ import annotations
 
 from typing import Final
 
+from bulwark.protos.contract import (  # noqa: F401 - part of the format's constants
+    BLOB_V1_MAGIC,
+    BLOB_V1_VERSION,
+    BLOB_V2_MAGIC,
+    BLOB_V2_VERSION,
+)
+
 KiB: Final = 1024
 MiB: Final = 1024 * KiB
 
@@ -27,14 +34,18 @@ CHUNK_ID_SIZE: Final = 32
 HASH_SIZE: Final = 32  # BLAKE3-256 (content hash, manifest hash, blob digest)
 SIGNATURE_SIZE: Final = 64
 
-# --- Chunk blob --------------------------------------------------------------------------
-BLOB_MAGIC: Final = b"BWB1"
-BLOB_VERSION: Final = 1
+# --- Chunk blob, format v1 (read forever, written no more) --------------------------------
+BLOB_MAGIC: Final = BLOB_V1_MAGIC  # b"BWB1" (the keyless shape is in protos/contract.py)
+BLOB_VERSION: Final = BLOB_V1_VERSION
 BLOB_RESERVED_SIZE: Final = 3
 NONCE_SIZE: Final = 12
 TAG_SIZE: Final = 16
 # magic(4) | version(1) | reserved(3) | chunk id(32) | nonce(12)
 BLOB_HEADER_SIZE: Final = 52
+
+# --- Chunk blob, format v2: deterministic, so its BLAKE3-256 is its chunk id ---------------
+# magic(4) | version(1) | reserved(3) | synthetic nonce(12), then ciphertext | tag(16)
+BLOB_V2_HEADER_SIZE: Final = 20
 
 # --- Payload codecs (first plaintext byte of every blob payload) --------------------------
 CODEC_RAW: Final = 0
@@ -60,6 +71,8 @@ KDF_CONTEXT_CHUNK_ID: Final = "bulwark 2026-11-28 v1 chunk id key"
 KDF_CONTEXT_RESTORE: Final = "bulwark 2026-11-28 v1 restore key"
 KDF_CONTEXT_NODE_SIGNING: Final = "bulwark 2026-11-28 v1 node signing key"
 KDF_CONTEXT_DRILL_SIGNING: Final = "bulwark 2026-11-28 v1 drill signing key"
+KDF_CONTEXT_BLOB_KEY: Final = "bulwark 2026-11-29 v2 blob encryption key"
+KDF_CONTEXT_BLOB_NONCE: Final = "bulwark 2026-11-29 v2 blob nonce key"
 
 # --- Key files ---------------------------------------------------------------------------
 KEY_FILE_VERSION: Final = 1

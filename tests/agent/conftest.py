@@ -10,22 +10,26 @@ import pytest
 
 from bulwark.agent.backup import run as backup
 from bulwark.agent.backup.cache import FileCache
-from bulwark.agent.backup.hash_lanes import HashLanes
 from bulwark.agent.backup.read_ahead import ReadAhead
 from bulwark.agent.backup.scanner import ScanItem
+from bulwark.agent.backup.seal_lanes import SealLanes
+from bulwark.agent.format.blob import SealedChunk, decode_blob
 from bulwark.agent.format.manifest import Entry, decode_manifest
 
 ID_KEY = bytes(range(32))
 
 
 class RecordingUploader:
-    """Stands in for the uploader: keeps every chunk handed to it, in order."""
+    """Stands in for the uploader: keeps every chunk handed to it, in order (opened again,
+    so tests see the plaintext each blob holds)."""
 
     def __init__(self) -> None:
         self.chunks: list[bytes] = []
+        self.sealed: list[SealedChunk] = []
 
-    def add(self, chunk_id, key, data, hint=None) -> None:
-        self.chunks.append(bytes(data))
+    def add(self, sealed: SealedChunk) -> None:
+        self.sealed.append(sealed)
+        self.chunks.append(decode_blob(sealed.chunk_id, sealed.key, sealed.blob, sealed.size))
 
 
 class _Keys:
@@ -46,13 +50,13 @@ class RunResult:
 
 @pytest.fixture
 def backup_run(tmp_path) -> Iterator:
-    """``backup_run(items)`` backs up scanned ``items`` as run_backup does (real hash lanes,
+    """``backup_run(items)`` backs up scanned ``items`` as run_backup does (real seal lanes,
     read-ahead and file cache; every item treated as not cached), without a vault, and
     returns the run, the chunks it handed on and its manifest's entries."""
     closing: list = []
 
     def run(items: list[ScanItem]) -> RunResult:
-        uploader, lanes, reader = RecordingUploader(), HashLanes(ID_KEY, 2), ReadAhead(64 << 10, 2)
+        uploader, lanes, reader = RecordingUploader(), SealLanes(ID_KEY, 2), ReadAhead(64 << 10, 2)
         cache = FileCache(tmp_path / "cache")
         closing.extend([reader, lanes, cache])
         r = backup._Run(_Keys(), uploader, lanes, reader, cache, io.BytesIO(), None, None)  # type: ignore

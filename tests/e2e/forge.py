@@ -4,14 +4,14 @@ signatures, hostile content. Uses the library's own primitives, bypassing its ch
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import blake3
 
 from bulwark.agent.client.vault import VaultClient
-from bulwark.agent.format.blob import blob_digest, encode_blob
+from bulwark.agent.format.blob import seal_chunk
 from bulwark.agent.format.constants import MANIFEST_MAGIC
 from bulwark.agent.format.crypto import (
-    chunk_id_and_key,
     chunk_ids_digest,
     public_signing_key,
     seal_root,
@@ -34,10 +34,22 @@ def _varint(n: int) -> bytes:
 
 
 def upload(client: VaultClient, keyring: KeyRing, data: bytes) -> ChunkRef:
-    chunk_id, key = chunk_id_and_key(keyring.id_key, data)
-    blob = encode_blob(chunk_id, key, data)
-    client.put_blobs([[(chunk_id, blob, blob_digest(blob))]])
-    return ChunkRef(chunk_id, key, len(data))
+    sealed = seal_chunk(keyring.id_key, data)
+    client.put_blobs([[(sealed.chunk_id, sealed.blob, sealed.chunk_id)]])
+    return ChunkRef(sealed.chunk_id, sealed.key, len(data))
+
+
+def chunk_ids_of(client: VaultClient, keyring: KeyRing, ref: str, path: Path) -> list[bytes]:
+    """The chunk ids the snapshot ``ref`` stores the file at absolute ``path`` in (read from
+    its manifest with the operator's key, as a restore would)."""
+    from bulwark.agent.restore.reader import fetch_manifest, open_snapshot
+
+    snapshot = open_snapshot(client, keyring, ref)
+    with fetch_manifest(client, snapshot, workers=1) as manifest:
+        for entry in manifest.entries():
+            if "/" + entry.path == str(path):
+                return [c.id for c in entry.chunks]
+    raise AssertionError(f"{path} is not in snapshot {ref}")
 
 
 def file_entry(path: bytes, ref: ChunkRef, content: bytes) -> manifest_pb2.Entry:

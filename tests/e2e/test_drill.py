@@ -12,9 +12,10 @@ from pathlib import Path
 import pytest
 
 from bench.workload import write_safetensors
-from bulwark.agent.format.crypto import chunk_id_and_key
+from bulwark.agent.client.vault import VaultClient
 from bulwark.agent.keys.keyfile import load_keyring
 from bulwark.agent.site.config import load_agent_config
+from tests.e2e.forge import chunk_ids_of
 from tests.e2e.test_hostile import corrupt, stored_blob
 
 
@@ -92,10 +93,11 @@ def test_validate_command_cannot_reach_the_hosts_loopback(site, model):
 
 def test_corrupted_chunk_fails_the_drill_and_names_the_file(site, model):
     victim = model / "ckpt" / "model.safetensors"
-    site.backup(model)
+    snapshot = site.backup(model)["snapshot"]
     config = load_agent_config(drill_toml(site))
     keyring = load_keyring(config.key_file, config.node)
-    chunk_id, _ = chunk_id_and_key(keyring.id_key, victim.read_bytes())
+    with VaultClient.from_config(config) as client:
+        chunk_id = chunk_ids_of(client, keyring, snapshot, victim)[0]
     corrupt(stored_blob(site.store, chunk_id))
     result = drill(site, "latest")
     assert result.code == 1

@@ -11,10 +11,11 @@ import pytest
 
 from bulwark.agent.client.vault import VaultClient
 from bulwark.agent.errors import VaultError
-from bulwark.agent.format.crypto import chunk_id_and_key
+from bulwark.agent.format.blob import seal_chunk
+from bulwark.agent.format.manifest import ChunkRef
 from bulwark.agent.keys.keyfile import load_keyring
 from bulwark.agent.site.config import load_agent_config
-from tests.e2e.forge import commit_raw_manifest, file_entry, upload
+from tests.e2e.forge import chunk_ids_of, commit_raw_manifest, file_entry, upload
 from tests.e2e.treeutil import make_tree
 from tests.sealing import unseal
 
@@ -49,7 +50,8 @@ def test_corrupted_blob_is_reported_by_verify_and_fails_only_its_file(site, keyr
     source = make_tree(tmp_path / "src")
     victim = source / "ckpt" / "layer.0" / "weights.safetensors"  # one chunk (300 kB)
     backup = site.backup(source)
-    chunk_id, _ = chunk_id_and_key(keyring.id_key, victim.read_bytes())
+    with VaultClient.from_config(load_agent_config(site.operator_toml)) as client:
+        [chunk_id] = chunk_ids_of(client, keyring, backup["snapshot"], victim)
     corrupt(stored_blob(site.store, chunk_id))
 
     verify = site.ctl("verify", backup["snapshot"], "--json")
@@ -141,9 +143,8 @@ def test_missing_key_file_is_a_clear_error(site, tmp_path):
 def test_vault_refuses_commit_referencing_a_missing_chunk(site, keyring, client):
     content = b"uploaded"
     ref = upload(client, keyring, content)
-    ghost_id, ghost_key = chunk_id_and_key(keyring.id_key, b"never uploaded")
-    from bulwark.agent.format.manifest import ChunkRef
-    ghost = ChunkRef(ghost_id, ghost_key, len(b"never uploaded"))
+    sealed = seal_chunk(keyring.id_key, b"never uploaded")
+    ghost = ChunkRef(sealed.chunk_id, sealed.key, sealed.size)
     entries = [file_entry(b"f", ghost, b"never uploaded")]
     with pytest.raises(VaultError, match="refused"):
         commit_raw_manifest(client, keyring, entries, [ref, ghost])

@@ -228,8 +228,6 @@ class Puller:
                 asked = missing[start:start + IDS_PER_CALL]
                 got = 0
                 for cid, data, digest in self.source.get_chunks(asked):
-                    if self.expired():
-                        raise WindowCut()
                     if got >= len(asked) or cid != asked[got]:
                         raise Refused(f"the primary sent chunk {cid.hex()[:16]}… out of order")
                     got += 1
@@ -242,6 +240,8 @@ class Puller:
                     if size >= FLUSH_BYTES:
                         self._flush(pending, lease, result)
                         pending, size = [], 0
+                    if self.expired():  # after keeping this blob: a received one is not lost
+                        raise WindowCut()
                 if got != len(asked):
                     raise Refused(f"the primary sent {got} of {len(asked)} chunks asked for")
         except (IntegrityError, NotFound) as exc:

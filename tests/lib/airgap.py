@@ -48,7 +48,8 @@ class InProcessPrimary:
     def feed(self, after: Cursor) -> tuple[FeedInfo, Iterator[FeedEntry]]:
         key = None if after.empty else (after.time_ns, after.id)
         records = self.vault.catalog.snapshot_page(None, False, key, 1000)
-        info = FeedInfo(self.vault.clock.now_ns(), len(records), records[0].time_ns if records else 0)
+        first = records[0].time_ns if records else 0
+        info = FeedInfo(self.vault.clock.now_ns(), len(records), first)
         return info, (self._entry(r) for r in records)
 
     def _entry(self, rec: SnapshotRecord) -> FeedEntry:

@@ -80,7 +80,7 @@ def test_the_runner_connects_only_inside_a_window_between_the_hooks(rig):
 
 
 def test_lag_above_the_limit_after_a_window_is_an_alert(rig, caplog):
-    primary, airgap, clock, runner, now, connects, log = rig
+    primary, _, clock, runner, now, _, _ = rig
     backup(primary, Ed25519PrivateKey.generate(), "gpu-a", [b"x" * 100], clock)
     clock.advance(seconds=7200)  # the primary's snapshot is two hours old, limit one hour
     now.t = NIGHT + 3599.5

@@ -23,21 +23,22 @@ _sym_db = _symbol_database.Default()
 
 
 from bulwark.protos.bulwark.v1 import entry_meta_pb2 as bulwark_dot_protos_dot_bulwark_dot_v1_dot_entry__meta__pb2
+from bulwark.protos.bulwark.v1 import signals_pb2 as bulwark_dot_protos_dot_bulwark_dot_v1_dot_signals__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n(bulwark/protos/bulwark/v1/manifest.proto\x12\nbulwark.v1\x1a*bulwark/protos/bulwark/v1/entry_meta.proto\"1\n\x08\x43hunkRef\x12\n\n\x02id\x18\x01 \x01(\x0c\x12\x0b\n\x03key\x18\x02 \x01(\x0c\x12\x0c\n\x04size\x18\x03 \x01(\r\"\xfc\x02\n\x05\x45ntry\x12\x0c\n\x04path\x18\x01 \x01(\x0c\x12#\n\x04type\x18\x02 \x01(\x0e\x32\x15.bulwark.v1.EntryType\x12\x0c\n\x04mode\x18\x03 \x01(\r\x12\x10\n\x08mtime_ns\x18\x04 \x01(\x03\x12\x0c\n\x04size\x18\x05 \x01(\x04\x12\x14\n\x0c\x63ontent_hash\x18\x06 \x01(\x0c\x12$\n\x06\x63hunks\x18\x07 \x03(\x0b\x32\x14.bulwark.v1.ChunkRef\x12\x13\n\x0blink_target\x18\x08 \x01(\x0c\x12\x0e\n\x06offset\x18\t \x01(\x04\x12\x14\n\x0c\x64\x65vice_major\x18\n \x01(\r\x12\x14\n\x0c\x64\x65vice_minor\x18\x0b \x01(\r\x12\x10\n\x03uid\x18\x0c \x01(\rH\x00\x88\x01\x01\x12\x10\n\x03gid\x18\r \x01(\rH\x01\x88\x01\x01\x12!\n\x06xattrs\x18\x0e \x03(\x0b\x32\x11.bulwark.v1.Xattr\x12\x12\n\nlink_group\x18\x0f \x01(\x04\x12\x1a\n\x12\x63hanged_while_read\x18\x10 \x01(\x08\x42\x06\n\x04_uidB\x06\n\x04_gid\"b\n\x0cManifestRoot\x12$\n\x06\x63hunks\x18\x01 \x03(\x0b\x32\x14.bulwark.v1.ChunkRef\x12\x15\n\rmanifest_hash\x18\x02 \x01(\x0c\x12\x15\n\rmanifest_size\x18\x03 \x01(\x04*\xcd\x01\n\tEntryType\x12\x1a\n\x16\x45NTRY_TYPE_UNSPECIFIED\x10\x00\x12\x12\n\x0e\x45NTRY_TYPE_DIR\x10\x01\x12\x13\n\x0f\x45NTRY_TYPE_FILE\x10\x02\x12\x16\n\x12\x45NTRY_TYPE_SYMLINK\x10\x03\x12\x13\n\x0f\x45NTRY_TYPE_FIFO\x10\x04\x12\x15\n\x11\x45NTRY_TYPE_SOCKET\x10\x05\x12\x1a\n\x16\x45NTRY_TYPE_CHAR_DEVICE\x10\x06\x12\x1b\n\x17\x45NTRY_TYPE_BLOCK_DEVICE\x10\x07\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n(bulwark/protos/bulwark/v1/manifest.proto\x12\nbulwark.v1\x1a*bulwark/protos/bulwark/v1/entry_meta.proto\x1a\'bulwark/protos/bulwark/v1/signals.proto\"1\n\x08\x43hunkRef\x12\n\n\x02id\x18\x01 \x01(\x0c\x12\x0b\n\x03key\x18\x02 \x01(\x0c\x12\x0c\n\x04size\x18\x03 \x01(\r\"\xa6\x03\n\x05\x45ntry\x12\x0c\n\x04path\x18\x01 \x01(\x0c\x12#\n\x04type\x18\x02 \x01(\x0e\x32\x15.bulwark.v1.EntryType\x12\x0c\n\x04mode\x18\x03 \x01(\r\x12\x10\n\x08mtime_ns\x18\x04 \x01(\x03\x12\x0c\n\x04size\x18\x05 \x01(\x04\x12\x14\n\x0c\x63ontent_hash\x18\x06 \x01(\x0c\x12$\n\x06\x63hunks\x18\x07 \x03(\x0b\x32\x14.bulwark.v1.ChunkRef\x12\x13\n\x0blink_target\x18\x08 \x01(\x0c\x12\x0e\n\x06offset\x18\t \x01(\x04\x12\x14\n\x0c\x64\x65vice_major\x18\n \x01(\r\x12\x14\n\x0c\x64\x65vice_minor\x18\x0b \x01(\r\x12\x10\n\x03uid\x18\x0c \x01(\rH\x00\x88\x01\x01\x12\x10\n\x03gid\x18\r \x01(\rH\x01\x88\x01\x01\x12!\n\x06xattrs\x18\x0e \x03(\x0b\x32\x11.bulwark.v1.Xattr\x12\x12\n\nlink_group\x18\x0f \x01(\x04\x12\x1a\n\x12\x63hanged_while_read\x18\x10 \x01(\x08\x12(\n\x07signals\x18( \x01(\x0b\x32\x17.bulwark.v1.FileSignalsB\x06\n\x04_uidB\x06\n\x04_gid\"b\n\x0cManifestRoot\x12$\n\x06\x63hunks\x18\x01 \x03(\x0b\x32\x14.bulwark.v1.ChunkRef\x12\x15\n\rmanifest_hash\x18\x02 \x01(\x0c\x12\x15\n\rmanifest_size\x18\x03 \x01(\x04*\xcd\x01\n\tEntryType\x12\x1a\n\x16\x45NTRY_TYPE_UNSPECIFIED\x10\x00\x12\x12\n\x0e\x45NTRY_TYPE_DIR\x10\x01\x12\x13\n\x0f\x45NTRY_TYPE_FILE\x10\x02\x12\x16\n\x12\x45NTRY_TYPE_SYMLINK\x10\x03\x12\x13\n\x0f\x45NTRY_TYPE_FIFO\x10\x04\x12\x15\n\x11\x45NTRY_TYPE_SOCKET\x10\x05\x12\x1a\n\x16\x45NTRY_TYPE_CHAR_DEVICE\x10\x06\x12\x1b\n\x17\x45NTRY_TYPE_BLOCK_DEVICE\x10\x07\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'bulwark.protos.bulwark.v1.manifest_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_ENTRYTYPE']._serialized_start=635
-  _globals['_ENTRYTYPE']._serialized_end=840
-  _globals['_CHUNKREF']._serialized_start=100
-  _globals['_CHUNKREF']._serialized_end=149
-  _globals['_ENTRY']._serialized_start=152
-  _globals['_ENTRY']._serialized_end=532
-  _globals['_MANIFESTROOT']._serialized_start=534
-  _globals['_MANIFESTROOT']._serialized_end=632
+  _globals['_ENTRYTYPE']._serialized_start=718
+  _globals['_ENTRYTYPE']._serialized_end=923
+  _globals['_CHUNKREF']._serialized_start=141
+  _globals['_CHUNKREF']._serialized_end=190
+  _globals['_ENTRY']._serialized_start=193
+  _globals['_ENTRY']._serialized_end=615
+  _globals['_MANIFESTROOT']._serialized_start=617
+  _globals['_MANIFESTROOT']._serialized_end=715
 # @@protoc_insertion_point(module_scope)

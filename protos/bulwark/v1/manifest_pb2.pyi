@@ -1,4 +1,5 @@
 from bulwark.protos.bulwark.v1 import entry_meta_pb2 as _entry_meta_pb2
+from bulwark.protos.bulwark.v1 import signals_pb2 as _signals_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor
@@ -38,7 +39,7 @@ class ChunkRef(_message.Message):
     def __init__(self, id: _Optional[bytes] = ..., key: _Optional[bytes] = ..., size: _Optional[int] = ...) -> None: ...
 
 class Entry(_message.Message):
-    __slots__ = ("path", "type", "mode", "mtime_ns", "size", "content_hash", "chunks", "link_target", "offset", "device_major", "device_minor", "uid", "gid", "xattrs", "link_group", "changed_while_read")
+    __slots__ = ("path", "type", "mode", "mtime_ns", "size", "content_hash", "chunks", "link_target", "offset", "device_major", "device_minor", "uid", "gid", "xattrs", "link_group", "changed_while_read", "signals")
     PATH_FIELD_NUMBER: _ClassVar[int]
     TYPE_FIELD_NUMBER: _ClassVar[int]
     MODE_FIELD_NUMBER: _ClassVar[int]
@@ -55,6 +56,7 @@ class Entry(_message.Message):
     XATTRS_FIELD_NUMBER: _ClassVar[int]
     LINK_GROUP_FIELD_NUMBER: _ClassVar[int]
     CHANGED_WHILE_READ_FIELD_NUMBER: _ClassVar[int]
+    SIGNALS_FIELD_NUMBER: _ClassVar[int]
     path: bytes
     type: EntryType
     mode: int
@@ -71,7 +73,8 @@ class Entry(_message.Message):
     xattrs: _containers.RepeatedCompositeFieldContainer[_entry_meta_pb2.Xattr]
     link_group: int
     changed_while_read: bool
-    def __init__(self, path: _Optional[bytes] = ..., type: _Optional[_Union[EntryType, str]] = ..., mode: _Optional[int] = ..., mtime_ns: _Optional[int] = ..., size: _Optional[int] = ..., content_hash: _Optional[bytes] = ..., chunks: _Optional[_Iterable[_Union[ChunkRef, _Mapping]]] = ..., link_target: _Optional[bytes] = ..., offset: _Optional[int] = ..., device_major: _Optional[int] = ..., device_minor: _Optional[int] = ..., uid: _Optional[int] = ..., gid: _Optional[int] = ..., xattrs: _Optional[_Iterable[_Union[_entry_meta_pb2.Xattr, _Mapping]]] = ..., link_group: _Optional[int] = ..., changed_while_read: _Optional[bool] = ...) -> None: ...
+    signals: _signals_pb2.FileSignals
+    def __init__(self, path: _Optional[bytes] = ..., type: _Optional[_Union[EntryType, str]] = ..., mode: _Optional[int] = ..., mtime_ns: _Optional[int] = ..., size: _Optional[int] = ..., content_hash: _Optional[bytes] = ..., chunks: _Optional[_Iterable[_Union[ChunkRef, _Mapping]]] = ..., link_target: _Optional[bytes] = ..., offset: _Optional[int] = ..., device_major: _Optional[int] = ..., device_minor: _Optional[int] = ..., uid: _Optional[int] = ..., gid: _Optional[int] = ..., xattrs: _Optional[_Iterable[_Union[_entry_meta_pb2.Xattr, _Mapping]]] = ..., link_group: _Optional[int] = ..., changed_while_read: _Optional[bool] = ..., signals: _Optional[_Union[_signals_pb2.FileSignals, _Mapping]] = ...) -> None: ...
 
 class ManifestRoot(_message.Message):
     __slots__ = ("chunks", "manifest_hash", "manifest_size")

@@ -1,3 +1,4 @@
+from bulwark.protos.bulwark.v1 import signals_pb2 as _signals_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
@@ -45,7 +46,7 @@ class PutChunksResponse(_message.Message):
     def __init__(self, stored: _Optional[int] = ..., already_present: _Optional[int] = ..., stored_bytes: _Optional[int] = ...) -> None: ...
 
 class SnapshotHeader(_message.Message):
-    __slots__ = ("format_version", "node", "hostname", "paths", "tags", "client_time_ns", "files", "bytes", "sealed_root", "chunk_count", "chunk_ids_digest", "node_public_key", "requested_retention_days")
+    __slots__ = ("format_version", "node", "hostname", "paths", "tags", "client_time_ns", "files", "bytes", "sealed_root", "chunk_count", "chunk_ids_digest", "node_public_key", "requested_retention_days", "signals")
     FORMAT_VERSION_FIELD_NUMBER: _ClassVar[int]
     NODE_FIELD_NUMBER: _ClassVar[int]
     HOSTNAME_FIELD_NUMBER: _ClassVar[int]
@@ -59,6 +60,7 @@ class SnapshotHeader(_message.Message):
     CHUNK_IDS_DIGEST_FIELD_NUMBER: _ClassVar[int]
     NODE_PUBLIC_KEY_FIELD_NUMBER: _ClassVar[int]
     REQUESTED_RETENTION_DAYS_FIELD_NUMBER: _ClassVar[int]
+    SIGNALS_FIELD_NUMBER: _ClassVar[int]
     format_version: int
     node: str
     hostname: str
@@ -72,7 +74,8 @@ class SnapshotHeader(_message.Message):
     chunk_ids_digest: bytes
     node_public_key: bytes
     requested_retention_days: int
-    def __init__(self, format_version: _Optional[int] = ..., node: _Optional[str] = ..., hostname: _Optional[str] = ..., paths: _Optional[_Iterable[str]] = ..., tags: _Optional[_Iterable[str]] = ..., client_time_ns: _Optional[int] = ..., files: _Optional[int] = ..., bytes: _Optional[int] = ..., sealed_root: _Optional[bytes] = ..., chunk_count: _Optional[int] = ..., chunk_ids_digest: _Optional[bytes] = ..., node_public_key: _Optional[bytes] = ..., requested_retention_days: _Optional[int] = ...) -> None: ...
+    signals: _signals_pb2.SignalSummary
+    def __init__(self, format_version: _Optional[int] = ..., node: _Optional[str] = ..., hostname: _Optional[str] = ..., paths: _Optional[_Iterable[str]] = ..., tags: _Optional[_Iterable[str]] = ..., client_time_ns: _Optional[int] = ..., files: _Optional[int] = ..., bytes: _Optional[int] = ..., sealed_root: _Optional[bytes] = ..., chunk_count: _Optional[int] = ..., chunk_ids_digest: _Optional[bytes] = ..., node_public_key: _Optional[bytes] = ..., requested_retention_days: _Optional[int] = ..., signals: _Optional[_Union[_signals_pb2.SignalSummary, _Mapping]] = ...) -> None: ...
 
 class CommitSnapshotRequest(_message.Message):
     __slots__ = ("header", "chunks")
@@ -103,7 +106,7 @@ class CommitSnapshotResponse(_message.Message):
     def __init__(self, snapshot: _Optional[_Union[Snapshot, _Mapping]] = ...) -> None: ...
 
 class Snapshot(_message.Message):
-    __slots__ = ("id", "time_ns", "signed", "node", "tags", "paths", "files", "bytes", "chunk_count", "retention")
+    __slots__ = ("id", "time_ns", "signed", "node", "tags", "paths", "files", "bytes", "chunk_count", "retention", "mark")
     ID_FIELD_NUMBER: _ClassVar[int]
     TIME_NS_FIELD_NUMBER: _ClassVar[int]
     SIGNED_FIELD_NUMBER: _ClassVar[int]
@@ -114,6 +117,7 @@ class Snapshot(_message.Message):
     BYTES_FIELD_NUMBER: _ClassVar[int]
     CHUNK_COUNT_FIELD_NUMBER: _ClassVar[int]
     RETENTION_FIELD_NUMBER: _ClassVar[int]
+    MARK_FIELD_NUMBER: _ClassVar[int]
     id: str
     time_ns: int
     signed: SignedHeader
@@ -124,7 +128,8 @@ class Snapshot(_message.Message):
     bytes: int
     chunk_count: int
     retention: SnapshotRetention
-    def __init__(self, id: _Optional[str] = ..., time_ns: _Optional[int] = ..., signed: _Optional[_Union[SignedHeader, _Mapping]] = ..., node: _Optional[str] = ..., tags: _Optional[_Iterable[str]] = ..., paths: _Optional[_Iterable[str]] = ..., files: _Optional[int] = ..., bytes: _Optional[int] = ..., chunk_count: _Optional[int] = ..., retention: _Optional[_Union[SnapshotRetention, _Mapping]] = ...) -> None: ...
+    mark: _signals_pb2.SnapshotMark
+    def __init__(self, id: _Optional[str] = ..., time_ns: _Optional[int] = ..., signed: _Optional[_Union[SignedHeader, _Mapping]] = ..., node: _Optional[str] = ..., tags: _Optional[_Iterable[str]] = ..., paths: _Optional[_Iterable[str]] = ..., files: _Optional[int] = ..., bytes: _Optional[int] = ..., chunk_count: _Optional[int] = ..., retention: _Optional[_Union[SnapshotRetention, _Mapping]] = ..., mark: _Optional[_Union[_signals_pb2.SnapshotMark, _Mapping]] = ...) -> None: ...
 
 class SnapshotRetention(_message.Message):
     __slots__ = ("mode", "retain_until_ns", "legal_hold")

@@ -32,7 +32,12 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from bulwark.agent.errors import BlobError
-from bulwark.agent.format.codec import TensorHint, decode_payload, encode_payload
+from bulwark.agent.format.codec import (
+    TensorHint,
+    decode_payload,
+    encode_payload,
+    encode_payload_facts,
+)
 from bulwark.agent.format.constants import (
     BLOB_HEADER_SIZE,
     BLOB_MAGIC,
@@ -49,6 +54,7 @@ from bulwark.agent.format.constants import (
     TAG_SIZE,
 )
 from bulwark.agent.format.crypto import chunk_id_and_key
+from bulwark.agent.format.facts import ChunkFacts
 
 _PREFIX = BLOB_MAGIC + bytes((BLOB_VERSION,)) + bytes(BLOB_RESERVED_SIZE)
 _ID_AT = len(_PREFIX)
@@ -67,18 +73,22 @@ class SealedChunk:
     key: bytes
     blob: bytes
     size: int
+    facts: ChunkFacts | None = None  # what the codec learnt (ransomware signals); not stored
 
 
 def seal_chunk(
     id_key: bytes, plaintext: bytes | bytearray | memoryview, hint: TensorHint | None = None,
 ) -> SealedChunk:
-    """Compress and encrypt one chunk as a format-v2 blob (deterministic; see module doc)."""
+    """Compress and encrypt one chunk as a format-v2 blob (deterministic; see module doc),
+    with the codec's facts about the plaintext (agent.format.facts)."""
     _, key = chunk_id_and_key(id_key, plaintext)
-    blob = encode_blob_v2(key, plaintext, hint)
-    return SealedChunk(blob_digest(blob), key, blob, len(plaintext))
+    payload, facts = encode_payload_facts(plaintext, hint)
+    blob = _seal_payload(key, payload)
+    return SealedChunk(blob_digest(blob), key, blob, len(plaintext), facts)
 
 
-def _v2_keys(key: bytes) -> tuple[bytes, bytes]:
+def v2_keys(key: bytes) -> tuple[bytes, bytes]:
+    """(blob key, nonce key) of a chunk key (FORMAT.md "Chunk blob", format v2)."""
     blob_key = blake3.blake3(bytes(key), derive_key_context=KDF_CONTEXT_BLOB_KEY).digest()
     nonce_key = blake3.blake3(bytes(key), derive_key_context=KDF_CONTEXT_BLOB_NONCE).digest()
     return blob_key, nonce_key
@@ -90,8 +100,11 @@ def encode_blob_v2(
     """The format-v2 blob of ``plaintext`` under its chunk ``key``: a pure function."""
     if len(key) != KEY_SIZE:
         raise ValueError(f"chunk key must be {KEY_SIZE} bytes, got {len(key)}")
-    payload = encode_payload(plaintext, hint)
-    blob_key, nonce_key = _v2_keys(key)
+    return _seal_payload(key, encode_payload(plaintext, hint))
+
+
+def _seal_payload(key: bytes, payload: bytes) -> bytes:
+    blob_key, nonce_key = v2_keys(key)
     nonce = blake3.blake3(payload, key=nonce_key).digest(length=NONCE_SIZE)
     return _V2_PREFIX + nonce + AESGCM(blob_key).encrypt(nonce, payload, _V2_PREFIX)
 
@@ -168,7 +181,7 @@ def _decode_v2(name: str, key: bytes, blob: bytes, expected_size: int) -> bytes:
         raise BlobError(f"{name}: reserved header bytes are not zero")
     if len(key) != KEY_SIZE:
         raise BlobError(f"{name}: chunk key must be {KEY_SIZE} bytes, got {len(key)}")
-    blob_key, nonce_key = _v2_keys(key)
+    blob_key, nonce_key = v2_keys(key)
     nonce = blob[8:BLOB_V2_HEADER_SIZE]
     try:
         payload = AESGCM(blob_key).decrypt(

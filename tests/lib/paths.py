@@ -16,3 +16,9 @@ README = REPO / "README.md"
 def kat_v1() -> dict:
     """The format-v1 known-answer vectors (tests/fixtures/kat_v1.json), parsed once."""
     return json.loads((FIXTURES / "kat_v1.json").read_text())
+
+
+@cache
+def kat_v2() -> dict:
+    """The blob-format-v2 known-answer vectors (tests/fixtures/kat_v2.json), parsed once."""
+    return json.loads((FIXTURES / "kat_v2.json").read_text())

@@ -1,14 +1,15 @@
-"""``vault-agent``: the node's tool: one-shot ``backup`` and the scheduled daemon ``run``."""
+"""``vault-agent``: the node's tool: one-shot ``backup``, the scheduled daemon ``run``,
+``enroll`` (join the fleet with a token) and ``renew`` (its certificate)."""
 
 from __future__ import annotations
 
 import argparse
 import sys
 
-from bulwark.agent.cli import backup_cmd, run_cmd
+from bulwark.agent.cli import backup_cmd, enroll_cmd, renew_cmd, run_cmd
 from bulwark.agent.cli.common import dispatch
 
-COMMANDS = (backup_cmd, run_cmd)
+COMMANDS = (backup_cmd, run_cmd, enroll_cmd, renew_cmd)
 
 
 def build_parser() -> argparse.ArgumentParser:

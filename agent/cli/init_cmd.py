@@ -23,6 +23,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--port", type=int, default=DEFAULT_PORT,
                    help=f"loopback port vaultd listens on (default {DEFAULT_PORT})")
     p.add_argument("--node", help="node name for agent.toml (default: this host's name)")
+    p.add_argument("--host", action="append", default=[], metavar="NAME_OR_IP",
+                   help="a name or address clients reach the vault at (repeatable): in the "
+                   "vault certificate; the first is the address configurations use; vaultd "
+                   "then listens on all addresses")
+    p.add_argument("--enroll-port", type=int, default=None, metavar="N",
+                   help="also open the enrollment listener on port N (join tokens)")
     p.add_argument("--json", action="store_true", help="print what was written as JSON")
     a = p.add_argument_group("air-gap site (docs/airgap.md)")
     a.add_argument("--airgap", action="store_true",
@@ -56,7 +62,8 @@ def _init_airgap(args: argparse.Namespace) -> list[Path]:
 def run(args: argparse.Namespace) -> int:
     if args.airgap:
         return _report_airgap(args, _init_airgap(args))
-    written = init_site(args.directory, args.port, args.node)
+    written = init_site(args.directory, args.port, args.node, tuple(args.host),
+                        args.enroll_port)
     if args.json:
         print_json({"wrote": [str(p) for p in written]})
         return 0

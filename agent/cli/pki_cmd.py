@@ -4,6 +4,9 @@
 
     vaultctl pki init DIR [--host H ...]           CA + vault server certificate in DIR/pki
     vaultctl pki issue DIR --role ROLE --name NAME  certificate + DIR/ROLE-NAME.toml
+    vaultctl pki fingerprint DIR                    the CA's SHA-256, for vault-agent enroll
+    vaultctl pki renew-vault DIR [--host H ...]     new vault certificate (names kept, added)
+    vaultctl --config operator.toml pki token|tokens|revoke-token   join tokens (token_cmd)
 
 Roles: node (write-only key file, enrolled), operator, officer, drill (tenant key),
 replica (no data keys). ``--restore-key`` gives a node the tenant key instead. The
@@ -15,6 +18,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from bulwark.agent.cli import token_cmd
 from bulwark.agent.cli.common import print_json
 from bulwark.agent.site import pki
 from bulwark.agent.site.identity import init_pki, issue_identity
@@ -36,6 +40,38 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="node only: carry the tenant key (the node can then restore)")
     s.add_argument("--json", action="store_true")
     s.set_defaults(run=run_issue, needs_config=False)
+    f = ps.add_parser("fingerprint", help="print the site CA's SHA-256 (vault-agent enroll "
+                      "--ca-fingerprint pins it)", epilog="example: vaultctl pki fingerprint DIR")
+    f.add_argument("directory", metavar="DIR", type=Path)
+    f.add_argument("--json", action="store_true")
+    f.set_defaults(run=run_fingerprint, needs_config=False)
+    v = ps.add_parser("renew-vault", help="re-issue the vault's certificate (new key; its names "
+                      "plus --host); vaultd serves it from the next connection",
+                      epilog="example: vaultctl pki renew-vault /srv/bulwark --host vault.example")
+    v.add_argument("directory", metavar="DIR", type=Path)
+    v.add_argument("--host", action="append", default=[],
+                   help="another DNS name or IP the vault is reached at (repeatable)")
+    v.add_argument("--json", action="store_true")
+    v.set_defaults(run=run_renew_vault, needs_config=False)
+    token_cmd.add_actions(ps)
+
+
+def run_fingerprint(args: argparse.Namespace) -> int:
+    value = pki.fingerprint(args.directory / "pki" / "ca.crt")
+    print_json({"ca_fingerprint": value}) if args.json else print(value)
+    return 0
+
+
+def run_renew_vault(args: argparse.Namespace) -> int:
+    pki_dir = args.directory / "pki"
+    hosts = tuple(dict.fromkeys([*pki.vault_hosts(pki_dir / "vault.crt"), *args.host]))
+    issued = pki.reissue_vault(pki_dir, hosts)
+    if args.json:
+        print_json({"cert": str(issued.cert), "serial": f"{issued.serial:x}",
+                    "hosts": list(hosts)})
+    else:
+        print(f"renewed {issued.cert} for {', '.join(hosts)} (serial {issued.serial:x})")
+    return 0
 
 
 def run_init(args: argparse.Namespace) -> int:

@@ -20,6 +20,7 @@ from bulwark.agent.cli import (
     ls_cmd,
     pki_cmd,
     prune_cmd,
+    renew_cmd,
     restore_cmd,
     retention_cmd,
     scrub_cmd,
@@ -31,7 +32,7 @@ from bulwark.agent.cli.common import dispatch
 COMMANDS = (init_cmd, snapshots_cmd, ls_cmd, find_cmd, diff_cmd, restore_cmd, verify_cmd,
             drill_cmd, drills_cmd, forget_cmd,
             pki_cmd, keys_cmd, retention_cmd, hold_cmd, delete_cmd, prune_cmd, scrub_cmd,
-            audit_cmd, airgap_cmd)
+            audit_cmd, airgap_cmd, renew_cmd)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -10,10 +10,12 @@ channel here, so transport security is decided once.
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import grpc
+from cryptography import x509
 
 from bulwark.agent.errors import ConfigError
 
@@ -46,6 +48,7 @@ def open_channel(address: str, tls: TlsFiles | None, max_message_bytes: int = 16
             )
         log.warning("INSECURE: plaintext gRPC to %s (no TLS, no client identity)", address)
         return grpc.insecure_channel(address, options=options)
+    check_not_expired(tls.cert, time.time())
     try:
         credentials = grpc.ssl_channel_credentials(
             root_certificates=tls.ca.read_bytes(),
@@ -55,6 +58,21 @@ def open_channel(address: str, tls: TlsFiles | None, max_message_bytes: int = 16
     except OSError as exc:
         raise ConfigError(f"{exc.filename}: [tls]: cannot read: {exc.strerror}") from None
     return grpc.secure_channel(address, credentials, options=options)
+
+
+def check_not_expired(cert_path: Path, now_s: float) -> None:
+    """ConfigError naming the certificate and when it expired, before any connection
+    fails with a bare handshake error."""
+    try:
+        cert = x509.load_pem_x509_certificate(cert_path.read_bytes())
+    except (OSError, ValueError):
+        return  # the channel reports unreadable files itself
+    end = cert.not_valid_after_utc
+    if end.timestamp() <= now_s:
+        raise ConfigError(
+            f"{cert_path}: this certificate expired at {end:%Y-%m-%dT%H:%M:%SZ}; it was not "
+            "renewed in time. Join again with a new token (vault-agent enroll), or have an "
+            "operator issue a new one (vaultctl pki issue)")
 
 
 def channel_for(config) -> grpc.Channel:

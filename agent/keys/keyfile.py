@@ -137,6 +137,26 @@ def write_node_key_file(tenant_key_path: Path, node: str, path: Path) -> None:
     _write_new_private_file(Path(path), tomli_w.dumps(out).encode("utf-8"))
 
 
+def write_joined_node_key_file(path: Path, tenant: str, node: str, id_key: bytes,
+                               restore_public: bytes, seed: bytes) -> None:
+    """Write a write-only key file for a node that joined with a token (agent.keys.join):
+    the tenant's write material from the token's bundle and ``seed``, the signing seed the
+    node drew itself (``os.urandom``; its public key is what the vault enrolled)."""
+    _check_name(path, "node", node)
+    if len(id_key) != KEY_SIZE or len(restore_public) != KEY_SIZE or len(seed) != KEY_SIZE:
+        raise KeyMaterialError(f"{path}: the join bundle's keys have the wrong size")
+    out = {
+        "version": KEY_FILE_VERSION,
+        "kind": KIND_NODE,
+        "tenant": tenant,
+        "node": node,
+        "id_key": _b64(id_key),
+        "restore_public": _b64(restore_public),
+        "signing_seed": _b64(seed),
+    }
+    _write_new_private_file(Path(path), tomli_w.dumps(out).encode("utf-8"))
+
+
 def load_keyring(path: Path, node: str) -> KeyRing:
     """Load a tenant key file (full key ring) or a node key file (write-only key ring)."""
     path = Path(path)

@@ -53,7 +53,12 @@ def open_snapshot(client: VaultClient, keyring: KeyRing, ref: str) -> OpenedSnap
     # The key in the header proves nothing by itself: bind it to the node. The tenant key
     # derives every node's key; a node key file knows its own; else ask the vault's
     # enrollment (DESIGN.md §4, issue #4).
-    expected = keyring.signing_public_key(header.node) or client.enrolled_key(header.node)
+    expected = keyring.signing_public_key(header.node)
+    if expected != header.node_public_key:
+        # A node that joined with a token drew its own signing key (agent.keys.join): no
+        # key ring derives it, and the vault's registry holds it (enrolled once, never
+        # replaced, the join audited).
+        expected = client.enrolled_key(header.node) or expected
     if expected is None:
         raise ManifestError(f"snapshot {info.id}: node {header.node!r} has no enrolled key")
     if header.node_public_key != expected:

@@ -115,11 +115,23 @@ def write_toml(path: Path, doc: dict) -> None:
 
 
 def _site_address(directory: Path) -> str:
+    """The address clients use: ``server.listen``, unless that is a wildcard (``0.0.0.0``),
+    then the vault certificate's first name that is not loopback, with the listen port."""
     try:
         doc = tomllib.loads((directory / "vault.toml").read_text(encoding="utf-8"))
-        return doc["server"]["listen"]
+        listen = doc["server"]["listen"]
     except (OSError, KeyError, tomllib.TOMLDecodeError) as exc:
         raise ConfigError(f"{directory / 'vault.toml'}: cannot read server.listen: {exc}") from None
+    host, _, port = listen.rpartition(":")
+    if host.strip("[]") not in ("0.0.0.0", "::", "*", ""):
+        return listen
+    names = [h for h in pki.vault_hosts(directory / "pki" / "vault.crt")
+             if h not in ("localhost", "127.0.0.1", "::1")]
+    if not names:
+        raise ConfigError(f"{directory / 'vault.toml'}: server.listen {listen!r} is no address "
+                          "a client can use, and pki/vault.crt names no other host: "
+                          "vaultctl pki renew-vault DIR --host NAME")
+    return f"[{names[0]}]:{port}" if ":" in names[0] else f"{names[0]}:{port}"
 
 
 def _site_node(directory: Path) -> str | None:

@@ -24,16 +24,31 @@ from bulwark.agent.site.identity import ENROLL_FILE, init_pki, issue_identity
 from bulwark.protos.contract import STORE_MARKER_NAME, store_marker
 
 DEFAULT_PORT = 7443
+#: Listen addresses that are no address a client can connect to.
+WILDCARDS = ("0.0.0.0", "::", "[::]", "*")
 
 
-def init_site(directory: Path, port: int = DEFAULT_PORT, node: str | None = None) -> list[Path]:
+def _bracket(host: str) -> str:
+    return f"[{host}]" if ":" in host else host
+
+
+def init_site(directory: Path, port: int = DEFAULT_PORT, node: str | None = None,
+              hosts: tuple[str, ...] = (), enroll_port: int | None = None) -> list[Path]:
     """Write a new site into ``directory`` and return the paths written.
 
-    Refuses (ConfigError) to touch a folder that already holds a site, so an existing
-    tenant key is never overwritten.
+    ``hosts`` are the names and addresses clients will reach the vault at: they go into the
+    vault certificate's subject alternative names (with localhost and 127.0.0.1), vaultd
+    then listens on every address (``0.0.0.0``), and the first one is the address every
+    configuration names. ``enroll_port`` adds ``[enroll]`` (join tokens, renewals) with its
+    listener on that port. Refuses (ConfigError) to touch a folder that already holds a
+    site, so an existing tenant key is never overwritten.
     """
-    if not 0 < port < 65536:
-        raise ConfigError(f"--port must be between 1 and 65535, got {port}")
+    for value, flag in ((port, "--port"), (enroll_port or 1, "--enroll-port")):
+        if not 0 < value < 65536:
+            raise ConfigError(f"{flag} must be between 1 and 65535, got {value}")
+    for host in hosts:
+        if not host or any(c in host for c in " /,[]") or host in WILDCARDS:
+            raise ConfigError(f"--host {host!r}: give a DNS name or an IP address clients use")
     directory.mkdir(parents=True, exist_ok=True)
     vault_toml, agent_toml, key = (
         directory / "vault.toml", directory / "agent.toml", directory / "tenant.key")
@@ -44,15 +59,20 @@ def init_site(directory: Path, port: int = DEFAULT_PORT, node: str | None = None
     store.mkdir(mode=0o700, exist_ok=True)
     write_store_marker(store)
     generate_tenant_key_file(key)
-    address = f"127.0.0.1:{port}"
-    written = init_pki(directory, hosts=("localhost", "127.0.0.1"))
-    _write_toml(vault_toml, {
-        "server": {"listen": address},
+    address = f"{_bracket(hosts[0]) if hosts else '127.0.0.1'}:{port}"
+    listen_host = "0.0.0.0" if hosts else "127.0.0.1"
+    written = init_pki(directory, hosts=tuple(dict.fromkeys((*hosts, "localhost", "127.0.0.1"))))
+    doc = {
+        "server": {"listen": f"{listen_host}:{port}"},
         "store": {"path": "store"},
         "tls": {"ca": "pki/ca.crt", "cert": "pki/vault.crt", "key": "pki/vault.key",
                 "revoked": []},
         "keys": {"enroll_file": ENROLL_FILE},
-    })
+    }
+    if enroll_port is not None:
+        doc["enroll"] = {"listen": f"{listen_host}:{enroll_port}", "ca_key": "pki/ca.key",
+                         "advertise": address}
+    _write_toml(vault_toml, doc)
     node = node or socket.gethostname()
     written += issue_identity(directory, "node", node, address=address,
                               config_name="agent.toml")

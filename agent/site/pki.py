@@ -16,6 +16,7 @@ vault and the other way round.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import ipaddress
 import os
 from dataclasses import dataclass
@@ -203,6 +204,38 @@ def _san(host: str) -> x509.GeneralName:
         return x509.IPAddress(ipaddress.ip_address(host))
     except ValueError:
         return x509.DNSName(host)
+
+
+def vault_hosts(cert_path: Path) -> list[str]:
+    """The DNS names and IP addresses a vault certificate is valid for, in order."""
+    try:
+        cert = x509.load_pem_x509_certificate(cert_path.read_bytes())
+        san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    except (OSError, ValueError, x509.ExtensionNotFound) as exc:
+        raise ConfigError(f"{cert_path}: cannot read the vault's names: {exc}") from None
+    return [str(n.value) for n in san]
+
+
+def reissue_vault(pki_dir: Path, hosts: tuple[str, ...], days: int = LEAF_DAYS) -> Issued:
+    """Replace ``vault.crt``/``vault.key`` with a new key and certificate for ``hosts``
+    (run where the CA key is: the vault host). The new files are written aside and renamed
+    over the old ones, key first; a running vaultd serves them from its next handshake."""
+    for stem in ("vault.next",):
+        for ext in (".crt", ".key"):
+            (pki_dir / f"{stem}{ext}").unlink(missing_ok=True)
+    issued = issue(pki_dir, "vault", "vault", hosts=hosts, days=days, stem="vault.next")
+    os.replace(issued.key, pki_dir / "vault.key")
+    os.replace(issued.cert, pki_dir / "vault.crt")
+    return Issued(pki_dir / "vault.crt", pki_dir / "vault.key", issued.serial)
+
+
+def fingerprint(cert_path: Path) -> str:
+    """SHA-256 of a PEM certificate's DER bytes, lowercase hex (``--ca-fingerprint``)."""
+    try:
+        cert = x509.load_pem_x509_certificate(cert_path.read_bytes())
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"{cert_path}: cannot read certificate: {exc}") from None
+    return hashlib.sha256(cert.public_bytes(serialization.Encoding.DER)).hexdigest()
 
 
 def serial_of(cert_path: Path) -> int:

@@ -62,3 +62,17 @@ def test_format_md_names_every_constant_value():
     for value in (fmt.KDF_CONTEXT_CHUNK_ID, fmt.KDF_CONTEXT_RESTORE, fmt.KDF_CONTEXT_NODE_SIGNING,
                   fmt.ROOT_HKDF_INFO.decode(), "bulwark-snapshot-v1", "BWB1", "BWR1", "BWM1"):
         assert value in text, value
+
+
+def test_v2_blob_header_matches_format_md():
+    rows = _table_after("### Format v2 layout")
+    assert [r[2].split()[0] for r in rows] == ["magic", "version", "reserved", "nonce"]
+    offset = 0
+    for at, size, _ in rows:
+        assert at == offset
+        offset += size
+    assert offset == fmt.BLOB_V2_HEADER_SIZE
+    assert len(fmt.BLOB_V2_MAGIC) + 1 + fmt.BLOB_RESERVED_SIZE + fmt.NONCE_SIZE == offset
+    text = FORMAT_MD.read_text()
+    assert f'context "{fmt.KDF_CONTEXT_BLOB_KEY}"' in text
+    assert f'context "{fmt.KDF_CONTEXT_BLOB_NONCE}"' in text

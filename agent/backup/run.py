@@ -53,6 +53,7 @@ from typing import BinaryIO
 import blake3
 
 from bulwark.agent.backup.cache import CachedFile, CacheKey, FileCache
+from bulwark.agent.backup.exclude import PathFilter
 from bulwark.agent.backup.read_ahead import ReadAhead
 from bulwark.agent.backup.scanner import ScanItem, scan
 from bulwark.agent.backup.seal_lanes import SealLanes
@@ -421,18 +422,18 @@ def run_backup(
     cache_dir: Path,
     workers: int,
     on_progress: ProgressCallback | None = None,
-    exclude: Sequence[str] = (),
+    exclude: Sequence[str] | PathFilter = (),
     should_stop: Callable[[], bool] | None = None,
     retention_days: int = 0,
 ) -> BackupResult:
     """Back up ``paths`` as one snapshot and return what was stored.
 
     Raises ConfigError for a path that does not exist, VaultError if the vault refuses
-    or cannot be reached; in every failure case nothing is committed. ``exclude`` are
-    glob patterns (scanner). ``should_stop`` is polled at every chunk boundary: once it
-    returns True, the chunks read so far are made durable (so the next run does not send
-    them again) and BackupCancelled is raised. With ``on_progress``, the tree is first
-    walked once more to learn the total size.
+    or cannot be reached; in every failure case nothing is committed. ``exclude`` is a
+    ``PathFilter`` or restic exclude patterns (``agent.backup.exclude``). ``should_stop``
+    is polled at every chunk boundary: once it returns True, the chunks read so far are
+    made durable (so the next run does not send them again) and BackupCancelled is raised.
+    With ``on_progress``, the tree is first walked once more to learn the total size.
     """
     started = time.monotonic()
     skipped: list[tuple[str, str]] = []

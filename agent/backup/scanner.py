@@ -10,13 +10,13 @@ Whatever cannot be listed or examined is reported through ``on_skip`` with the r
 
 from __future__ import annotations
 
-import fnmatch
 import heapq
 import os
 import stat
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
+from bulwark.agent.backup.exclude import PathFilter
 from bulwark.agent.errors import ConfigError
 from bulwark.agent.format.manifest import EntryType, path_sort_key
 
@@ -79,15 +79,15 @@ def _item(abs_path: str, st: os.stat_result) -> ScanItem | None:
 
 
 def scan(paths: Iterable[str], on_skip: Callable[[str, str], None] | None = None,
-         exclude: Iterable[str] = ()) -> Iterator[ScanItem]:
+         exclude: Iterable[str] | PathFilter = ()) -> Iterator[ScanItem]:
     """Yield every object under ``paths`` (and their parent directories) in manifest order.
 
     The walk is lazy (issue #6): each directory is listed when it is reached, its children
     sorted by name bytes, so memory holds the listings along one path, not the tree. A
     path that does not exist raises ConfigError (exit 2) here, before anything is yielded.
-    ``on_skip(path, reason)`` is told about objects that are not stored. ``exclude`` holds
-    glob patterns (fnmatch, ``*`` also crosses ``/``) matched against each absolute path
-    and its base name; an excluded directory is not descended into.
+    ``on_skip(path, reason)`` is told about objects that are not stored. ``exclude`` is a
+    ``PathFilter`` or restic exclude patterns (``agent.backup.exclude``) matched against each
+    absolute path; an excluded directory is not descended into.
     """
     tops = []
     for given in paths:
@@ -96,7 +96,8 @@ def scan(paths: Iterable[str], on_skip: Callable[[str, str], None] | None = None
             tops.append((top, os.lstat(top)))
         except FileNotFoundError:
             raise ConfigError(f"backup path {given!r} does not exist") from None
-    walker = _Walker(tuple(exclude), on_skip)
+    walker = _Walker(exclude if isinstance(exclude, PathFilter)
+                     else PathFilter.build(exclude), on_skip)
     per_path = [walker.walk(top, st) for top, st in tops]
     return _unique(heapq.merge(*per_path, key=lambda i: path_sort_key(i.rel)))
 
@@ -120,16 +121,14 @@ class _Walker:
     order, because a directory's subtree sorts right after it and before its next sibling
     (``a``, ``a/b``, ``a-b``, ``a.txt``: '/' is never inside a component)."""
 
-    def __init__(self, patterns: tuple[str, ...],
+    def __init__(self, path_filter: PathFilter,
                  on_skip: Callable[[str, str], None] | None) -> None:
-        self.patterns = patterns
+        self.filter = path_filter
         self.on_skip = on_skip
 
     def item(self, abs_path: str, st: os.stat_result) -> ScanItem | None:
         """The item to store, or None (excluded, or a type that is not stored)."""
-        if self.patterns and any(fnmatch.fnmatchcase(abs_path, p)
-                                 or fnmatch.fnmatchcase(os.path.basename(abs_path), p)
-                                 for p in self.patterns):
+        if self.filter.excludes(abs_path):
             return None
         try:
             item = _item(abs_path, st)
@@ -182,12 +181,13 @@ class _Walker:
             if item is None:
                 continue
             yield item
-            if item.type is EntryType.DIR:
+            if item.type is EntryType.DIR and self.filter.descend(st.st_dev, top_stat.st_dev):
                 stack.append((path, iter(self.children(path))))
 
     def children(self, directory: str) -> list[str]:
         try:
-            return sorted(os.listdir(directory), key=_name_key)
+            names = sorted(os.listdir(directory), key=_name_key)
+            return self.filter.keep_children(directory, names)
         except OSError as exc:  # stored as an empty directory, and reported
             self._skip(directory, f"cannot list: {exc.strerror}")
             return []

@@ -5,7 +5,7 @@
     [[backup_set]]                  # one snapshot of `paths` per run, tagged set:NAME
     name = "checkpoints"
     paths = ["/data/ckpt"]
-    exclude = ["*.tmp", "**/scratch/**"]    # fnmatch globs on the absolute path
+    exclude = ["*.tmp", "**/scratch/**"]    # restic patterns (agent.backup.exclude)
     tags = ["gpu"]
     schedule = "0 */6 * * *"        # cron, 5 fields, in [daemon] timezone
     retention_days = 30             # requested retention (signed in the snapshot header)

@@ -35,77 +35,15 @@ from pathlib import Path
 
 import blake3
 
+from bulwark.vault.catalog_schema import migrate
 from bulwark.vault.clock import Clock, SystemClock
 from bulwark.vault.errors import InvalidRequest, MissingChunks, NotFound, StorageError, short_id
 from bulwark.vault.retention import GOVERNANCE, Retention, date
 
-SCHEMA_VERSION = 2
-MIGRATED_RETENTION_DAYS = 30  # v1 snapshots had no retention: governance, commit time + 30 d
 BATCH = 500  # ids per IN (...) query; below SQLite's default variable limit
 SNAPSHOT_ID_CONTEXT = b"bulwark-snapshot-id-v1"
 _HEX = frozenset("0123456789abcdef")
 
-_SCHEMA = """
-CREATE TABLE schema_version (version INTEGER NOT NULL);
-CREATE TABLE chunks (
-    id BLOB PRIMARY KEY,
-    size INTEGER NOT NULL,
-    digest BLOB NOT NULL,
-    stored_ns INTEGER NOT NULL
-);
-CREATE TABLE snapshots (
-    id TEXT PRIMARY KEY,
-    time_ns INTEGER NOT NULL,
-    node TEXT NOT NULL,
-    header BLOB NOT NULL,
-    signature BLOB NOT NULL,
-    tags TEXT NOT NULL,
-    paths TEXT NOT NULL,
-    files INTEGER NOT NULL,
-    bytes INTEGER NOT NULL,
-    chunk_count INTEGER NOT NULL,
-    retention_mode TEXT NOT NULL DEFAULT 'governance',
-    retain_until_ns INTEGER NOT NULL DEFAULT 0,
-    legal_hold INTEGER NOT NULL DEFAULT 0,
-    hold_reason TEXT NOT NULL DEFAULT ''
-);
-CREATE INDEX snapshots_by_node_time ON snapshots (node, time_ns);
-CREATE INDEX snapshots_by_time ON snapshots (time_ns);
-CREATE TABLE snapshot_chunks (
-    snapshot_id TEXT NOT NULL REFERENCES snapshots (id),
-    chunk_id BLOB NOT NULL REFERENCES chunks (id),
-    PRIMARY KEY (snapshot_id, chunk_id)
-) WITHOUT ROWID;
-CREATE INDEX snapshot_chunks_by_chunk ON snapshot_chunks (chunk_id);
-"""
-
-# Added by schema version 2 (also run, after the column additions, to migrate a v1 catalog).
-_SCHEMA_V2 = """
-CREATE TABLE chunk_locks (
-    chunk_id BLOB PRIMARY KEY,
-    locked_until_ns INTEGER NOT NULL
-) WITHOUT ROWID;
-CREATE TABLE chunk_leases (
-    chunk_id BLOB PRIMARY KEY,
-    lease_until_ns INTEGER NOT NULL
-) WITHOUT ROWID;
-CREATE TABLE damaged_chunks (
-    chunk_id BLOB PRIMARY KEY,
-    problem TEXT NOT NULL,
-    found_ns INTEGER NOT NULL
-) WITHOUT ROWID;
-"""
-_MIGRATE_V1 = f"""
-ALTER TABLE snapshots ADD COLUMN retention_mode TEXT NOT NULL DEFAULT 'governance';
-ALTER TABLE snapshots ADD COLUMN retain_until_ns INTEGER NOT NULL DEFAULT 0;
-ALTER TABLE snapshots ADD COLUMN legal_hold INTEGER NOT NULL DEFAULT 0;
-ALTER TABLE snapshots ADD COLUMN hold_reason TEXT NOT NULL DEFAULT '';
-UPDATE snapshots SET retain_until_ns = time_ns + {MIGRATED_RETENTION_DAYS} * 86400000000000;
-{_SCHEMA_V2}
-INSERT INTO chunk_locks SELECT sc.chunk_id, MAX(s.retain_until_ns)
-    FROM snapshot_chunks sc JOIN snapshots s ON s.id = sc.snapshot_id GROUP BY sc.chunk_id;
-UPDATE schema_version SET version = 2;
-"""
 
 
 @dataclass(frozen=True)
@@ -216,29 +154,7 @@ class Catalog:
             db.execute("COMMIT")
 
     def _migrate(self) -> None:
-        exists = self._db.execute(
-            "SELECT 1 FROM sqlite_master WHERE type='table' AND name='schema_version'"
-        ).fetchone()
-        if not exists:
-            self._db.execute("BEGIN IMMEDIATE")
-            for stmt in (_SCHEMA + _SCHEMA_V2).split(";"):
-                if stmt.strip():
-                    self._db.execute(stmt)
-            self._db.execute("INSERT INTO schema_version VALUES (?)", (SCHEMA_VERSION,))
-            self._db.execute("COMMIT")
-            return
-        (version,) = self._db.execute("SELECT version FROM schema_version").fetchone()
-        if version == 1:
-            self._db.execute("BEGIN IMMEDIATE")
-            for stmt in _MIGRATE_V1.split(";"):
-                if stmt.strip():
-                    self._db.execute(stmt)
-            self._db.execute("COMMIT")
-            return
-        if version != SCHEMA_VERSION:
-            raise StorageError(
-                f"catalog {self.path}: schema version {version}, this vaultd reads {SCHEMA_VERSION}"
-            )
+        migrate(self._db, self.path)
 
     # -- chunks ---------------------------------------------------------------------------
 

@@ -7,7 +7,8 @@ import sqlite3
 
 import pytest
 
-from bulwark.vault.catalog import BATCH, SCHEMA_VERSION, Catalog, SnapshotRecord, snapshot_id
+from bulwark.vault.catalog import BATCH, Catalog, SnapshotRecord, snapshot_id
+from bulwark.vault.catalog_schema import SCHEMA_VERSION
 from bulwark.vault.errors import InvalidRequest, MissingChunks, NotFound, StorageError
 from tests.lib.clock import FakeClock as _FakeClock
 
@@ -134,3 +135,19 @@ def test_reopen_keeps_data(tmp_path):
     again = Catalog(tmp_path / "c.sqlite")
     assert len(again.list_snapshots()) == 1
     again.close()
+
+
+def test_a_catalog_written_by_a_newer_vaultd_is_refused(tmp_path):
+    """A migration this vaultd does not know means a newer vaultd wrote the file: refuse it
+    with the reason, never half-understand it."""
+    import sqlite3
+
+    from bulwark.vault.errors import StorageError
+
+    Catalog(tmp_path / "catalog.sqlite", clock=FakeClock()).close()
+    db = sqlite3.connect(tmp_path / "catalog.sqlite")
+    db.execute("INSERT INTO catalog_migrations VALUES ('from-the-future', 1)")
+    db.commit()
+    db.close()
+    with pytest.raises(StorageError, match="newer vaultd.*from-the-future"):
+        Catalog(tmp_path / "catalog.sqlite", clock=FakeClock())

@@ -157,8 +157,15 @@ class _Slot:
         self.link_of: _Slot | None = None  # an earlier name of the same inode
 
 
-class _Run:
-    """State of one backup run (kept off the public API)."""
+class BackupRun:
+    """State of one backup run: what ``run_backup`` drives, item by item.
+
+    ``add`` queues each scanned item in manifest order (reading, packing or reusing its
+    cached content), ``finish_manifest`` closes the last pack and stores the manifest.
+    Chunks go to ``uploader`` (anything with ``add(SealedChunk)``), sealed on ``lanes``;
+    small files must have been planned on ``read_ahead`` (``is_packed``) in scan order.
+    Public so that tests can drive one run without a vault; not a stable API.
+    """
 
     def __init__(self, keyring: KeyRing, uploader: Uploader, lanes: SealLanes,
                  read_ahead: ReadAhead, cache: FileCache, manifest: BinaryIO,
@@ -218,7 +225,7 @@ class _Run:
         slot = _Slot(item, xattrs)
         self.waiting.append(slot)
         if item.nlink > 1 and self.link(slot):
-            if cached is None and _is_packed(item):
+            if cached is None and is_packed(item):
                 self.read_ahead.take(item.abs)  # planned with the window: keep in step
             self.progress(item.size, item.abs)
         elif cached is not None:
@@ -228,7 +235,7 @@ class _Run:
         else:
             self.files_read += 1
             slot.read = True
-            if not (_is_packed(item) and self.pack_file(slot)):
+            if not (is_packed(item) and self.pack_file(slot)):
                 slot.content, slot.known = self.read_file(item), True
         self.emit()
 
@@ -362,7 +369,7 @@ def _changed_while_read(item: ScanItem, content: CachedFile) -> bool:
     return (st.st_size, st.st_mtime_ns) != (item.size, item.mtime_ns)
 
 
-def _is_packed(item: ScanItem) -> bool:
+def is_packed(item: ScanItem) -> bool:
     """Whether a file to read goes into a pack (by its size at the scan)."""
     return item.type is EntryType.FILE and 0 < item.size < PACK_FILE_MAX
 
@@ -444,7 +451,7 @@ def run_backup(
             uploader = Uploader(client)
             lanes = SealLanes(keyring.id_key, workers)
             read_ahead = ReadAhead(PACK_FILE_MAX, workers)
-            run = _Run(keyring, uploader, lanes, read_ahead, cache, manifest, on_progress,
+            run = BackupRun(keyring, uploader, lanes, read_ahead, cache, manifest, on_progress,
                        should_stop)
             run.skipped = skipped  # the scan's reports and the run's own, in order met
             if on_progress is not None:
@@ -454,7 +461,7 @@ def run_backup(
                 for window in _windows(items, cache):
                     window = _still_stored(client, window)
                     read_ahead.plan(item.abs for item, cached in window
-                                    if cached is None and _is_packed(item))
+                                    if cached is None and is_packed(item))
                     for item, cached in window:
                         run.add(item, cached)
                 root = run.finish_manifest()

@@ -38,7 +38,7 @@ class _Keys:
 
 @dataclass
 class RunResult:
-    run: backup._Run
+    run: backup.BackupRun
     uploader: RecordingUploader
     entries: list[Entry] = field(default_factory=list)
 
@@ -59,8 +59,8 @@ def backup_run(tmp_path) -> Iterator:
         uploader, lanes, reader = RecordingUploader(), SealLanes(ID_KEY, 2), ReadAhead(64 << 10, 2)
         cache = FileCache(tmp_path / "cache")
         closing.extend([reader, lanes, cache])
-        r = backup._Run(_Keys(), uploader, lanes, reader, cache, io.BytesIO(), None, None)  # type: ignore
-        reader.plan(i.abs for i in items if backup._is_packed(i))
+        r = backup.BackupRun(_Keys(), uploader, lanes, reader, cache, io.BytesIO(), None, None)  # type: ignore
+        reader.plan(i.abs for i in items if backup.is_packed(i))
         for item in items:
             r.add(item, None)
         root = r.finish_manifest()

@@ -41,7 +41,7 @@ def test_spooled_manifest_gives_the_chunk_ids_of_the_in_memory_manifest(tmp_path
     uploader, lanes = RecordingUploader(), SealLanes(ID_KEY, 2)
     cache = FileCache(tmp_path)
     with tempfile.SpooledTemporaryFile(64 << 10, dir=tmp_path) as spool:
-        run = backup._Run(_Keys(), uploader, lanes, None, cache, spool, None, None)  # type: ignore
+        run = backup.BackupRun(_Keys(), uploader, lanes, None, cache, spool, None, None)  # type: ignore
         for entry in entries:
             run.waiting.append(entry)
             run.emit()
@@ -61,7 +61,7 @@ def test_empty_manifest_is_the_magic_alone(tmp_path):
     uploader, lanes = RecordingUploader(), SealLanes(ID_KEY, 1)
     cache = FileCache(tmp_path)
     with tempfile.SpooledTemporaryFile(backup.SPOOL_MEMORY, dir=tmp_path) as spool:
-        run = backup._Run(_Keys(), uploader, lanes, None, cache, spool, None, None)  # type: ignore
+        run = backup.BackupRun(_Keys(), uploader, lanes, None, cache, spool, None, None)  # type: ignore
         root = run.finish_manifest()
     cache.close()
     lanes.close()

@@ -26,7 +26,7 @@ from bulwark.agent.format.constants import (
     MANIFEST_MAGIC,
 )
 from bulwark.agent.format.pathsafe import check_manifest_path
-from bulwark.protos.bulwark.v1 import entry_meta_pb2, manifest_pb2
+from bulwark.protos.bulwark.v1 import entry_meta_pb2, manifest_pb2, signals_pb2
 
 _INT64_MIN, _INT64_MAX = -(1 << 63), (1 << 63) - 1
 _UINT64_MAX = (1 << 64) - 1
@@ -64,6 +64,23 @@ class Xattr:
 
 
 @dataclass(frozen=True, slots=True)
+class FileSignals:
+    """A read file's ransomware signals (manifest field 40, signals.proto ``FileSignals``):
+    its format and whether it checked out, stored/plaintext size, shares of high-entropy and
+    all-zero bytes (ppm), the exponent byte's entropy (millibits, -1: not a tensor file) and
+    mean (x1000), and the scoring measures it counted in (agent.signals.file_stats)."""
+
+    format: str = ""
+    format_ok: bool = False
+    stored_ppm: int = 0
+    high_entropy_ppm: int = 0
+    zero_ppm: int = 0
+    exponent_entropy_mbit: int = -1
+    exponent_mean_milli: int = 0
+    flags: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class Entry:
     """One file-system object. ``path`` is relative and '/'-separated; names that are not
     UTF-8 travel as surrogate escapes (``os.fsdecode``) and round-trip to the same bytes.
@@ -92,6 +109,7 @@ class Entry:
     xattrs: tuple[Xattr, ...] = ()
     link_group: int = 0
     changed: bool = False
+    signals: FileSignals | None = None  # files read by this backup (issue 18)
 
 
 @dataclass(frozen=True)
@@ -219,7 +237,24 @@ def _entry_pb(e: Entry) -> manifest_pb2.Entry:
         xattrs=[entry_meta_pb2.Xattr(name=x.name, value=x.value) for x in e.xattrs],
         link_group=e.link_group,
         changed_while_read=e.changed,
+        signals=None if e.signals is None else _signals_pb(e.signals),
     )
+
+
+def _signals_pb(s: FileSignals) -> signals_pb2.FileSignals:
+    # exponent entropy -1 (not a tensor file) travels as 0 with exponent mean 0
+    return signals_pb2.FileSignals(
+        format=s.format, format_ok=s.format_ok, stored_ppm=s.stored_ppm,
+        high_entropy_ppm=s.high_entropy_ppm, zero_ppm=s.zero_ppm,
+        exponent_entropy_mbit=max(s.exponent_entropy_mbit, 0),
+        exponent_mean_milli=s.exponent_mean_milli, flags=list(s.flags))
+
+
+def _signals_from_pb(pb: signals_pb2.FileSignals) -> FileSignals:
+    tensor = pb.exponent_entropy_mbit > 0 or pb.exponent_mean_milli > 0
+    return FileSignals(pb.format, pb.format_ok, pb.stored_ppm, pb.high_entropy_ppm,
+                       pb.zero_ppm, pb.exponent_entropy_mbit if tensor else -1,
+                       pb.exponent_mean_milli, tuple(pb.flags))
 
 
 class ManifestWriter:
@@ -318,6 +353,7 @@ def _entry_from_pb(pb: manifest_pb2.Entry, where: str) -> Entry:
         xattrs=tuple(_xattr_from_pb(x, where) for x in pb.xattrs),
         link_group=pb.link_group,
         changed=pb.changed_while_read,
+        signals=_signals_from_pb(pb.signals) if pb.HasField("signals") else None,
     )
     try:
         _check_entry(entry, where)

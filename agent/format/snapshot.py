@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from google.protobuf.message import DecodeError
 
 from bulwark.agent.errors import ManifestError
+from bulwark.agent.format.signal_summary import Summary, summary_from_pb, summary_pb
 from bulwark.protos.bulwark.v1 import vault_pb2
 from bulwark.protos.contract import SNAPSHOT_HEADER_VERSION
 
@@ -36,6 +37,7 @@ class SnapshotHeader:
     node_public_key: bytes
     requested_retention_days: int = 0  # 0: the vault's default; never below its minimum
     format_version: int = HEADER_FORMAT_VERSION
+    signals: Summary | None = None  # ransomware signals (FORMAT.md); None: not scored
 
 
 def encode_header(header: SnapshotHeader) -> bytes:
@@ -54,6 +56,7 @@ def encode_header(header: SnapshotHeader) -> bytes:
         chunk_ids_digest=header.chunk_ids_digest,
         node_public_key=header.node_public_key,
         requested_retention_days=header.requested_retention_days,
+        signals=None if header.signals is None else summary_pb(header.signals),
     )
     return message.SerializeToString(deterministic=True)
 
@@ -81,4 +84,5 @@ def decode_header(data: bytes) -> SnapshotHeader:
         node_public_key=message.node_public_key,
         requested_retention_days=message.requested_retention_days,
         format_version=message.format_version,
+        signals=summary_from_pb(message.signals) if message.HasField("signals") else None,
     )

@@ -1,0 +1,160 @@
+"""The node's memory of its previous snapshot, for the ransomware signals (issue 18).
+
+A node is write-only: it cannot decrypt its own earlier manifests. So what the comparison
+needs is kept here, in ``signals.sqlite`` in the node's cache folder (next to the file
+cache, agent.backup.cache): per file of the last successful backup of the same set of
+paths (the *scope*), its path, content hash and :class:`FileRecord` numbers. It holds no
+chunk keys and no content, only what the signals compare.
+
+A backup stages a row per file as it goes (:meth:`Baseline.stage`, written in batches:
+memory does not grow with the number of files); a file taken unchanged from the file
+cache is staged without numbers and inherits its previous row's. :meth:`Baseline.totals`
+answers the snapshot-level questions in SQL: files changed, deleted, renamed (the same
+content under a new path), new, and previous files whose path reappears with an extension
+appended or replaced (``a.bin`` gone, ``a.bin.locked`` or ``a.locked`` new). Only after the
+commit succeeded does :meth:`Baseline.swap` make the staged rows the scope's baseline; a
+failed run leaves the previous one (:meth:`Baseline.discard`).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from bulwark.agent.signals.file_stats import FileRecord
+from bulwark.agent.signals.names import stem
+
+FILE_NAME = "signals.sqlite"
+BATCH = 1000
+_COLUMNS = "size, format, ok, stored, high, zero, exp_e, exp_m"
+
+_SCHEMA = f"""
+CREATE TABLE IF NOT EXISTS files (
+    scope BLOB NOT NULL, path BLOB NOT NULL, hash BLOB NOT NULL, stem BLOB NOT NULL,
+    {_COLUMNS.replace(',', ' INTEGER,').replace('format INTEGER', 'format TEXT')} INTEGER,
+    PRIMARY KEY (scope, path)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS files_by_hash ON files (scope, hash);
+DROP TABLE IF EXISTS staged;
+CREATE TABLE staged (
+    path BLOB PRIMARY KEY, hash BLOB NOT NULL, stem BLOB NOT NULL, known INTEGER NOT NULL,
+    {_COLUMNS.replace(',', ' INTEGER,').replace('format INTEGER', 'format TEXT')} INTEGER
+) WITHOUT ROWID;
+CREATE INDEX staged_by_stem ON staged (stem);
+CREATE INDEX staged_by_hash ON staged (hash);
+"""
+
+
+@dataclass(frozen=True)
+class Totals:
+    """Snapshot-level counts against the previous snapshot of the scope."""
+
+    has_baseline: bool
+    files: int
+    bytes: int
+    previous_files: int
+    changed: int
+    deleted: int
+    renamed: int
+    new: int
+    renamed_ext: int
+
+
+class Baseline:
+    """The baseline of the scope ``paths`` (absolute) in ``cache_dir``."""
+
+    def __init__(self, cache_dir: Path, paths: Sequence[str]) -> None:
+        self.scope = b"\0".join(sorted(p.encode("utf-8", "surrogateescape") for p in paths))
+        self._db = sqlite3.connect(Path(cache_dir) / FILE_NAME, isolation_level=None,
+                                   check_same_thread=False)
+        self._db.executescript(_SCHEMA)
+        self._rows: list[tuple] = []
+        (self._previous,) = self._db.execute(
+            "SELECT count(*) FROM files WHERE scope = ?", (self.scope,)).fetchone()
+
+    @property
+    def has_previous(self) -> bool:
+        return self._previous > 0
+
+    def previous(self, path: bytes) -> FileRecord | None:
+        """The previous snapshot's numbers of ``path`` (None: no such file then)."""
+        if not self._previous:
+            return None
+        row = self._db.execute(f"SELECT {_COLUMNS} FROM files WHERE scope = ? AND path = ?",
+                               (self.scope, path)).fetchone()
+        return None if row is None else _record(row)
+
+    def stage(self, path: bytes, content_hash: bytes, record: FileRecord | None,
+              size: int) -> None:
+        """Note one file of this backup; ``record`` None: unchanged, its numbers carry over."""
+        r = record or FileRecord(size)
+        self._rows.append((path, content_hash, stem(path), int(record is not None), r.size,
+                           r.format, int(r.format_ok), r.stored_ppm, r.high_ppm, r.zero_ppm,
+                           r.exp_entropy_mbit, r.exp_mean_milli))
+        if len(self._rows) >= BATCH:
+            self._flush()
+
+    def _flush(self) -> None:
+        if self._rows:
+            self._db.executemany(
+                f"INSERT OR REPLACE INTO staged VALUES ({','.join('?' * 12)})", self._rows)
+            self._rows = []
+
+    def totals(self) -> Totals:
+        """The snapshot-level counts (see the module doc)."""
+        self._flush()
+        db, scope = self._db, self.scope
+        files, size = db.execute("SELECT count(*), COALESCE(sum(size), 0) FROM staged").fetchone()
+        if not self._previous:
+            return Totals(False, files, size, 0, 0, 0, 0, files, 0)
+        one = lambda sql: db.execute(sql, {"s": scope}).fetchone()[0]  # noqa: E731
+        changed = one("SELECT count(*) FROM staged n JOIN files p ON p.scope = :s"
+                      " AND p.path = n.path WHERE p.hash != n.hash")
+        new_rows = ("SELECT * FROM staged n WHERE NOT EXISTS (SELECT 1 FROM files p"
+                    " WHERE p.scope = :s AND p.path = n.path)")
+        gone_rows = ("SELECT * FROM files p WHERE p.scope = :s AND NOT EXISTS"
+                     " (SELECT 1 FROM staged n WHERE n.path = p.path)")
+        renamed = one(f"SELECT count(*) FROM ({new_rows}) n WHERE EXISTS ({gone_rows}"
+                      " AND p.hash = n.hash)")
+        new = one(f"SELECT count(*) FROM ({new_rows})") - renamed
+        deleted = one(f"SELECT count(*) FROM ({gone_rows}) p WHERE NOT EXISTS"
+                      f" ({new_rows} AND n.hash = p.hash)")
+        renamed_ext = one(f"SELECT count(*) FROM ({gone_rows}) p WHERE EXISTS ({new_rows}"
+                          " AND n.stem IN (p.path, p.stem) AND n.hash != p.hash)")
+        return Totals(True, files, size, self._previous, changed, deleted, renamed, new,
+                      renamed_ext)
+
+    def swap(self) -> None:
+        """Make the staged rows the scope's baseline (after a successful commit); unchanged
+        files take their previous numbers."""
+        self._flush()
+        db = self._db
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            db.execute(
+                f"UPDATE staged SET ({_COLUMNS}) = (SELECT {_COLUMNS} FROM files p"
+                " WHERE p.scope = ? AND p.path = staged.path AND p.hash = staged.hash)"
+                " WHERE known = 0 AND EXISTS (SELECT 1 FROM files p WHERE p.scope = ?"
+                " AND p.path = staged.path AND p.hash = staged.hash)", (self.scope, self.scope))
+            db.execute("DELETE FROM files WHERE scope = ?", (self.scope,))
+            db.execute(f"INSERT INTO files SELECT ?, path, hash, stem, {_COLUMNS} FROM staged",
+                       (self.scope,))
+            db.execute("DELETE FROM staged")
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+
+    def discard(self) -> None:
+        self._rows = []
+        self._db.execute("DELETE FROM staged")
+
+    def close(self) -> None:
+        self._db.close()
+
+
+def _record(row: tuple) -> FileRecord:
+    size, fmt, ok, stored, high, zero, exp_e, exp_m = row
+    return FileRecord(size, fmt, bool(ok), stored, high, zero, exp_e, exp_m)

@@ -34,12 +34,12 @@ def make_airgap(primary: Site, directory: Path, name: str = "ag1", primary_addre
          "--replica-key", pki / f"replica-{name}.key", "--json"],
         capture_output=True, text=True, timeout=60)
     assert init.returncode == 0, init.stderr
-    set_airgap(directory, window=[NEVER], **airgap)
+    set_airgap(directory, **{"window": [NEVER], **airgap})
     return Site(directory, port)
 
 
 def set_airgap(directory: Path, **airgap) -> None:
-    """Rewrite keys of ``[airgap]`` (and ``server``/``retention`` via ``_server``...)."""
+    """Rewrite keys of ``[airgap]``; ``table__key`` names a key of another table."""
     path = directory / "vault.toml"
     doc = tomllib.loads(path.read_text())
     for key, value in airgap.items():

@@ -38,7 +38,8 @@ def unit(name: str) -> configparser.ConfigParser:
 
 
 def test_the_product_ships_its_units():
-    assert {"vaultd.service", "vault-agent.service", "vault-drill.service"} <= set(SERVICES)
+    assert {"vaultd.service", "vaultd-airgap.service", "vault-agent.service",
+            "vault-drill.service"} <= set(SERVICES)
     for name in SERVICES:
         service = unit(name)["Service"]
         assert service["Type"] == "notify" and service["Restart"] == "on-failure"
@@ -87,6 +88,27 @@ def site(tmp_path: Path) -> Path:
     return directory
 
 
+def airgap_site(primary: Path, tmp_path: Path) -> Path:
+    """An air-gap site (``vaultctl init --airgap``) pulling from ``primary`` (not running:
+    its windows never open during the test)."""
+    def run(*args: object) -> subprocess.CompletedProcess:
+        return subprocess.run([BIN / "vaultctl", *map(str, args)], capture_output=True,
+                              text=True, timeout=60)
+
+    issued = run("pki", "issue", primary, "--role", "replica", "--name", "ag")
+    assert issued.returncode == 0, issued.stderr
+    directory = tmp_path / "etc-airgap"
+    init = run("init", directory, "--airgap", "--port", "7999",
+               "--primary", "127.0.0.1:1", "--primary-ca", primary / "pki/ca.crt",
+               "--tenant-key", primary / "tenant.key",
+               "--replica-cert", primary / "pki/replica-ag.crt",
+               "--replica-key", primary / "pki/replica-ag.key")
+    assert init.returncode == 0, init.stderr
+    toml = directory / "vault.toml"
+    toml.write_text(toml.read_text().replace('"127.0.0.1:7999"', '"127.0.0.1:0"'))
+    return directory
+
+
 def exec_start(name: str, etc: Path) -> list[str]:
     """The unit's ExecStart with the install paths mapped onto this test's site."""
     line = unit(name)["Service"]["ExecStart"].replace(INSTALLED_BIN, f"{BIN}/")
@@ -95,7 +117,7 @@ def exec_start(name: str, etc: Path) -> list[str]:
 
 @pytest.mark.parametrize("name", SERVICES)
 def test_exec_start_notifies_ready_and_pings_the_watchdog(name, site, tmp_path):
-    argv = exec_start(name, site)
+    argv = exec_start(name, airgap_site(site, tmp_path) if "airgap" in name else site)
     config = Path(argv[argv.index("--config") + 1])
     assert config.exists(), f"vaultctl init did not write {config.name}"
     notify = tmp_path / "notify.sock"

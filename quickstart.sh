@@ -2,10 +2,18 @@
 # Bulwark in one go, on the embedded default: a local site, vaultd on loopback, a backup
 # of generated model weights and dataset shards, the snapshot list, a restore, a
 # byte-for-byte comparison, a verify and a restore drill. Usage: ./quickstart.sh [WORKDIR]
+# (give WORKDIR to keep the site and its data afterwards)
 set -euo pipefail
 cd "$(dirname "$0")"
-work=${1:-$(mktemp -d -t bulwark-quickstart.XXXXXX)}
+# Without WORKDIR the site lives in a temporary folder that is removed at exit; as root the
+# store's blobs carry the immutable attribute, so it is cleared first (chattr -R -i).
+if [ $# -ge 1 ]; then work=$1; keep=1; else work=$(mktemp -d -t bulwark-quickstart.XXXXXX); keep=0; fi
 mkdir -p "$work"
+cleanup() {
+  [ "$keep" = 1 ] && return
+  chattr -R -i "$work" 2>/dev/null || true
+  rm -rf "$work"
+}
 port=$(python -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 
 echo "== 1. create a site in $work/site"
@@ -14,7 +22,7 @@ vaultctl init "$work/site" --port "$port"
 echo "== 2. start vaultd on 127.0.0.1:$port"
 vaultd --config "$work/site/vault.toml" &
 vaultd_pid=$!
-trap 'kill -TERM $vaultd_pid 2>/dev/null; wait $vaultd_pid 2>/dev/null || true' EXIT
+trap 'kill -TERM $vaultd_pid 2>/dev/null; wait $vaultd_pid 2>/dev/null || true; cleanup' EXIT
 for _ in $(seq 1 100); do
   vaultctl --config "$work/site/operator.toml" snapshots >/dev/null 2>&1 && break
   sleep 0.1

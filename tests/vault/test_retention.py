@@ -7,8 +7,10 @@ says who calls (the gRPC/mTLS edge is covered by tests/e2e/test_worm.py).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import sqlite3
 
 import blake3
 import grpc
@@ -32,9 +34,9 @@ from bulwark.vault.retention import (
 )
 from bulwark.vault.rpc import retention_service
 from bulwark.vault.rpc.identity import Caller
-from bulwark.vault.store import MemoryStore
 from bulwark.vault.upload_guard import UploadGuard
 from tests.lib.clock import FakeClock
+from tests.lib.faulty_store import FaultyStore
 from tests.vault.conftest import make_blob
 
 T0 = 1_800_000_000_000_000_000
@@ -135,7 +137,7 @@ class World:
     def __init__(self, tmp_path, monkeypatch) -> None:
         self.clock = Clock()
         self.catalog = Catalog(tmp_path / "catalog.sqlite", clock=self.clock)
-        self.store = MemoryStore()
+        self.store = FaultyStore()  # a MemoryStore that can also rot and lose blobs
         self.store.set_lock_oracle(CatalogLocks(self.catalog, self.clock))
         self.audit = AuditLog(tmp_path / "audit.sqlite", self.clock)
         self.guard = UploadGuard()
@@ -256,9 +258,9 @@ def test_chunk_lock_survives_a_lost_snapshot_row(w):
     a = make_blob()
     w.put(a)
     sid = w.commit([a[0]], days=30, mode=COMPLIANCE)
-    # Someone removes the snapshot rows behind the rules' back: the chunk lock remains.
-    db = w.catalog._db
-    with w.catalog._lock:
+    # Someone removes the snapshot rows behind the rules' back (another connection to the
+    # catalog's file): the chunk lock remains.
+    with contextlib.closing(sqlite3.connect(w.catalog.path, isolation_level=None)) as db:
         db.execute("DELETE FROM snapshot_chunks WHERE snapshot_id = ?", (sid,))
         db.execute("DELETE FROM snapshots WHERE id = ?", (sid,))
     assert "locked by reference until" in w.catalog.chunk_lock(a[0], w.clock.t)
@@ -307,8 +309,8 @@ def test_scrub_reports_damage_with_snapshots(w):
     a, b = make_blob(), make_blob()
     w.put(a, b)
     sid = w.commit([a[0], b[0]])
-    w.store._blobs[a[0]] = b"rotten"  # bit rot at rest
-    w.store._delete(b[0])  # and a lost file
+    w.store.rot(a[0], b"rotten")  # bit rot at rest
+    w.store.lose(b[0])  # and a lost file
     report = w.call("Scrub", retention_pb2.ScrubRequest())
     problems = {d.chunk_id: (d.problem, list(d.snapshots)) for d in report.damaged}
     assert problems[a[0]][0].startswith("hash mismatch") and problems[a[0]][1] == [sid]

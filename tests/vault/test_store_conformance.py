@@ -12,10 +12,11 @@ from bulwark.vault.errors import IntegrityError, InvalidRequest, NotFound, Stora
 from bulwark.vault.store import FilesystemStore, MemoryStore
 from bulwark.vault.store.base import blob_digest
 from bulwark.vault.store.s3 import S3ChunkStore
+from tests.lib.faulty_store import FaultyStore
 from tests.vault.conftest import make_blob
 
 
-@pytest.fixture(params=["fs", "memory", "s3"])
+@pytest.fixture(params=["fs", "memory", "faulty", "s3"])
 def store(request, tmp_path):
     if request.param == "fs":
         return FilesystemStore(tmp_path / "store")
@@ -26,6 +27,8 @@ def store(request, tmp_path):
         # Blobs unlocked until a snapshot references them, as the interface assumes here;
         # what the object store's locks add is tested in tests/vault/store/test_s3.py.
         return S3ChunkStore(settings(cluster, cluster.make_bucket(), tmp_path), put_lock_ns=0)
+    if request.param == "faulty":  # tests.lib.faulty_store without faults: a MemoryStore
+        return FaultyStore()
     return MemoryStore()
 
 

@@ -28,8 +28,8 @@ from bulwark.vault.errors import (
 )
 from bulwark.vault.rpc.server import build_server, open_backends
 from bulwark.vault.rpc.status import status_for
-from bulwark.vault.store import MemoryStore
 from tests.lib.clock import FakeClock
+from tests.lib.faulty_store import FaultyStore
 from tests.sealing import unseal
 from tests.vault.conftest import make_blob
 
@@ -285,13 +285,18 @@ def test_get_chunks_detects_corruption_at_rest(vault):
     assert b[0].hex() in err.value.details() and "fails its hash" in err.value.details()
 
 
-def test_get_chunks_blob_vanished_is_data_loss(vault):
-    a = make_blob()
-    vault.put(a)
-    vault.store._delete(a[0])  # lost behind the vault's back (delete() would refuse: leased)
-    with pytest.raises(grpc.RpcError) as err:
-        list(vault.stub.GetChunks(vault_pb2.GetChunksRequest(chunk_ids=[a[0]])))
-    assert code_of(err) == grpc.StatusCode.DATA_LOSS
+def test_get_chunks_blob_vanished_is_data_loss(tmp_path):
+    store = FaultyStore()
+    v = Vault(tmp_path, store=store)
+    try:
+        a = make_blob()
+        v.put(a)
+        store.lose(a[0])  # lost behind the vault's back (delete() would refuse: leased)
+        with pytest.raises(grpc.RpcError) as err:
+            list(v.stub.GetChunks(vault_pb2.GetChunksRequest(chunk_ids=[a[0]])))
+        assert code_of(err) == grpc.StatusCode.DATA_LOSS
+    finally:
+        v.close()
 
 
 def test_get_chunks_unknown_is_not_found_before_streaming(vault):
@@ -332,16 +337,27 @@ def test_a_blob_whose_id_is_not_its_hash_is_refused_and_nothing_is_stored(vault)
         assert not vault.store.has(cid) and not vault.store.has(good[0])
 
 
-def test_disk_full_is_resource_exhausted(tmp_path):
-    class FullStore(MemoryStore):
-        def _store_verified(self, items):
-            raise StorageError("write chunk: No space left on device", errno.ENOSPC)
-
-    v = Vault(tmp_path, store=FullStore())
+@pytest.mark.parametrize(("fault", "code"), [("disk_full", grpc.StatusCode.RESOURCE_EXHAUSTED),
+                                             ("io_error", grpc.StatusCode.INTERNAL)])
+def test_a_store_failing_mid_message_records_nothing_it_did_not_store(tmp_path, fault, code):
+    """The store fails after one blob of a message: the call fails with the store's status,
+    the catalog records none of the message, and once the store heals the same upload is
+    answered (the stored blob as already present, its row repaired)."""
+    store = FaultyStore()
+    v = Vault(tmp_path, store=store)
     try:
+        a, b = make_blob(), make_blob()
+        getattr(store, fault)(after_puts=1)
         with pytest.raises(grpc.RpcError) as err:
-            v.put(make_blob())
-        assert code_of(err) == grpc.StatusCode.RESOURCE_EXHAUSTED
+            v.put(a, b)
+        assert code_of(err) == code
+        assert "write chunk" in err.value.details()
+        assert store.has(a[0]) and not store.has(b[0])
+        assert v.catalog.missing_chunks([a[0], b[0]]) == [a[0], b[0]]
+        store.heal()
+        resp = v.put(a, b)
+        assert (resp.stored, resp.already_present) == (1, 1)
+        assert v.catalog.missing_chunks([a[0], b[0]]) == []
     finally:
         v.close()
 

@@ -18,10 +18,12 @@ from pathlib import Path
 from bulwark.vault import allocator
 from bulwark.vault.config import load_config
 from bulwark.vault.errors import ConfigError, VaultError
+from bulwark.vault.forget_jobs import ForgetJobs
 from bulwark.vault.monitor import CertWatch
 from bulwark.vault.rpc.airgap_service import open_airgap
 from bulwark.vault.rpc.enrollment import build_enroll_server, open_enrollment
 from bulwark.vault.rpc.server import build_server, open_audit, open_backends, open_clock
+from bulwark.vault.rpc.snapshots_service import host_of
 from bulwark.vault.sdnotify import notify, start_watchdog
 
 log = logging.getLogger("vaultd")
@@ -110,6 +112,10 @@ def main(argv: list[str] | None = None) -> int:
     if airgap is not None:
         airgap.start()
         log.info("air-gap vault: pulling from %s inside its windows", config.airgap.primary)
+    forget_jobs = ForgetJobs(config.forget, catalog, clock, audit, host_of)
+    forget_jobs.start()  # [[forget]] policies on their schedules (vault.forget_jobs)
+    for job in config.forget:
+        log.info("forget job %s: %s (UTC)", job.name, job.schedule)
     while not stop.wait(0.5):
         pass
     notify("STOPPING=1")
@@ -117,6 +123,7 @@ def main(argv: list[str] | None = None) -> int:
     if airgap is not None:
         airgap.stop()  # an open window stops at the next message boundary
     watch.stop()
+    forget_jobs.stop()  # waits for a running job
     if enroll_server is not None:
         enroll_server.stop(grace=None)
     server.stop(grace=GRACE_SECONDS).wait()

@@ -37,6 +37,11 @@
     [airgap]                         # optional: an air-gap vault (vault.airgap.config,
                                      # docs/airgap.md)
 
+    [[forget]]                       # optional, repeatable: a forget policy vaultd applies
+    name = "nightly"                 # on a schedule (vault.forget_jobs documents the keys,
+    schedule = "30 3 * * *"          # and how forget and prune relate)
+    keep_daily = 7
+
     [retention]                      # WORM retention (docs/worm.md)
     mode = "governance"              # or "compliance": nobody may shorten or delete early
     default_days = 30                # retain-until = vault commit time + this
@@ -62,6 +67,7 @@ from bulwark.vault.airgap.config import AirgapConfig, parse_airgap
 from bulwark.vault.airgap.schedule import check as check_cron
 from bulwark.vault.enroll_config import ENROLL_KEYS, EnrollConfig, parse_enroll
 from bulwark.vault.errors import ConfigError
+from bulwark.vault.forget_jobs import ForgetJob, parse_forget_jobs
 from bulwark.vault.retention import MAX_DAYS, MODES, RetentionPolicy
 from bulwark.vault.store.s3 import S3Settings, environment_has_credentials
 
@@ -85,6 +91,7 @@ _KEYS["server"] = _KEYS["server"] | {_SERVER_INSECURE}
 _KEYS["enroll"] = set(ENROLL_KEYS)  # vault.enroll_config documents them
 _KEYS["server"] = _KEYS["server"] | {"metrics"}  # vault.monitor: certificate expiry
 _KEYS["airgap"] = set(AIRGAP_KEYS)  # vault.airgap.config validates the values
+_ARRAYS = {"forget"}  # arrays of tables, checked by their own parsers (vault.forget_jobs)
 
 
 @dataclass(frozen=True)
@@ -115,6 +122,7 @@ class VaultConfig:
     metrics: tuple[str, int] | None = None  # [server] metrics = "HOST:PORT" (vault.monitor)
     s3: S3Settings | None = None  # [store] type = "s3"; None: the filesystem store
     airgap: AirgapConfig | None = None  # [airgap]: this vault pulls from a primary
+    forget: tuple[ForgetJob, ...] = ()  # [[forget]]: scheduled policies (vault.forget_jobs)
 
     @property
     def listen(self) -> str:
@@ -138,8 +146,11 @@ class _Reader:
                             "them in store.credentials_file (mode 0600) or the environment "
                             "(AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY)")
         for table, value in self.doc.items():
+            if table in _ARRAYS:
+                continue
             if table not in _KEYS:
-                raise self.fail(table, f"unknown table (known: {', '.join(sorted(_KEYS))})")
+                known = ", ".join(sorted(_KEYS.keys() | _ARRAYS))
+                raise self.fail(table, f"unknown table (known: {known})")
             if not isinstance(value, dict):
                 raise self.fail(table, "must be a table, e.g. [" + table + "]")
             unknown = sorted(set(value) - _KEYS[table])
@@ -213,6 +224,7 @@ def load_config(path: Path) -> VaultConfig:
     return VaultConfig(
         source, host, port, max_bytes, store_path, catalog_path, tls=tls, insecure=insecure,
         airgap=parse_airgap(source, doc["airgap"], check_cron) if "airgap" in doc else None,
+        forget=parse_forget_jobs(source, doc["forget"]) if "forget" in doc else (),
         enroll_file=enroll_file, registry_path=registry or catalog_path.parent / "keys.sqlite",
         retention=_retention(r), enroll=parse_enroll(r, doc, parse_listen),
         metrics=_metrics(r), s3=_s3(r, doc),

@@ -2,7 +2,9 @@
 
 Prune, in this order, each step crash-safe on its own:
 
-1. Expired, unheld snapshots: their rows and references go in one transaction.
+1. Expired, unheld snapshots: their rows and references go in one transaction. Skipped
+   when vault.toml has ``[[forget]]`` policies (``expire_snapshots=False``): snapshots then
+   leave only through forget or delete, and prune only frees space (vault.forget_jobs).
 2. Chunks no live snapshot references, whose lock by reference has passed and that no upload
    holds a lease on: per batch, rows first (one transaction, conditions re-checked inside it),
    then blobs (``store.delete``, which asks the lock oracle again). A crash between the two
@@ -57,12 +59,14 @@ def prune(
     guard: UploadGuard,
     dry_run: bool = True,
     on_snapshot: Callable[[str], None] | None = None,
+    expire_snapshots: bool = True,
 ) -> PruneReport:
     """Run (or, with ``dry_run``, plan) a prune. ``on_snapshot(id)`` is called before each
-    snapshot is deleted (vaultd audits it there: the entry is durable before the delete)."""
+    snapshot is deleted (vaultd audits it there: the entry is durable before the delete).
+    ``expire_snapshots=False`` deletes no snapshot, only what no snapshot references."""
     now = clock.now_ns()
     report = PruneReport(dry_run)
-    deletable, held = catalog.expired_snapshots(now)
+    deletable, held = catalog.expired_snapshots(now) if expire_snapshots else ([], [])
     report.kept_locked = [r.id for r in held]
     doomed = [r.id for r in deletable]
     if dry_run:

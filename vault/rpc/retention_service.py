@@ -57,7 +57,9 @@ class RetentionService(retention_pb2_grpc.RetentionServicer):
         audit: AuditLog,
         guard: UploadGuard,
         wall=None,
+        expire_snapshots: bool = True,
     ) -> None:
+        self.expire_snapshots = expire_snapshots  # False with [[forget]] (vault.forget_jobs)
         self.store = store
         self.catalog = catalog
         self.clock = clock
@@ -139,7 +141,8 @@ class RetentionService(retention_pb2_grpc.RetentionServicer):
 
         try:
             report = prune(self.catalog, self.store, self.clock, self.guard,
-                           dry_run=request.dry_run, on_snapshot=audit_delete)
+                           dry_run=request.dry_run, on_snapshot=audit_delete,
+                           expire_snapshots=self.expire_snapshots)
         except Exception as exc:
             self.audit.append(caller.name, caller.role, "prune", "vault", "error", str(exc))
             raise

@@ -177,7 +177,8 @@ def build_server(
         server,
     )
     retention_pb2_grpc.add_RetentionServicer_to_server(
-        RetentionService(store, catalog, clock, audit, guard), server
+        RetentionService(store, catalog, clock, audit, guard,
+                         expire_snapshots=not config.forget), server
     )
     audit_pb2_grpc.add_AuditServicer_to_server(AuditService(audit), server)
     keys_pb2_grpc.add_KeysServicer_to_server(KeysService(registry, audit), server)

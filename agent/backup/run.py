@@ -82,8 +82,13 @@ from bulwark.agent.format.manifest import (
     encode_root,
 )
 from bulwark.agent.format.pathtext import show_path
+from bulwark.agent.format.signal_summary import Summary
 from bulwark.agent.format.snapshot import SnapshotHeader, encode_header
 from bulwark.agent.keys.keyfile import KeyRing
+from bulwark.agent.signals.collector import Signals
+from bulwark.agent.signals.file_stats import FileFacts
+from bulwark.agent.signals.score import reasons
+from bulwark.protos.contract import PPM
 
 #: on_progress(bytes_done, bytes_total, current_path); unchanged files count as done
 ProgressCallback = Callable[[int, int, str], None]
@@ -117,6 +122,7 @@ class BackupResult:
     duration_s: float
     skipped: list[tuple[str, str]] = field(default_factory=list)
     changed: list[str] = field(default_factory=list)
+    signals: Summary | None = None  # ransomware signals (agent.signals); None: disabled
 
     def summary(self) -> dict[str, object]:
         """The ``--json`` object; paths in the text form of agent.format.pathtext."""
@@ -131,6 +137,9 @@ class BackupResult:
             "skipped": [{"path": show_path(p), "reason": r} for p, r in self.skipped],
             "changed": [show_path(p) for p in self.changed],
             "duration_s": round(self.duration_s, 3),
+            "signals": None if self.signals is None else {
+                "score": self.signals.score_ppm / PPM, "reasons": reasons(self.signals),
+                **{k: v for k, v in self.signals.as_dict().items() if k != "version"}},
         }
 
 
@@ -145,7 +154,8 @@ class BackupCancelled(AgentError):
 class _Slot:
     """A file in the manifest stream whose content is not known yet (its pack is open)."""
 
-    __slots__ = ("content", "item", "known", "link_group", "link_of", "read", "xattrs")
+    __slots__ = ("content", "facts", "item", "known", "link_group", "link_of", "read",
+                 "xattrs")
 
     def __init__(self, item: ScanItem, xattrs: tuple[Xattr, ...]) -> None:
         self.item = item
@@ -155,6 +165,7 @@ class _Slot:
         self.read = False  # read in this run (not from the cache): checked for changes
         self.link_group = 0
         self.link_of: _Slot | None = None  # an earlier name of the same inode
+        self.facts: FileFacts | None = None  # ransomware signals of a file read (agent.signals)
 
 
 class BackupRun:
@@ -170,8 +181,10 @@ class BackupRun:
     def __init__(self, keyring: KeyRing, uploader: Uploader, lanes: SealLanes,
                  read_ahead: ReadAhead, cache: FileCache, manifest: BinaryIO,
                  on_progress: ProgressCallback | None,
-                 should_stop: Callable[[], bool] | None) -> None:
+                 should_stop: Callable[[], bool] | None,
+                 signals: Signals | None = None) -> None:
         self.keyring = keyring
+        self.signals = signals
         self.uploader = uploader
         self.lanes = lanes
         self.read_ahead = read_ahead
@@ -236,7 +249,7 @@ class BackupRun:
             self.files_read += 1
             slot.read = True
             if not (is_packed(item) and self.pack_file(slot)):
-                slot.content, slot.known = self.read_file(item), True
+                slot.content, slot.known = self.read_file(item, slot), True
         self.emit()
 
     def link(self, slot: _Slot) -> bool:
@@ -251,17 +264,20 @@ class BackupRun:
         slot.link_group, slot.link_of, slot.known = first.link_group, first, True
         return True
 
-    def read_file(self, item: ScanItem) -> CachedFile | None:
+    def read_file(self, item: ScanItem, slot: _Slot | None = None) -> CachedFile | None:
         """Chunk and upload one file; None (and a skip record) if it cannot be read (or is
         no longer a regular file: agent.backup.source_file)."""
         refs = []
         try:
             with os.fdopen(open_source(item.abs), "rb", buffering=0) as f:
                 layout = read_layout(f.fileno(), item.size)  # safetensors: group the floats
+                facts = self.signals.open_file(f.fileno(), item.size) if self.signals else None
                 sealing = self.lanes.seal_file(chunk_reader(f), layout.hint if layout else None)
                 with closing(iter(sealing)) as pieces:  # closed at once if we stop early
                     for piece in pieces:
                         refs.append(self.store_sealed(piece.sealed))
+                        if facts is not None:
+                            facts.add(piece.sealed.facts, piece.sealed.size)
                         self.progress(piece.sealed.size, item.abs)
                         if self.should_stop is not None and self.should_stop():
                             raise BackupCancelled(
@@ -269,6 +285,8 @@ class BackupRun:
         except OSError as exc:
             self.skipped.append((item.abs, f"cannot read: {exc.strerror}"))
             return None
+        if slot is not None:
+            slot.facts = facts
         return CachedFile(sealing.content_hash, tuple(refs))
 
     def pack_file(self, slot: _Slot) -> bool:
@@ -287,6 +305,8 @@ class BackupRun:
         if len(self.pack) + len(data) > PACK_MAX:
             self.close_pack()
         self.packed.append((slot, len(self.pack), len(data), content_hash))
+        if self.signals is not None:
+            slot.facts = self.signals.small_file(data)
         self.pack += data
         self.progress(len(data), item.abs)
         if _ends_pack(len(self.pack), content_hash, len(data)):
@@ -325,11 +345,13 @@ class BackupRun:
                                              f"file could not be read ({head.link_of.item.abs})"))
                     continue  # skipped
                 changed = head.read and _changed_while_read(item, content)
+                signals = None if self.signals is None else self.signals.file_done(
+                    item.rel, content.content_hash, content.size, head.facts)
                 self.write(self.writer.add(Entry(
                     item.rel, EntryType.FILE, item.mode, item.mtime_ns, size=content.size,
                     content_hash=content.content_hash, chunks=content.chunks,
                     offset=content.offset, uid=item.uid, gid=item.gid, xattrs=head.xattrs,
-                    link_group=head.link_group, changed=changed)))
+                    link_group=head.link_group, changed=changed, signals=signals)))
                 if changed:
                     self.changed.append(item.abs)
                 else:
@@ -432,6 +454,7 @@ def run_backup(
     exclude: Sequence[str] | PathFilter = (),
     should_stop: Callable[[], bool] | None = None,
     retention_days: int = 0,
+    signals: bool = True,
 ) -> BackupResult:
     """Back up ``paths`` as one snapshot and return what was stored.
 
@@ -441,18 +464,21 @@ def run_backup(
     is polled at every chunk boundary: once it returns True, the chunks read so far are
     made durable (so the next run does not send them again) and BackupCancelled is raised.
     With ``on_progress``, the tree is first walked once more to learn the total size.
+    ``signals`` scores the snapshot for ransomware (agent.signals; the summary goes into
+    the signed header); it never stops a backup.
     """
     started = time.monotonic()
     skipped: list[tuple[str, str]] = []
     items = scan(paths, exclude=exclude, on_skip=lambda path, why: skipped.append((path, why)))
     cache = FileCache(cache_dir)
+    scoring = Signals(cache_dir, [os.path.abspath(p) for p in paths], enabled=signals)
     try:
         with tempfile.SpooledTemporaryFile(SPOOL_MEMORY, dir=cache_dir) as manifest:
             uploader = Uploader(client)
-            lanes = SealLanes(keyring.id_key, workers)
+            lanes = SealLanes(keyring.id_key, workers, facts=signals)
             read_ahead = ReadAhead(PACK_FILE_MAX, workers)
             run = BackupRun(keyring, uploader, lanes, read_ahead, cache, manifest, on_progress,
-                       should_stop)
+                       should_stop, scoring if signals else None)
             run.skipped = skipped  # the scan's reports and the run's own, in order met
             if on_progress is not None:
                 run.total = sum(i.size for i in scan(paths, exclude=exclude)
@@ -477,6 +503,7 @@ def run_backup(
                 lanes.close()
 
         ids = sorted(run.referenced)
+        summary = scoring.summary(stats.new_bytes)
         header = encode_header(SnapshotHeader(
             node=keyring.node,
             hostname=socket.gethostname(),
@@ -490,14 +517,18 @@ def run_backup(
             chunk_ids_digest=chunk_ids_digest(ids),
             node_public_key=public_signing_key(keyring.signing_seed),
             requested_retention_days=retention_days,
+            signals=summary,
         ))
         snapshot = client.commit(header, sign_header(keyring.signing_seed, header), ids)
         cache.swap_staged(os.path.abspath(p).lstrip("/") for p in paths)
+        scoring.commit()
     except BaseException:
         cache.discard_staged()
+        scoring.discard()
         raise
     finally:
         cache.close()
+        scoring.close()
     return BackupResult(
         snapshot=snapshot,
         files=run.files,
@@ -508,4 +539,5 @@ def run_backup(
         duration_s=time.monotonic() - started,
         skipped=run.skipped,
         changed=run.changed,
+        signals=summary,
     )

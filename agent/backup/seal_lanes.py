@@ -46,8 +46,10 @@ class SealLanes:
     add to about ``depth * 2 * CHUNK_MAX``.
     """
 
-    def __init__(self, id_key: bytes, workers: int, depth: int | None = None) -> None:
+    def __init__(self, id_key: bytes, workers: int, depth: int | None = None,
+                 facts: bool = True) -> None:
         self._id_key = id_key
+        self._facts = facts  # the codec's facts for the ransomware signals (agent.signals)
         self._depth = depth if depth is not None else 2 * workers + 2
         self._seal = ThreadPoolExecutor(workers, thread_name_prefix="seal")
         self._content = ThreadPoolExecutor(1, thread_name_prefix="content-hash")
@@ -58,7 +60,10 @@ class SealLanes:
 
     def seal(self, data: bytes, hint: TensorHint | None = None) -> Future[SealedChunk]:
         """Seal one chunk that is not part of a file's stream (a pack, a manifest chunk)."""
-        return self._seal.submit(seal_chunk, self._id_key, data, hint)
+        return self._seal.submit(self._sealer(), self._id_key, data, hint)
+
+    def _sealer(self) -> Callable[..., SealedChunk]:
+        return seal_chunk if self._facts else _seal_without_facts
 
     def close(self) -> None:
         """Stop the threads once their queued work is done (or cancelled)."""
@@ -98,7 +103,7 @@ class FileSealing:
                 pending.append((
                     piece.offset,
                     lanes._content.submit(self._hasher.update, data),  # one lane: in order
-                    lanes._seal.submit(seal_chunk, lanes._id_key, data, hint),
+                    lanes._seal.submit(lanes._sealer(), lanes._id_key, data, hint),
                 ))
                 while pending and (len(pending) > lanes._depth or pending[0][2].done()):
                     yield _resolved(pending.popleft())
@@ -111,6 +116,10 @@ class FileSealing:
                     sealing.cancel()
                 wait([f for _, content, sealing in pending for f in (content, sealing)])
         self._content_hash = self._hasher.digest()
+
+
+def _seal_without_facts(id_key: bytes, data: bytes, hint: TensorHint | None) -> SealedChunk:
+    return seal_chunk(id_key, data, hint, with_facts=False)
 
 
 def _resolved(item: tuple[int, Future[None], Future[SealedChunk]]) -> SealedPiece:

@@ -78,11 +78,16 @@ class SealedChunk:
 
 def seal_chunk(
     id_key: bytes, plaintext: bytes | bytearray | memoryview, hint: TensorHint | None = None,
+    with_facts: bool = True,
 ) -> SealedChunk:
     """Compress and encrypt one chunk as a format-v2 blob (deterministic; see module doc),
-    with the codec's facts about the plaintext (agent.format.facts)."""
+    with the codec's facts about the plaintext (agent.format.facts) unless ``with_facts``
+    is False (the blob is the same either way)."""
     _, key = chunk_id_and_key(id_key, plaintext)
-    payload, facts = encode_payload_facts(plaintext, hint)
+    if with_facts:
+        payload, facts = encode_payload_facts(plaintext, hint)
+    else:
+        payload, facts = encode_payload(plaintext, hint), None
     blob = _seal_payload(key, payload)
     return SealedChunk(blob_digest(blob), key, blob, len(plaintext), facts)
 

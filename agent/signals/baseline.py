@@ -86,6 +86,13 @@ class Baseline:
                                (self.scope, path)).fetchone()
         return None if row is None else _record(row)
 
+    def has_content(self, content_hash: bytes) -> bool:
+        """Whether a file of the previous snapshot had this content (a move, a copy)."""
+        if not self._previous:
+            return False
+        return self._db.execute("SELECT 1 FROM files WHERE scope = ? AND hash = ? LIMIT 1",
+                                (self.scope, content_hash)).fetchone() is not None
+
     def stage(self, path: bytes, content_hash: bytes, record: FileRecord | None,
               size: int) -> None:
         """Note one file of this backup; ``record`` None: unchanged, its numbers carry over."""

@@ -17,7 +17,6 @@ from bulwark.protos.contract import IDS_PER_MESSAGE as MAX_IDS_PER_MESSAGE
 from bulwark.protos.contract import SNAPSHOT_SIGNATURE_CONTEXT as SIGNATURE_CONTEXT
 from bulwark.protos.contract import chunk_ids_digest
 from bulwark.vault.catalog import snapshot_id
-from bulwark.vault.config import load_config
 from bulwark.vault.errors import (
     IntegrityError,
     InvalidRequest,
@@ -26,14 +25,12 @@ from bulwark.vault.errors import (
     StorageError,
     VaultError,
 )
-from bulwark.vault.rpc.server import build_server, open_backends
 from bulwark.vault.rpc.status import status_for
-from tests.lib.clock import FakeClock
 from tests.lib.faulty_store import FaultyStore
+from tests.lib.inprocess_vault import T0, InProcessVault
 from tests.sealing import unseal
 from tests.vault.conftest import make_blob
 
-T0 = 1_750_000_000_000_000_000
 NODES = ("gpu-01", "gpu-02")
 
 
@@ -57,24 +54,12 @@ def sign(raw: bytes) -> bytes:
     return node_key(node).sign(SIGNATURE_CONTEXT + raw)
 
 
-class Vault:
+class Vault(InProcessVault):
     """A running in-process vault plus a client stub, for one test."""
 
     def __init__(self, tmp_path, max_message_bytes: int = 16 << 20, store=None) -> None:
-        cfg_path = tmp_path / "vault.toml"
-        cfg_path.write_text(
-            f'[server]\nlisten = "127.0.0.1:0"\nmax_message_bytes = {max_message_bytes}\n'
-            "insecure = true\n"
-        )
-        self.config = load_config(cfg_path)
-        self.store, self.catalog = open_backends(self.config, init_store=True)
-        if store is not None:
-            self.store.close()
-            self.store = store
-        self.clock = FakeClock(T0, step=1_000)
-        self.server, self.port = build_server(self.config, self.store, self.catalog, self.clock)
-        self.server.start()
-        self.channel = grpc.insecure_channel(f"127.0.0.1:{self.port}")
+        super().__init__(tmp_path, store, max_message_bytes)
+        self.channel = grpc.insecure_channel(self.address)
         self.stub = vault_pb2_grpc.VaultStub(self.channel)
         keys = keys_pb2_grpc.KeysStub(self.channel)
         for node in NODES:
@@ -83,9 +68,7 @@ class Vault:
 
     def close(self) -> None:
         self.channel.close()
-        self.server.stop(grace=None).wait()
-        self.catalog.close()
-        self.store.close()
+        super().close()
 
     def put(self, *items, messages: int = 1):
         blobs = [vault_pb2.Blob(chunk_id=c, data=d, digest=g) for c, d, g in items]

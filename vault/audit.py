@@ -9,6 +9,10 @@ or refused. An entry is::
     prev_hash = hash of entry seq-1 (32 zero bytes for seq 1)
     hash      = BLAKE3-256(prev_hash || record)
 
+On a full disk the log gives back the space it keeps in reserve (``vault.reserve``) and
+retries, so refusals are still recorded; an append that still fails raises, and the caller
+does not do what it could not audit (fail closed).
+
 Storage: a SQLite file of its own (``audit.sqlite`` next to the catalog), WAL journal with
 ``synchronous=FULL``; ``append`` returns only after its transaction is durable. It is kept
 apart from the catalog so that no catalog operation (a prune transaction, a migration) can
@@ -22,6 +26,7 @@ verify`` prints it for that purpose).
 
 from __future__ import annotations
 
+import errno
 import json
 import sqlite3
 import threading
@@ -35,6 +40,8 @@ import blake3
 
 from bulwark.vault.clock import Clock
 from bulwark.vault.errors import StorageError
+from bulwark.vault.reserve import DEFAULT_SIZE as RESERVE_BYTES
+from bulwark.vault.reserve import SpaceReserve
 
 HASH_SIZE = 32
 GENESIS = bytes(HASH_SIZE)
@@ -49,6 +56,32 @@ CREATE TABLE IF NOT EXISTS audit (
     hash BLOB NOT NULL
 )
 """
+# Entries by target, newest first (vault.ledger looks up a snapshot's retention here). The
+# expression is over the hashed record itself, so the index cannot say what the record does not.
+_TARGET = "json_extract(CAST(record AS TEXT), '$.target')"
+_TARGET_INDEX = f"CREATE INDEX IF NOT EXISTS audit_target ON audit({_TARGET}, seq)"
+
+
+def _entry(seq, record, prev_hash, hash_) -> AuditEntry:
+    """A stored row as an entry. A record stored as TEXT (not as this log writes it) is
+    taken as its UTF-8 bytes, so the chain check names that entry instead of the whole
+    read failing; any other type becomes its repr, which no hash matches."""
+    if isinstance(record, str):
+        record = record.encode("utf-8", "surrogateescape")
+    elif not isinstance(record, bytes | bytearray | memoryview):
+        record = repr(record).encode()
+    return AuditEntry(int(seq), bytes(record), _blob(prev_hash), _blob(hash_))
+
+
+def _blob(value) -> bytes:
+    if isinstance(value, bytes | bytearray | memoryview):
+        return bytes(value)
+    if isinstance(value, str):
+        try:
+            return bytes.fromhex(value)
+        except ValueError:
+            return value.encode()
+    return repr(value).encode()
 
 
 def canonical(fields: dict[str, Any]) -> bytes:
@@ -141,7 +174,8 @@ class AuditLog:
     """
 
     def __init__(
-        self, path: Path, clock: Clock, wall: Callable[[], int] = time.time_ns
+        self, path: Path, clock: Clock, wall: Callable[[], int] = time.time_ns,
+        reserve_bytes: int = RESERVE_BYTES,
     ) -> None:
         self.path = Path(path)
         self._clock = clock
@@ -152,8 +186,12 @@ class AuditLog:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=FULL")
             self._db.execute(_SCHEMA)
+            self._db.execute(_TARGET_INDEX)
         except sqlite3.Error as exc:
             raise StorageError(f"open audit log {self.path}: {exc}") from exc
+        self._reserve = SpaceReserve(self.path.with_name(self.path.name + ".reserve"),
+                                     reserve_bytes)
+        self._reserve.ensure()
 
     def close(self) -> None:
         with self._lock:
@@ -169,6 +207,17 @@ class AuditLog:
         """
         if outcome not in OUTCOMES:
             raise ValueError(f"audit outcome must be one of {OUTCOMES}, got {outcome!r}")
+        try:
+            entry = self._append(actor, role, action, target, outcome, detail)
+        except StorageError as exc:
+            if not (exc.disk_full and self._reserve.release()):
+                raise
+            entry = self._append(actor, role, action, target, outcome, detail)
+        self._reserve.ensure()
+        return entry
+
+    def _append(self, actor: str, role: str, action: str, target: str, outcome: str,
+                detail: str) -> AuditEntry:
         with self._lock:
             try:
                 self._db.execute("BEGIN IMMEDIATE")
@@ -198,7 +247,10 @@ class AuditLog:
                     raise
                 self._db.execute("COMMIT")
             except sqlite3.Error as exc:
-                raise StorageError(f"append to audit log {self.path}: {exc}") from exc
+                full = (getattr(exc, "sqlite_errorcode", 0) & 0xFF == sqlite3.SQLITE_FULL
+                        or "disk is full" in str(exc))
+                raise StorageError(f"append to audit log {self.path}: {exc}",
+                                   errno.ENOSPC if full else None) from exc
         return entry
 
     def entries(self, from_seq: int = 1) -> Iterator[AuditEntry]:
@@ -215,8 +267,8 @@ class AuditLog:
                     ).fetchall()
                 except sqlite3.Error as exc:
                     raise StorageError(f"read audit log {self.path}: {exc}") from exc
-            for seq, record, prev_hash, hash_ in rows:
-                yield AuditEntry(seq, bytes(record), bytes(prev_hash), bytes(hash_))
+            for row in rows:
+                yield _entry(*row)
             if len(rows) < page:
                 return
             next_seq = rows[-1][0] + 1
@@ -227,4 +279,18 @@ class AuditLog:
             row = self._db.execute(
                 "SELECT seq, record, prev_hash, hash FROM audit ORDER BY seq DESC LIMIT 1"
             ).fetchone()
-        return AuditEntry(row[0], bytes(row[1]), bytes(row[2]), bytes(row[3])) if row else None
+        return _entry(*row) if row else None
+
+    def latest(self, target: str, actions: tuple[str, ...]) -> AuditEntry | None:
+        """The newest entry about ``target`` whose action is one of ``actions`` (indexed)."""
+        marks = ",".join("?" * len(actions))
+        with self._lock:
+            try:
+                rows = self._db.execute(
+                    f"SELECT seq, record, prev_hash, hash FROM audit WHERE {_TARGET} = ?"
+                    f" AND json_extract(CAST(record AS TEXT), '$.action') IN ({marks})"
+                    " ORDER BY seq DESC LIMIT 1", (target, *actions),
+                ).fetchall()
+            except sqlite3.Error as exc:
+                raise StorageError(f"read audit log {self.path}: {exc}") from exc
+        return _entry(*rows[0]) if rows else None

@@ -9,8 +9,11 @@ clock"), modelled on NetApp SnapLock's ComplianceClock:
   recorded: never earlier than what it has already said).
 * **While running** it advances with elapsed monotonic time, whatever the wall clock does.
 * **Restart on the same boot** (``/proc/sys/kernel/random/boot_id`` unchanged): the downtime
-  is counted from the kernel's uptime (``/proc/uptime``, read from the file, so no
-  ``LD_PRELOAD`` time faker and no ``date -s`` can change it).
+  counted is the smaller of the kernel's uptime delta (``/proc/uptime``, read from the file,
+  so no ``LD_PRELOAD`` time faker and no ``date -s`` changes it) and the wall-clock delta
+  since the last persist (a time namespace, ``unshare --time --boottime``, shifts uptime but
+  not the wall clock), and at most ``MAX_DOWNTIME_NS`` (1 day) per restart. Sources that
+  disagree, or the cap, are reported as a refused ``clock.resume`` (vaultd audits it).
 * **Restart after a reboot**: the downtime cannot be measured by anything the wall clock
   cannot fake, so it is **not counted**: the clock resumes from the last persisted value.
 * **Re-sync**: while running, if the wall clock is ahead, the compliance time drifts toward
@@ -45,6 +48,7 @@ DAY = 86_400 * SECOND
 RESYNC_PER_YEAR = 7 * DAY  # how far the clock may drift toward the wall clock per year
 YEAR = 365 * DAY
 JUMP_THRESHOLD_NS = 300 * SECOND  # a wall-clock step larger than this is logged and audited
+MAX_DOWNTIME_NS = DAY  # what one restart may add to the compliance time
 PERSIST_INTERVAL_S = 10.0
 STATE_VERSION = 1
 
@@ -92,6 +96,32 @@ class ClockEvent:
 
 def _days(ns: int) -> str:
     return f"{ns / DAY:+.2f} days"
+
+
+def _downtime(by_boot: int, saved_wall, wall: int) -> tuple[int, str, str]:
+    """Downtime to count on the same boot: the smaller of what boot time and the wall clock
+    (saved at shutdown) say, at most ``MAX_DOWNTIME_NS``; with the words for the audit and
+    ``refused`` if boot time claims more than the wall clock by over ``JUMP_THRESHOLD_NS``
+    (a wall clock ahead is the ``clock.jump`` that ``start`` reports) or the cap applied.
+
+    A Linux time namespace shifts boot time (``/proc/uptime``) but not the wall clock; a
+    wall clock set forward moves no boot time: winding the clock needs both, i.e. root on
+    the host, and then gains at most the cap per restart (docs/worm.md)."""
+    by_wall = wall - saved_wall if isinstance(saved_wall, int) else by_boot
+    down = max(0, min(by_boot, by_wall))
+    words = (f"boot time says {by_boot / SECOND:.1f} s ({_days(by_boot)}), the wall clock "
+             f"{by_wall / SECOND:.1f} s ({_days(by_wall)})")
+    if by_boot - by_wall > JUMP_THRESHOLD_NS:
+        outcome, why = "refused", f"; they disagree: {words}, the smaller is counted"
+    else:
+        outcome, why = "allowed", ""
+    if down > MAX_DOWNTIME_NS:
+        outcome = "refused"
+        why += (f"; {down / SECOND:.0f} s is more than one restart may add, counted at most "
+                f"{MAX_DOWNTIME_NS // SECOND} s (the clock catches up by at most 7 days/year)")
+        down = MAX_DOWNTIME_NS
+    return down, f"resumed on the same boot; {down / SECOND:.1f} s of downtime counted{why}", \
+        outcome
 
 
 class ComplianceClock:
@@ -178,6 +208,7 @@ class ComplianceClock:
             saved = int(state["compliance_ns"])
             saved_uptime = state.get("uptime_ns")
             saved_boot = str(state.get("boot_id", ""))
+            saved_wall = state.get("wall_ns")
         except FileNotFoundError:
             state = None
         except (OSError, ValueError, KeyError, TypeError) as exc:
@@ -199,17 +230,17 @@ class ComplianceClock:
         boot = self._boot_id()
         if (boot and boot == saved_boot and uptime is not None
                 and isinstance(saved_uptime, int) and uptime >= saved_uptime):
-            down = uptime - saved_uptime
+            down, detail, outcome = _downtime(uptime - saved_uptime, saved_wall, self._wall())
             self._now = saved + down
-            detail = f"resumed on the same boot; {down / SECOND:.1f} s of downtime counted"
         else:
+            outcome = "allowed"
             self._now = saved
             detail = ("resumed after a reboot; downtime not counted (the clock catches up "
                       "with the wall clock by at most 7 days per year)")
         if self._now < self._floor:
             self._now = self._floor
             detail += "; raised to the newest recorded time"
-        return [ClockEvent("clock.resume", "allowed", detail)]
+        return [ClockEvent("clock.resume", outcome, detail)]
 
     def persist(self) -> None:
         """Write the state atomically and durably."""

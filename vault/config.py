@@ -49,6 +49,16 @@
     maximum_days = 0                 # 0: no maximum; else larger requests are refused
     lease_hours = 24                 # chunks reported present stay safe from prune this long
 
+    [limits]                         # hostile callers (vault.limits, docs/threat-model.md)
+    workers = 32                     # threads serving calls
+    reserved_calls = 8               # of them, only for the operator and officer roles
+    calls_per_caller = 8             # calls one certificate holds at once
+    idle_stream_seconds = 120        # a stream moving no message this long is cancelled
+    snapshots_per_hour = 120         # commits per node in any hour; 0: no limit
+
+    [signals]                        # ransomware marks (vault.signals documents the keys)
+    threshold = 0.025                # a scoring measure at or above this share: suspicious
+
 ``[server] insecure = true`` serves plaintext gRPC without identities (every caller is
 ``vault.rpc.identity.INSECURE_CALLER``); vaultd logs a WARNING about it at every start.
 
@@ -68,6 +78,8 @@ from bulwark.vault.airgap.schedule import check as check_cron
 from bulwark.vault.enroll_config import ENROLL_KEYS, EnrollConfig, parse_enroll
 from bulwark.vault.errors import ConfigError
 from bulwark.vault.forget_jobs import ForgetJob, parse_forget_jobs
+from bulwark.vault.limits import RANGES as LIMIT_RANGES
+from bulwark.vault.limits import Limits, parse_limits
 from bulwark.vault.retention import MAX_DAYS, MODES, RetentionPolicy
 from bulwark.vault.store.s3 import S3Settings, environment_has_credentials
 
@@ -94,6 +106,8 @@ _KEYS["airgap"] = set(AIRGAP_KEYS)  # vault.airgap.config validates the values
 _ARRAYS = {"forget"}  # arrays of tables, checked by their own parsers (vault.forget_jobs)
 
 
+_KEYS["limits"] = set(LIMIT_RANGES)  # vault.limits: calls, idle streams, commits/hour
+_KEYS["signals"] = set(SIGNAL_KEYS)  # vault.signals: ransomware marks
 @dataclass(frozen=True)
 class TlsConfig:
     """Server-side mTLS material; ``revoked`` holds serial numbers."""
@@ -124,6 +138,9 @@ class VaultConfig:
     airgap: AirgapConfig | None = None  # [airgap]: this vault pulls from a primary
     forget: tuple[ForgetJob, ...] = ()  # [[forget]]: scheduled policies (vault.forget_jobs)
 
+    s3: S3Settings | None = None  # [store] type = "s3"; None: the filesystem store
+    limits: Limits = Limits()  # noqa: RUF009 - [limits] (vault.limits), frozen
+    signals: SignalPolicy = SignalPolicy()  # noqa: RUF009 - [signals] (vault.signals)
     @property
     def listen(self) -> str:
         """``host:port`` as gRPC wants it (IPv6 hosts in brackets)."""
@@ -227,7 +244,8 @@ def load_config(path: Path) -> VaultConfig:
         forget=parse_forget_jobs(source, doc["forget"]) if "forget" in doc else (),
         enroll_file=enroll_file, registry_path=registry or catalog_path.parent / "keys.sqlite",
         retention=_retention(r), enroll=parse_enroll(r, doc, parse_listen),
-        metrics=_metrics(r), s3=_s3(r, doc),
+        metrics=_metrics(r), s3=_s3(r, doc), limits=parse_limits(r),
+        signals=parse_signals(r),
     )
 
 _S3_ONLY = ("endpoint", "bucket", "region", "credentials_file", "path_style", "ca_bundle",

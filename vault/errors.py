@@ -23,6 +23,8 @@
      │    │                                              lacks (holds, governance bypass)
      │    └── BlobLocked                                 the store refused to delete a blob
      │                                                   still locked (defence in depth)
+     ├── LimitExceeded              RESOURCE_EXHAUSTED   a caller over a limit of vault.limits
+     │                                                   (calls at once, commits per hour)
      ├── Unauthenticated            UNAUTHENTICATED      no usable client identity (rpc.identity)
      └── PermissionDenied           PERMISSION_DENIED    the caller's role or identity may not
                                                          call this (vault.rpc.authz, node
@@ -99,6 +101,11 @@ class StorageError(VaultError):
     def from_os(cls, what: str, exc: OSError) -> StorageError:
         """Wrap an ``OSError`` with the operation that failed: ``"write chunk 3fa2…: ..."``."""
         return cls(f"{what}: {exc.strerror or exc}", exc.errno)
+
+
+class LimitExceeded(VaultError):
+    """A caller is over one of the vault's limits (vault.limits); the message names the limit,
+    its value and the vault.toml key that sets it. Retry later; nothing was done."""
 
 
 class Unauthenticated(VaultError):

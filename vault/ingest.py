@@ -9,7 +9,8 @@ context. Rules, each with its reason:
 - Node isolation (docs/threat-model.md): a caller with role ``node`` commits only as itself
   and reads only its own snapshots and chunks.
 - A commit stream carries at most ``header.chunk_count`` distinct ids, checked as ids arrive,
-  so a hostile stream cannot grow the vault's memory past what the signed header allows.
+  so a hostile stream cannot grow the vault's memory past what the signed header allows;
+  one message is bounded by ``[server] max_message_bytes``.
 - A new blob's chunk id is the BLAKE3-256 of its bytes (blob format v2, a content address):
   the vault recomputes it on every put, so nobody can store bytes under an id another node
   will later find "present" and deduplicate on (FORMAT.md "Deduplication is verifiable").

@@ -9,6 +9,7 @@ import pytest
 from bulwark.vault.clock import (
     DAY,
     JUMP_THRESHOLD_NS,
+    MAX_DOWNTIME_NS,
     RESYNC_PER_YEAR,
     SECOND,
     YEAR,
@@ -142,3 +143,37 @@ def test_state_is_persisted_atomically(tmp_path, host):
     state = json.loads(path.read_text())
     assert state["compliance_ns"] == T0 + 7 * SECOND and state["boot_id"] == "boot-a"
     assert not (tmp_path / "clock.state.tmp").exists()
+
+
+def test_a_time_namespace_winding_boot_time_forward_counts_no_extra_downtime(tmp_path, host):
+    """Attack 5: vaultd restarted in a time namespace (``unshare --time --boottime N``) sees
+    uptime N seconds ahead; the wall clock saved at shutdown disagrees, and the smaller of
+    the two is counted, with the disagreement reported."""
+    path = tmp_path / "clock.state"
+    c = host.clock(path)
+    c.start(background=False)
+    host.run(60 * SECOND)
+    c.stop()
+    saved = c.now_ns()
+    host.run(11 * 60 * SECOND)  # 11 minutes of real downtime
+    host.up += 400 * DAY  # the namespace's boot-time offset
+    c2 = host.clock(path)
+    events = c2.start(background=False)
+    assert c2.now_ns() == saved + 11 * 60 * SECOND
+    resume = [e for e in events if e.action == "clock.resume"]
+    assert resume and resume[0].outcome == "refused"
+    assert "+400" in resume[0].detail and "boot time" in resume[0].detail
+
+
+def test_one_restart_adds_at_most_the_cap_even_if_both_sources_agree(tmp_path, host):
+    path = tmp_path / "clock.state"
+    c = host.clock(path)
+    c.start(background=False)
+    c.stop()
+    saved = c.now_ns()
+    host.run(20 * DAY)  # root winds both the wall clock and boot time, or a long outage
+    c2 = host.clock(path)
+    events = c2.start(background=False)
+    assert c2.now_ns() == saved + MAX_DOWNTIME_NS
+    resume = [e for e in events if e.action == "clock.resume"]
+    assert resume[0].outcome == "refused" and "at most" in resume[0].detail

@@ -11,10 +11,11 @@ import logging
 from collections.abc import Iterator
 
 from bulwark.protos.bulwark.v1 import forget_pb2, forget_pb2_grpc
-from bulwark.vault import ingest
+from bulwark.vault import ingest, ledger
 from bulwark.vault.audit import AuditLog
 from bulwark.vault.catalog import Catalog, SnapshotRecord
 from bulwark.vault.clock import Clock
+from bulwark.vault.errors import IntegrityError
 from bulwark.vault.forget import ForgetPolicy, Within, run_forget
 from bulwark.vault.retention import date
 from bulwark.vault.rpc.identity import caller_of
@@ -56,6 +57,13 @@ class ForgetService(forget_pb2_grpc.ForgetServicer):
 
         def delete(record: SnapshotRecord) -> None:
             target = f"snapshot:{record.id}"
+            try:  # the catalog row must agree with the audit chain (vault.ledger)
+                ledger.check_row(self.audit, record.id, record.retention)
+            except IntegrityError as exc:
+                self.audit.append(caller.name, caller.role, "snapshot.delete", target, "error",
+                                  str(exc))
+                exc.audited = True  # type: ignore[attr-defined]
+                raise
             self.audit.append(caller.name, caller.role, "snapshot.delete", target, "allowed",
                               f"forget: kept by no rule ({rules}); retention expired "
                               f"{date(record.retention.retain_until_ns)}")

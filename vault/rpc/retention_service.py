@@ -14,10 +14,11 @@ import time
 
 from bulwark.protos.bulwark.v1 import audit_pb2, audit_pb2_grpc, retention_pb2, retention_pb2_grpc
 from bulwark.protos.contract import RETENTION_MODES
+from bulwark.vault import ledger
 from bulwark.vault.audit import AuditLog
 from bulwark.vault.catalog import Catalog, SnapshotRecord
 from bulwark.vault.clock import Clock
-from bulwark.vault.errors import InvalidRequest, PermissionDenied, RetentionRefused
+from bulwark.vault.errors import IntegrityError, InvalidRequest, PermissionDenied, RetentionRefused
 from bulwark.vault.prune import prune, scrub
 from bulwark.vault.retention import (
     check_delete,
@@ -70,6 +71,7 @@ class RetentionService(retention_pb2_grpc.RetentionServicer):
 
     def _refused(self, caller: Caller, action: str, target: str, exc: Exception) -> None:
         self.audit.append(caller.name, caller.role, action, target, "refused", str(exc))
+        exc.audited = True  # type: ignore[attr-defined] - status.edge must not add a second
 
     def _ruled(self, caller: Caller, action: str, target: str, rule):
         """Run ``rule()``; audit and re-raise a refusal."""
@@ -77,6 +79,18 @@ class RetentionService(retention_pb2_grpc.RetentionServicer):
             return rule()
         except (RetentionRefused, PermissionDenied, InvalidRequest) as exc:
             self._refused(caller, action, target, exc)
+            raise
+
+    def _checked(self, caller: Caller, rec: SnapshotRecord) -> None:
+        """The catalog row agrees with the audit chain's record of it (vault.ledger), or the
+        delete is refused (IntegrityError, audited as an error)."""
+        try:
+            ledger.check_row(self.audit, rec.id, rec.retention)
+        except IntegrityError as exc:
+            log.error("%s", exc)
+            self.audit.append(caller.name, caller.role, "snapshot.delete",
+                              ledger.target(rec.id), "error", str(exc))
+            exc.audited = True  # type: ignore[attr-defined]
             raise
 
     @edge
@@ -94,7 +108,8 @@ class RetentionService(retention_pb2_grpc.RetentionServicer):
             rec.id, rec.retention, until, caller, request.bypass_governance))
         detail = (f"{kind}: {date(rec.retention.retain_until_ns)} -> {date(until)}"
                   f" ({rec.retention.mode})" + (" with governance bypass" if kind == "shorten"
-                                                 else ""))
+                                                 else "")
+                  + " " + ledger.mark(until, rec.retention.mode))
         self.audit.append(caller.name, caller.role, f"retention.{kind}", target, "allowed",
                           detail)
         self.catalog.set_retain_until(rec.id, until)
@@ -118,6 +133,7 @@ class RetentionService(retention_pb2_grpc.RetentionServicer):
         rec = self.catalog.resolve(request.ref)
         target = f"snapshot:{rec.id}"
         now = self.clock.now_ns()
+        self._checked(caller, rec)
         how = self._ruled(caller, "snapshot.delete", target, lambda: check_delete(
             rec.id, rec.retention, now, caller, request.bypass_governance))
         detail = ("expired " if how == "expired" else "governance bypass, locked until ") + date(
@@ -136,6 +152,7 @@ class RetentionService(retention_pb2_grpc.RetentionServicer):
             raise exc
 
         def audit_delete(sid: str) -> None:
+            self._checked(caller, self.catalog.resolve(sid))
             self.audit.append(caller.name, caller.role, "snapshot.delete", f"snapshot:{sid}",
                               "allowed", "prune: retention expired, no legal hold")
 

@@ -40,13 +40,15 @@ from bulwark.vault.clock import Clock, ComplianceClock, SystemClock
 from bulwark.vault.config import VaultConfig
 from bulwark.vault.drill_log import DrillLog
 from bulwark.vault.errors import ConfigError
+from bulwark.vault.limits import CallLimiter, CommitRate
 from bulwark.vault.prune import CatalogLocks
 from bulwark.vault.registry import Registry
+from bulwark.vault.rpc.admission import AdmissionInterceptor
 from bulwark.vault.rpc.airgap_service import AirgapService
 from bulwark.vault.rpc.authz import AuthzInterceptor
 from bulwark.vault.rpc.drills_service import DrillsService
-from bulwark.vault.rpc.forget_service import ForgetService
 from bulwark.vault.rpc.enrollment import Enrollment, add_fleet, reloading_credentials
+from bulwark.vault.rpc.forget_service import ForgetService
 from bulwark.vault.rpc.keys_service import KeysService
 from bulwark.vault.rpc.replication_service import ReplicationService
 from bulwark.vault.rpc.retention_service import AuditService, RetentionService
@@ -69,12 +71,21 @@ SNAPSHOTS_SERVICE_NAME = snapshots_pb2.DESCRIPTOR.services_by_name["Snapshots"].
 FORGET_SERVICE_NAME = forget_pb2.DESCRIPTOR.services_by_name["Forget"].full_name
 REPLICATION_SERVICE_NAMES = tuple(
     s.full_name for s in replication_pb2.DESCRIPTOR.services_by_name.values())
-WORKERS = 16
 INSECURE_WARNING = (
     "INSECURE: [server] insecure = true: plaintext gRPC, no client identities, every caller "
     "is treated as role 'operator'. Never use this outside a test bench."
 )
 log = logging.getLogger(__name__)
+#: Keepalive enforcement: the vault pings an idle connection every minute and drops it when
+#: the ping goes unanswered for 20 s (a cut network frees its calls); a client pinging more
+#: often than every 10 s without data is sent GOAWAY after two strikes.
+KEEPALIVE = [
+    ("grpc.keepalive_time_ms", 60_000),
+    ("grpc.keepalive_timeout_ms", 20_000),
+    ("grpc.keepalive_permit_without_calls", 1),
+    ("grpc.http2.min_ping_interval_without_data_ms", 10_000),
+    ("grpc.http2.max_ping_strikes", 2),
+]
 
 
 def open_backends(config: VaultConfig, init_store: bool = False) -> tuple[FilesystemStore,
@@ -156,6 +167,7 @@ def build_server(
         ("grpc.max_receive_message_length", config.max_message_bytes),
         ("grpc.max_send_message_length", config.max_message_bytes),
         ("grpc.so_reuseport", 0),  # a second vaultd on the same port must fail, not share
+        *KEEPALIVE,
     ]
     clock = clock or SystemClock()
     audit = audit or open_audit(config, clock)
@@ -166,14 +178,17 @@ def build_server(
     interceptor = AuthzInterceptor(
         revocations.is_revoked if revocations else (lambda serial: False), audit
     )
+    limits = config.limits  # vault.limits: per-caller calls, a reserve, idle streams
+    admission = AdmissionInterceptor(CallLimiter(limits), limits.idle_stream_seconds, audit)
     server = grpc.server(
-        ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="vault-rpc"),
-        options=options, interceptors=[interceptor],
+        ThreadPoolExecutor(max_workers=limits.workers, thread_name_prefix="vault-rpc"),
+        options=options, interceptors=[interceptor, admission],
     )
     guard = UploadGuard()  # uploads x prune (docs/worm.md, concurrency table)
     store.set_lock_oracle(CatalogLocks(catalog, clock))
     vault_pb2_grpc.add_VaultServicer_to_server(
-        VaultService(store, catalog, clock, registry, policy=config.retention, guard=guard),
+        VaultService(store, catalog, clock, registry, policy=config.retention, guard=guard,
+                     audit=audit, rate=CommitRate(limits.snapshots_per_hour)),
         server,
     )
     retention_pb2_grpc.add_RetentionServicer_to_server(

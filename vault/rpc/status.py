@@ -4,10 +4,17 @@ applies it to every servicer method.
     NotFound        -> NOT_FOUND            InvalidRequest -> INVALID_ARGUMENT
     IntegrityError  -> DATA_LOSS            MissingChunks  -> FAILED_PRECONDITION
     StorageError    -> RESOURCE_EXHAUSTED (disk full), else INTERNAL
+    LimitExceeded   -> RESOURCE_EXHAUSTED   (a caller over a limit of vault.limits)
     PermissionDenied -> PERMISSION_DENIED   Unauthenticated -> UNAUTHENTICATED
     RetentionRefused -> FAILED_PRECONDITION (RoleRefused too: a WORM rule naming a role)
 
 Anything else is INTERNAL with the exception's type only (the traceback goes to the log).
+
+Every refusal is audited (issue 15 item 4): when the servicer has an ``audit`` log, ``edge``
+appends each domain error it maps (outcome ``refused``; ``error`` for storage and integrity
+failures) with the caller and the method, unless the servicer already audited that
+exception itself (it sets ``exc.audited = True``). An audit log that cannot be written does
+not turn a refusal into a success: the refusal stands and the log says so.
 """
 
 from __future__ import annotations
@@ -22,6 +29,7 @@ import grpc
 from bulwark.vault.errors import (
     IntegrityError,
     InvalidRequest,
+    LimitExceeded,
     MissingChunks,
     NotFound,
     PermissionDenied,
@@ -30,6 +38,7 @@ from bulwark.vault.errors import (
     Unauthenticated,
     VaultError,
 )
+from bulwark.vault.rpc.identity import caller_of
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +50,7 @@ _STATUS: list[tuple[type[VaultError], grpc.StatusCode]] = [
     (PermissionDenied, grpc.StatusCode.PERMISSION_DENIED),
     (Unauthenticated, grpc.StatusCode.UNAUTHENTICATED),
     (RetentionRefused, grpc.StatusCode.FAILED_PRECONDITION),
+    (LimitExceeded, grpc.StatusCode.RESOURCE_EXHAUSTED),
 ]
 
 
@@ -54,7 +64,21 @@ def status_for(exc: VaultError) -> grpc.StatusCode:
     return grpc.StatusCode.INTERNAL
 
 
-def _abort(context: grpc.ServicerContext, method: str, exc: Exception) -> None:
+def audit_refusal(audit, context: grpc.ServicerContext, method: str, exc: Exception) -> None:
+    """Append ``exc`` to ``audit`` as the refusal of ``method`` for the context's caller."""
+    if audit is None or not isinstance(exc, VaultError) or getattr(exc, "audited", False):
+        return
+    outcome = "error" if isinstance(exc, StorageError | IntegrityError) else "refused"
+    try:
+        caller = caller_of(context)
+        audit.append(caller.name, caller.role, method, context.peer() or "", outcome, str(exc))
+        exc.audited = True  # type: ignore[attr-defined]
+    except Exception:  # the refusal stands; the log says it is not audited
+        log.exception("cannot audit the refusal of %s", method)
+
+
+def _abort(context: grpc.ServicerContext, method: str, exc: Exception, audit=None) -> None:
+    audit_refusal(audit, context, method, exc)
     if not context.is_active():
         log.info("%s: cancelled by the client", method)
         context.abort(grpc.StatusCode.CANCELLED, f"{method}: cancelled")
@@ -77,7 +101,7 @@ def edge(method: Callable) -> Callable:
             try:
                 yield from method(self, request, context)
             except Exception as exc:
-                _abort(context, name, exc)
+                _abort(context, name, exc, getattr(self, "audit", None))
 
         return stream
 
@@ -86,6 +110,6 @@ def edge(method: Callable) -> Callable:
         try:
             return method(self, request, context)
         except Exception as exc:
-            _abort(context, name, exc)
+            _abort(context, name, exc, getattr(self, "audit", None))
 
     return unary

@@ -1,9 +1,11 @@
 """The gRPC edge: ``bulwark.v1.Vault`` on top of the store and the catalog.
 
 Translates only: messages become ``vault.ingest`` types, the rules live there, errors map to
-gRPC statuses through ``vault.rpc.status.edge``. Limits: at most ``IDS_PER_MESSAGE`` ids
-in a FindMissingRequest (``protos/contract.py``); every id and digest is 32 bytes; a
-CommitSnapshot stream carries at most the header's ``chunk_count`` distinct ids.
+gRPC statuses through ``vault.rpc.status.edge`` (which audits every refusal). Limits: at
+most ``IDS_PER_MESSAGE`` ids in a FindMissingRequest (``protos/contract.py``); every id and
+digest is 32 bytes; every message at most ``[server] max_message_bytes``; a CommitSnapshot
+stream carries at most the header's ``chunk_count`` distinct ids; a node commits at most
+``[limits] snapshots_per_hour`` snapshots an hour (vault.limits).
 """
 
 from __future__ import annotations
@@ -15,10 +17,12 @@ from google.protobuf.message import DecodeError
 
 from bulwark.protos.bulwark.v1 import vault_pb2, vault_pb2_grpc
 from bulwark.protos.contract import IDS_PER_MESSAGE, RETENTION_MODES
-from bulwark.vault import ingest
+from bulwark.vault import ingest, ledger
+from bulwark.vault.audit import AuditLog
 from bulwark.vault.catalog import Catalog, SnapshotRecord, snapshot_id
 from bulwark.vault.clock import Clock
 from bulwark.vault.errors import IntegrityError, InvalidRequest, NotFound, PermissionDenied
+from bulwark.vault.limits import CommitRate
 from bulwark.vault.retention import RetentionPolicy, retention_at_commit
 from bulwark.vault.rpc.identity import caller_of
 from bulwark.vault.rpc.status import edge, status_for  # noqa: F401 - status_for re-exported
@@ -69,8 +73,13 @@ class VaultService(vault_pb2_grpc.VaultServicer):
 
     def __init__(self, store: ChunkStore, catalog: Catalog, clock: Clock, registry=None,
                  policy: RetentionPolicy | None = None,
-                 guard: UploadGuard | None = None) -> None:
+                 guard: UploadGuard | None = None, audit: AuditLog | None = None,
+                 rate: CommitRate | None = None) -> None:
         self.store = store
+        # Every refusal (status.edge) and every commit, with the retention it sets, before
+        # the catalog (vault.ledger); without an audit log (unit tests) neither is recorded.
+        self.audit = audit
+        self.rate = rate or CommitRate(0)  # [limits] snapshots_per_hour
         self.catalog = catalog
         self.clock = clock
         self.registry = registry  # vault.registry.Registry: enrolled node signing keys
@@ -130,9 +139,11 @@ class VaultService(vault_pb2_grpc.VaultServicer):
         signed = parse_header(first.header)
         header = signed.header
         enrolled = self.registry.node_key(header.node) if self.registry is not None else None
-        ingest.check_signer(caller_of(context), signed, enrolled)
+        caller = caller_of(context)
+        ingest.check_signer(caller, signed, enrolled)
         ids = ingest.collect_commit_ids(header, self._id_batches(messages))
         time_ns = self.clock.now_ns()
+        self.rate.admit(header.node, time_ns)
         record = SnapshotRecord(
             id=snapshot_id(signed.raw, signed.signature, time_ns),
             time_ns=time_ns,
@@ -148,6 +159,11 @@ class VaultService(vault_pb2_grpc.VaultServicer):
                 self.policy, time_ns, header.requested_retention_days
             ),
         )
+        if self.audit is not None:  # durable before the commit: a commit is never unaudited
+            self.audit.append(caller.name, caller.role, ledger.COMMIT, ledger.target(record.id),
+                              "allowed", f"node {record.node}, {len(ids)} chunks "
+                              + ledger.mark(record.retention.retain_until_ns,
+                                            record.retention.mode))
         self.catalog.commit_snapshot(record, ids)
         log.info("snapshot %s committed: node %s, %d chunks", record.id, record.node, len(ids))
         return vault_pb2.CommitSnapshotResponse(snapshot=snapshot_pb(record))

@@ -56,6 +56,9 @@
     idle_stream_seconds = 120        # a stream moving no message this long is cancelled
     snapshots_per_hour = 120         # commits per node in any hour; 0: no limit
 
+    [signals]                        # ransomware marks (vault.signals documents the keys)
+    threshold = 0.025                # a scoring measure at or above this share: suspicious
+
 ``[server] insecure = true`` serves plaintext gRPC without identities (every caller is
 ``vault.rpc.identity.INSECURE_CALLER``); vaultd logs a WARNING about it at every start.
 
@@ -78,6 +81,8 @@ from bulwark.vault.forget_jobs import ForgetJob, parse_forget_jobs
 from bulwark.vault.limits import RANGES as LIMIT_RANGES
 from bulwark.vault.limits import Limits, parse_limits
 from bulwark.vault.retention import MAX_DAYS, MODES, RetentionPolicy
+from bulwark.vault.signals import KEYS as SIGNAL_KEYS
+from bulwark.vault.signals import SignalPolicy, parse_signals
 from bulwark.vault.store.s3 import S3Settings, environment_has_credentials
 
 MiB = 1 << 20
@@ -101,9 +106,10 @@ _KEYS["enroll"] = set(ENROLL_KEYS)  # vault.enroll_config documents them
 _KEYS["server"] = _KEYS["server"] | {"metrics"}  # vault.monitor: certificate expiry
 _KEYS["airgap"] = set(AIRGAP_KEYS)  # vault.airgap.config validates the values
 _ARRAYS = {"forget"}  # arrays of tables, checked by their own parsers (vault.forget_jobs)
-
-
 _KEYS["limits"] = set(LIMIT_RANGES)  # vault.limits: calls, idle streams, commits/hour
+_KEYS["signals"] = set(SIGNAL_KEYS)  # vault.signals: ransomware marks
+
+
 @dataclass(frozen=True)
 class TlsConfig:
     """Server-side mTLS material; ``revoked`` holds serial numbers."""
@@ -130,11 +136,12 @@ class VaultConfig:
     retention: RetentionPolicy = RetentionPolicy()  # noqa: RUF009 - frozen, immutable
     enroll: EnrollConfig | None = None  # [enroll]: joins and renewals (vault.enroll_config)
     metrics: tuple[str, int] | None = None  # [server] metrics = "HOST:PORT" (vault.monitor)
-    s3: S3Settings | None = None  # [store] type = "s3"; None: the filesystem store
     airgap: AirgapConfig | None = None  # [airgap]: this vault pulls from a primary
     forget: tuple[ForgetJob, ...] = ()  # [[forget]]: scheduled policies (vault.forget_jobs)
-
+    s3: S3Settings | None = None  # [store] type = "s3"; None: the filesystem store
     limits: Limits = Limits()  # noqa: RUF009 - [limits] (vault.limits), frozen
+    signals: SignalPolicy = SignalPolicy()  # noqa: RUF009 - [signals] (vault.signals)
+
     @property
     def listen(self) -> str:
         """``host:port`` as gRPC wants it (IPv6 hosts in brackets)."""
@@ -239,7 +246,9 @@ def load_config(path: Path) -> VaultConfig:
         enroll_file=enroll_file, registry_path=registry or catalog_path.parent / "keys.sqlite",
         retention=_retention(r), enroll=parse_enroll(r, doc, parse_listen),
         metrics=_metrics(r), s3=_s3(r, doc), limits=parse_limits(r),
+        signals=parse_signals(r),
     )
+
 
 _S3_ONLY = ("endpoint", "bucket", "region", "credentials_file", "path_style", "ca_bundle",
             "lock_step_days")

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as _dt
+import getpass
 import hashlib
 import json
 import os
@@ -43,7 +44,8 @@ from bench import workload as wl
 HERE = Path(__file__).resolve().parent
 REPO_ROOT = HERE.parent
 PASSWORD = "bench-password-not-secret"
-ALL_TOOLS = ("bulwark", "restic", "borg")
+ALL_TOOLS = ("bulwark", "restic", "restic-sftp", "borg")
+SSHD = "/usr/sbin/sshd"
 MB = 1e6
 
 
@@ -265,6 +267,80 @@ class Restic(Tool):
         return r, {}
 
 
+class ResticSftp(Restic):
+    """restic's most common remote set-up: a repository over SFTP, here to an sshd on
+    loopback that the bench starts itself (its own host key, client key and config in the
+    work folder; nothing listens beyond 127.0.0.1). The client's CPU (restic plus its ssh
+    child, which restic waits for) is what GNU time reports; sshd is the server side, like
+    vaultd for Bulwark."""
+
+    name = "restic-sftp"
+
+    def __init__(self, work: Path):
+        super().__init__(work)
+        self.ssh_dir = work / "ssh"
+        self.port = free_port()
+        self.sshd: subprocess.Popen | None = None
+        key = self.ssh_dir / "client_key"
+        ssh = (f"ssh -p {self.port} -i {key} -o StrictHostKeyChecking=no "
+               f"-o UserKnownHostsFile=/dev/null -o LogLevel=ERROR -o BatchMode=yes")
+        self.env["RESTIC_REPOSITORY"] = f"sftp:{getpass.getuser()}@127.0.0.1:{self.repo}"
+        self.sftp_command = f"{ssh} {getpass.getuser()}@127.0.0.1 -s sftp"
+
+    @staticmethod
+    def available() -> str | None:
+        missing = [e for e in ("restic", "ssh", "ssh-keygen") if not find_exe(e)]
+        if not os.path.exists(SSHD):
+            missing.append(SSHD)
+        return f"missing {', '.join(missing)}" if missing else None
+
+    def setup(self) -> None:
+        self.ssh_dir.mkdir(parents=True)
+        for name in ("host_key", "client_key"):
+            run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f",
+                 str(self.ssh_dir / name)]).check()
+        (self.ssh_dir / "authorized_keys").write_text(
+            (self.ssh_dir / "client_key.pub").read_text())
+        os.chmod(self.ssh_dir / "authorized_keys", 0o600)
+        config = self.ssh_dir / "sshd_config"
+        config.write_text("\n".join([
+            f"Port {self.port}", "ListenAddress 127.0.0.1",
+            f"HostKey {self.ssh_dir / 'host_key'}",
+            f"AuthorizedKeysFile {self.ssh_dir / 'authorized_keys'}",
+            f"PidFile {self.ssh_dir / 'sshd.pid'}", "PasswordAuthentication no",
+            "KbdInteractiveAuthentication no", "UsePAM no", "StrictModes no",
+            "PermitRootLogin prohibit-password", "Subsystem sftp internal-sftp", ""]))
+        Path("/run/sshd").mkdir(exist_ok=True)  # sshd's privilege-separation directory
+        self.sshd = subprocess.Popen([SSHD, "-D", "-e", "-f", str(config)],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            with socket.socket() as s:
+                if s.connect_ex(("127.0.0.1", self.port)) == 0:
+                    break
+            time.sleep(0.05)
+        else:
+            raise BenchError(f"sshd did not listen on 127.0.0.1:{self.port}")
+        run(["restic", "init", "--quiet", "-o", f"sftp.command={self.sftp_command}"],
+            env=self.env).check()
+
+    def backup(self, src: Path, tag: str) -> tuple[Run, dict]:
+        r = run(["restic", "backup", "--json", "--quiet", "--tag", tag,
+                 "-o", f"sftp.command={self.sftp_command}", str(src)], env=self.env).check()
+        return r, last_json(r.stdout)
+
+    def restore(self, target: Path) -> tuple[Run, dict]:
+        r = run(["restic", "restore", "latest", "--quiet", "--target", str(target),
+                 "-o", f"sftp.command={self.sftp_command}"], env=self.env).check()
+        return r, {}
+
+    def close(self) -> dict:
+        if self.sshd is not None:
+            self.sshd.terminate()
+            self.sshd.wait(timeout=10)
+        return {}
+
+
 class Borg(Tool):
     name = "borg"
 
@@ -458,7 +534,7 @@ class Bulwark(Tool):
         return info
 
 
-TOOLS = {"bulwark": Bulwark, "restic": Restic, "borg": Borg}
+TOOLS = {"bulwark": Bulwark, "restic": Restic, "restic-sftp": ResticSftp, "borg": Borg}
 
 
 # ---------------------------------------------------------------------------
@@ -606,7 +682,11 @@ def _row(tool, kind, repeat, phase, state, files, size, r: Run, before, after, e
         "mb_s": round(size / MB / r.wall_s, 2) if r.wall_s > 0 else None,
         "repo_before": before, "repo_after": after, "added_bytes": after - before,
         "peak_rss_kb": r.maxrss_kb, "cpu_user_s": round(r.cpu_user_s, 3),
-        "cpu_sys_s": round(r.cpu_sys_s, 3), **extra, "report": rep,
+        "cpu_sys_s": round(r.cpu_sys_s, 3),
+        # The CPU the backup takes from the node (training): the client process and the
+        # children it waited for (restic's ssh), never the server's (vaultd, sshd).
+        "client_cpu_s_per_gb": round((r.cpu_user_s + r.cpu_sys_s) / max(size, 1) * 1e9, 3),
+        **extra, "report": rep,
     }
 
 
@@ -675,15 +755,17 @@ def report(rows: list[dict], tools: list[str], meta: dict) -> str:
                        f"{src['src_bytes'] / MB:.1f} MB)")
             out.append("")
             is_restore = phase == "restore"
-            hdr = ["tool", "wall s", "MB/s", "×restic"]
+            hdr = ["tool", "wall s", "MB/s", "×restic", "×restic-sftp"]
             if not is_restore:
                 hdr += ["added", "added/src", "stored ×restic"]
-            hdr += ["RSS tool MB", "RSS vaultd MB", "CPU s"]
+            hdr += ["RSS tool MB", "RSS vaultd MB", "CPU s", "client CPU s/GB",
+                    "client CPU ×restic"]
             if is_restore:
                 hdr += ["verified"]
             out.append("| " + " | ".join(hdr) + " |")
             out.append("|" + "---|" * len(hdr))
             base = [r for r in sel if r["tool"] == "restic"]
+            sftp = [r for r in sel if r["tool"] == "restic-sftp"]
             for tool in tools:
                 rs = [r for r in sel if r["tool"] == tool]
                 if not rs:
@@ -692,6 +774,8 @@ def report(rows: list[dict], tools: list[str], meta: dict) -> str:
                          _rng_fmt([r["mb_s"] for r in rs], ".1f")]
                 cells.append(_vs_restic(rs, base, "mb_s") if tool != "restic"
                              else ("1" if base else "–"))
+                cells.append(_vs_restic(rs, sftp, "mb_s") if tool != "restic-sftp"
+                             else ("1" if sftp else "–"))
                 if not is_restore:
                     cells.append(_size_fmt([r["added_bytes"] for r in rs]))
                     cells.append(_rng_fmt([r["added_bytes"] / max(r["src_bytes"], 1) for r in rs],
@@ -703,6 +787,9 @@ def report(rows: list[dict], tools: list[str], meta: dict) -> str:
                              if tool == "bulwark" else "–")
                 cells.append(_rng_fmt([r["cpu_user_s"] + r["cpu_sys_s"]
                                        + r.get("vaultd_cpu_s", 0) for r in rs], ".1f"))
+                cells.append(_rng_fmt([r["client_cpu_s_per_gb"] for r in rs], ".2f"))
+                cells.append(_vs_restic(rs, base, "client_cpu_s_per_gb") if tool != "restic"
+                             else ("1" if base else "–"))
                 if is_restore:
                     cells.append("yes" if all(r.get("verified") for r in rs) else "**NO**")
                 out.append("| " + " | ".join(cells) + " |")
@@ -714,7 +801,10 @@ def report(rows: list[dict], tools: list[str], meta: dict) -> str:
             first = r["error"].strip().splitlines()[0] if r["error"].strip() else "?"
             out.append(f"- {r['tool']} / {r['workload']} (repeat {r['repeat']}): {first}")
         out.append("")
-    out.append("CPU s = user + system time of the tool's process (for Bulwark plus vaultd's).")
+    out.append("CPU s = user + system time of the tool's process (for Bulwark plus vaultd's). "
+               "client CPU s/GB = user + system time of the client process alone (and the "
+               "children it waited for, e.g. restic's ssh) per GB of source; ×restic-sftp = "
+               "MB/s / restic-over-SFTP's MB/s in the same repeat.")
     return "\n".join(out) + "\n"
 
 
@@ -794,6 +884,8 @@ def main(argv: list[str] | None = None) -> int:
     for t in tools:
         if t in ("restic", "borg") and not shutil.which(t):
             ap.error(f"{t} is not installed (apt-get install restic borgbackup)")
+    if "restic-sftp" in tools and (why := ResticSftp.available()):
+        ap.error(f"restic-sftp: {why} (apt-get install restic openssh-server openssh-client)")
     if "bulwark" in tools:
         why = Bulwark.available()
         if why:
@@ -812,6 +904,8 @@ def main(argv: list[str] | None = None) -> int:
             "machine": machine_facts(), "versions": versions, "rss_method": RSS_METHOD,
             "workdir": str(root),
             "settings": {"restic": "repository v2, compression auto (default)",
+                         "restic-sftp": "as restic, repository over SFTP to a loopback sshd "
+                                        "the bench starts (ed25519 keys, internal-sftp)",
                          "borg": "repokey encryption, --compression zstd,3, default chunker",
                          "bulwark": "vaultctl init defaults, vaultd on loopback"
                                     + (f", [backup] workers = {a.workers}" if a.workers else "")}}

@@ -39,6 +39,7 @@ from bulwark.vault.catalog_schema import migrate
 from bulwark.vault.clock import Clock, SystemClock
 from bulwark.vault.errors import InvalidRequest, MissingChunks, NotFound, StorageError, short_id
 from bulwark.vault.retention import GOVERNANCE, Retention, date
+from bulwark.vault.signals import LATEST_CLEAN, Mark, mark_from_json, mark_json
 
 BATCH = 500  # ids per IN (...) query; below SQLite's default variable limit
 SNAPSHOT_ID_CONTEXT = b"bulwark-snapshot-id-v1"
@@ -61,6 +62,7 @@ class SnapshotRecord:
     bytes: int
     chunk_count: int
     retention: Retention = Retention(GOVERNANCE, 0)  # noqa: RUF009 - frozen, immutable
+    mark: Mark = Mark()  # noqa: RUF009 - ransomware signals (vault.signals), frozen
 
 
 def snapshot_id(header: bytes, signature: bytes, time_ns: int) -> str:
@@ -98,6 +100,7 @@ def _record(row: sqlite3.Row) -> SnapshotRecord:
             row["retention_mode"], row["retain_until_ns"], bool(row["legal_hold"]),
             row["hold_reason"],
         ),
+        mark=mark_from_json(row["mark"]),
     )
 
 
@@ -245,7 +248,10 @@ class Catalog:
             if missing:
                 raise MissingChunks([bytes(r[0]) for r in missing])
             db.execute(
-                "INSERT INTO snapshots VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO snapshots (id, time_ns, node, header, signature, tags, paths,"
+                " files, bytes, chunk_count, retention_mode, retain_until_ns, legal_hold,"
+                " hold_reason, suspicious, mark)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     record.id,
                     record.time_ns,
@@ -261,6 +267,8 @@ class Catalog:
                     record.retention.retain_until_ns,
                     int(record.retention.legal_hold),
                     record.retention.hold_reason,
+                    int(record.mark.suspicious),
+                    mark_json(record.mark),
                 ),
             )
             db.execute(
@@ -329,7 +337,8 @@ class Catalog:
         return row is not None
 
     def resolve(self, ref: str, node: str | None = None) -> SnapshotRecord:
-        """Find one snapshot by full id, unique id prefix, or ``"latest"``.
+        """Find one snapshot by full id, unique id prefix, ``"latest"`` or ``"latest-clean"``
+        (the newest not marked suspicious, vault.signals).
 
         ``node`` narrows the search (for ``latest``: the newest of that node). A prefix that
         matches several snapshots raises ``InvalidRequest`` saying how many; no match raises
@@ -337,8 +346,10 @@ class Catalog:
         """
         scope = " AND node = ?" if node else ""
         extra: tuple[str, ...] = (node,) if node else ()
-        if ref == "latest":
-            sql = f"SELECT * FROM snapshots WHERE 1{scope} ORDER BY time_ns DESC, id DESC LIMIT 1"
+        if ref in ("latest", LATEST_CLEAN):
+            clean = " AND suspicious = 0" if ref == LATEST_CLEAN else ""
+            sql = (f"SELECT * FROM snapshots WHERE 1{scope}{clean}"
+                   " ORDER BY time_ns DESC, id DESC LIMIT 1")
             args: tuple[str, ...] = extra
         elif ref and len(ref) <= 64 and set(ref) <= _HEX:
             sql = f"SELECT * FROM snapshots WHERE id GLOB ?{scope} ORDER BY id LIMIT 2"
@@ -346,7 +357,7 @@ class Catalog:
         else:
             raise InvalidRequest(
                 f"snapshot reference {ref!r}: expected a full id, an id prefix "
-                "(lowercase hex) or 'latest'"
+                "(lowercase hex), 'latest' or 'latest-clean'"
             )
         with self._locked() as db:
             rows = db.execute(sql, args).fetchall()
@@ -362,6 +373,27 @@ class Catalog:
                 f"snapshot prefix {ref!r} is ambiguous: {count} snapshots{where} match"
             )
         return _record(rows[0])
+
+    def set_mark(self, snapshot_id: str, mark: Mark) -> None:
+        """Record a snapshot's ransomware-signal mark (vault.signals decides it)."""
+        with self._transaction() as db:
+            self._one(db, snapshot_id, "id")
+            db.execute("UPDATE snapshots SET suspicious = ?, mark = ? WHERE id = ?",
+                       (int(mark.suspicious), mark_json(mark), snapshot_id))
+
+    def new_chunk_count(self, node: str, chunk_ids: Iterable[bytes]) -> int:
+        """How many of ``chunk_ids`` no snapshot of ``node`` references yet (one indexed
+        lookup per id): the vault's keyless view of how much of a commit is new."""
+        new = 0
+        with self._locked() as db:
+            for batch in _batches(list(set(chunk_ids))):
+                marks = ",".join("?" * len(batch))
+                (known,) = db.execute(
+                    "SELECT count(DISTINCT sc.chunk_id) FROM snapshot_chunks sc"
+                    " JOIN snapshots s ON s.id = sc.snapshot_id"
+                    f" WHERE s.node = ? AND sc.chunk_id IN ({marks})", (node, *batch)).fetchone()
+                new += len(batch) - known
+        return new
 
     # -- retention, holds, deletion (vault.retention decides; these only record) --------
 

@@ -95,7 +95,13 @@ CREATE TABLE IF NOT EXISTS catalog_migrations (
 """
 
 #: (name, SQL statements separated by ";"): append only, never edit a released step.
-MIGRATIONS: list[tuple[str, str]] = []
+MIGRATIONS: list[tuple[str, str]] = [
+    # issue 18: the ransomware-signal mark (vault.signals.Mark as JSON; "" unmarked)
+    ("snapshot-marks", """
+ALTER TABLE snapshots ADD COLUMN suspicious INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE snapshots ADD COLUMN mark TEXT NOT NULL DEFAULT ''
+"""),
+]
 
 
 def _run(db: sqlite3.Connection, script: str) -> None:

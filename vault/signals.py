@@ -23,6 +23,8 @@ unmarked. An officer may set or clear a mark by hand (``bulwark.v1.Signals/SetMa
 
 from __future__ import annotations
 
+import dataclasses
+import json
 from dataclasses import dataclass, field
 
 from bulwark.protos.contract import (
@@ -33,6 +35,8 @@ from bulwark.protos.contract import (
 )
 from bulwark.vault.retention import DAY_NS
 
+#: The snapshot reference of the newest snapshot not marked suspicious.
+LATEST_CLEAN = "latest-clean"
 KEYS = {"threshold", "ransom_note_dirs", "protect_clean", "protect_days", "thresholds"}
 
 
@@ -121,3 +125,20 @@ def _share(reader, key: str, value: object) -> int:
     if not isinstance(value, int | float) or isinstance(value, bool) or not 0 < value <= 1:
         raise reader.fail(key, f"must be a share in (0, 1], e.g. 0.025, got {value!r}")
     return round(value * PPM)
+
+
+def mark_json(mark: Mark) -> str:
+    """The catalog's (and the bucket record's) form of a mark: canonical JSON."""
+    return json.dumps(dataclasses.asdict(mark), sort_keys=True, separators=(",", ":"))
+
+
+def mark_from_json(text: str) -> Mark:
+    """Inverse of :func:`mark_json`; ``""`` (a snapshot committed before marks) is unmarked."""
+    if not text:
+        return Mark()
+    doc = json.loads(text)
+    doc["reasons"] = tuple(doc.get("reasons", ()))
+    return Mark(**{k: v for k, v in doc.items() if k in _MARK_FIELDS})
+
+
+_MARK_FIELDS = {f.name for f in dataclasses.fields(Mark)}

@@ -61,6 +61,7 @@ from bulwark.vault.errors import (
     short_id,
 )
 from bulwark.vault.retention import DAY_NS, Retention
+from bulwark.vault.signals import Mark, mark_from_json, mark_json
 from bulwark.vault.store.base import ID_SIZE, blob_digest
 from bulwark.vault.store.s3 import CHUNKS, HOUR_NS, S3ChunkStore
 
@@ -93,6 +94,7 @@ def encode_record(record: SnapshotRecord, chunk_ids: Iterable[bytes]) -> bytes:
         "chunk_count": record.chunk_count,
         "retention": {"mode": r.mode, "retain_until_ns": r.retain_until_ns,
                       "legal_hold": r.legal_hold, "hold_reason": r.hold_reason},
+        "mark": mark_json(record.mark),
         "chunk_ids": base64.b64encode(b"".join(sorted(set(chunk_ids)))).decode(),
     }, sort_keys=True, separators=(",", ":")).encode()
 
@@ -117,6 +119,7 @@ def decode_record(data: bytes, key: str) -> tuple[SnapshotRecord, list[bytes]]:
             bytes=int(doc["bytes"]), chunk_count=int(doc["chunk_count"]),
             retention=Retention(str(r["mode"]), int(r["retain_until_ns"]),
                                 bool(r["legal_hold"]), str(r["hold_reason"])),
+            mark=mark_from_json(str(doc.get("mark", ""))),  # absent before issue 18
         )
     except (ValueError, KeyError, TypeError) as exc:
         raise IntegrityError(f"{key}: not a snapshot record: {exc}") from None
@@ -288,6 +291,11 @@ class BucketCatalog(Catalog):
         self.store.hold(sorted(set(ids) - self._held_elsewhere(rec.id, ids)), False)
         self.records.release_record(rec.id)
         self.records.put_snapshot(new, ids)
+
+    def set_mark(self, snapshot_id: str, mark: Mark) -> None:
+        rec = self.resolve(snapshot_id)
+        self.records.put_snapshot(replace(rec, mark=mark), self._chunk_ids(rec.id))
+        super().set_mark(rec.id, mark)
 
     def delete_snapshot(self, snapshot_id: str) -> None:
         rec = self.resolve(snapshot_id)

@@ -56,6 +56,8 @@ class Header:
     files: int
     bytes: int
     requested_retention_days: int
+    signal_measures: dict[str, int] | None = None  # SignalSummary's scoring measures (ppm)
+    ransom_note_dirs: int = 0
 
 
 @dataclass(frozen=True)

@@ -59,6 +59,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "/bulwark.v1.Retention/GetRetention": _roles(OPERATOR, OFFICER, DRILL),
     "/bulwark.v1.Retention/SetRetention": _roles(OPERATOR, OFFICER),
     "/bulwark.v1.Retention/SetLegalHold": _roles(OFFICER),
+    "/bulwark.v1.Signals/SetMark": _roles(OFFICER),
     "/bulwark.v1.Retention/DeleteSnapshot": _roles(OPERATOR, OFFICER),
     "/bulwark.v1.Retention/Prune": _roles(OPERATOR, OFFICER),
     "/bulwark.v1.Retention/Scrub": _roles(OPERATOR, OFFICER),

@@ -29,6 +29,7 @@ from bulwark.protos.bulwark.v1 import (
     retention_pb2,
     retention_pb2_grpc,
     snapshots_pb2,
+    signals_pb2_grpc,
     snapshots_pb2_grpc,
     vault_pb2,
     vault_pb2_grpc,
@@ -53,6 +54,8 @@ from bulwark.vault.rpc.keys_service import KeysService
 from bulwark.vault.rpc.replication_service import ReplicationService
 from bulwark.vault.rpc.retention_service import AuditService, RetentionService
 from bulwark.vault.rpc.revocation import Revocations
+from bulwark.vault.rpc.signals_service import SERVICE_NAME as SIGNALS_SERVICE_NAME
+from bulwark.vault.rpc.signals_service import SignalsService
 from bulwark.vault.rpc.snapshots_service import SnapshotsService
 from bulwark.vault.rpc.vault_service import VaultService
 from bulwark.vault.store import marker
@@ -188,7 +191,8 @@ def build_server(
     store.set_lock_oracle(CatalogLocks(catalog, clock))
     vault_pb2_grpc.add_VaultServicer_to_server(
         VaultService(store, catalog, clock, registry, policy=config.retention, guard=guard,
-                     audit=audit, rate=CommitRate(limits.snapshots_per_hour)),
+                     audit=audit, rate=CommitRate(limits.snapshots_per_hour),
+                     signals=config.signals),
         server,
     )
     retention_pb2_grpc.add_RetentionServicer_to_server(
@@ -202,6 +206,8 @@ def build_server(
         DrillsService(DrillLog(config.catalog_path.parent / "drills.sqlite"), clock), server
     )
     snapshots_pb2_grpc.add_SnapshotsServicer_to_server(SnapshotsService(catalog), server)
+    signals_pb2_grpc.add_SignalsServicer_to_server(
+        SignalsService(catalog, clock, audit, config.signals), server)
     forget_pb2_grpc.add_ForgetServicer_to_server(ForgetService(catalog, clock, audit), server)
     replication_pb2_grpc.add_ReplicationServicer_to_server(
         ReplicationService(catalog, registry, clock), server)
@@ -210,13 +216,14 @@ def build_server(
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     for name in ("", SERVICE_NAME, KEYS_SERVICE_NAME, DRILLS_SERVICE_NAME,
                  RETENTION_SERVICE_NAME, AUDIT_SERVICE_NAME, SNAPSHOTS_SERVICE_NAME,
-                 FORGET_SERVICE_NAME):
+                 FORGET_SERVICE_NAME, SIGNALS_SERVICE_NAME):
         health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
     for name in REPLICATION_SERVICE_NAMES:
         health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
     reflection.enable_server_reflection(
         (SERVICE_NAME, KEYS_SERVICE_NAME, DRILLS_SERVICE_NAME, RETENTION_SERVICE_NAME,
          AUDIT_SERVICE_NAME, SNAPSHOTS_SERVICE_NAME, FORGET_SERVICE_NAME, HEALTH_SERVICE_NAME,
+         SIGNALS_SERVICE_NAME,
          *REPLICATION_SERVICE_NAMES, reflection.SERVICE_NAME), server
     )
     try:

@@ -15,17 +15,24 @@ from collections.abc import Iterator
 
 from google.protobuf.message import DecodeError
 
-from bulwark.protos.bulwark.v1 import vault_pb2, vault_pb2_grpc
-from bulwark.protos.contract import IDS_PER_MESSAGE, RETENTION_MODES
+from bulwark.protos.bulwark.v1 import signals_pb2, vault_pb2, vault_pb2_grpc
+from bulwark.protos.contract import (
+    IDS_PER_MESSAGE,
+    PPM,
+    RETENTION_MODES,
+    SIGNAL_SCORING_MEASURES,
+)
 from bulwark.vault import ingest, ledger
 from bulwark.vault.audit import AuditLog
 from bulwark.vault.catalog import Catalog, SnapshotRecord, snapshot_id
 from bulwark.vault.clock import Clock
 from bulwark.vault.errors import IntegrityError, InvalidRequest, NotFound, PermissionDenied
 from bulwark.vault.limits import CommitRate
+from bulwark.vault.quarantine import marked, protect_clean
 from bulwark.vault.retention import RetentionPolicy, retention_at_commit
 from bulwark.vault.rpc.identity import caller_of
 from bulwark.vault.rpc.status import edge, status_for  # noqa: F401 - status_for re-exported
+from bulwark.vault.signals import Mark, SignalPolicy, judge
 from bulwark.vault.store.base import ChunkStore, blob_digest
 from bulwark.vault.upload_guard import UploadGuard
 
@@ -43,6 +50,9 @@ def parse_header(signed: vault_pb2.SignedHeader) -> ingest.SignedHeader:
         chunk_count=pb.chunk_count, chunk_ids_digest=pb.chunk_ids_digest, tags=tuple(pb.tags),
         paths=tuple(pb.paths), files=pb.files, bytes=pb.bytes,
         requested_retention_days=pb.requested_retention_days,
+        signal_measures={m: getattr(pb.signals, f"{m}_ppm") for m in SIGNAL_SCORING_MEASURES}
+        if pb.HasField("signals") else None,
+        ransom_note_dirs=pb.signals.ransom_note_dirs,
     )
     parsed = ingest.SignedHeader(header, bytes(signed.header), bytes(signed.signature))
     ingest.check_header_shape(parsed)
@@ -65,7 +75,15 @@ def snapshot_pb(rec: SnapshotRecord) -> vault_pb2.Snapshot:
             retain_until_ns=rec.retention.retain_until_ns,
             legal_hold=rec.retention.legal_hold,
         ),
+        mark=mark_pb(rec.mark),
     )
+
+
+def mark_pb(mark: Mark) -> signals_pb2.SnapshotMark:
+    return signals_pb2.SnapshotMark(
+        suspicious=mark.suspicious, score_ppm=mark.score_ppm, reasons=mark.reasons,
+        set_by=mark.set_by, note=mark.note, set_ns=mark.set_ns,
+        new_chunks_ppm=mark.new_chunks_ppm)
 
 
 class VaultService(vault_pb2_grpc.VaultServicer):
@@ -74,8 +92,10 @@ class VaultService(vault_pb2_grpc.VaultServicer):
     def __init__(self, store: ChunkStore, catalog: Catalog, clock: Clock, registry=None,
                  policy: RetentionPolicy | None = None,
                  guard: UploadGuard | None = None, audit: AuditLog | None = None,
-                 rate: CommitRate | None = None) -> None:
+                 rate: CommitRate | None = None,
+                 signals: SignalPolicy | None = None) -> None:
         self.store = store
+        self.signals = signals or SignalPolicy()  # [signals] in vault.toml
         # Every refusal (status.edge) and every commit, with the retention it sets, before
         # the catalog (vault.ledger); without an audit log (unit tests) neither is recorded.
         self.audit = audit
@@ -158,14 +178,22 @@ class VaultService(vault_pb2_grpc.VaultServicer):
             retention=retention_at_commit(
                 self.policy, time_ns, header.requested_retention_days
             ),
+            mark=judge(header.signal_measures, header.ransom_note_dirs,
+                       self.catalog.new_chunk_count(header.node, ids) * PPM // max(len(ids), 1),
+                       self.signals, time_ns),
         )
         if self.audit is not None:  # durable before the commit: a commit is never unaudited
             self.audit.append(caller.name, caller.role, ledger.COMMIT, ledger.target(record.id),
                               "allowed", f"node {record.node}, {len(ids)} chunks "
                               + ledger.mark(record.retention.retain_until_ns,
                                             record.retention.mode))
+        if record.mark.suspicious:
+            marked(self.audit, self.catalog, self.signals, record, caller, self.clock.now_ns())
         self.catalog.commit_snapshot(record, ids)
         log.info("snapshot %s committed: node %s, %d chunks", record.id, record.node, len(ids))
+        if record.mark.suspicious:
+            protect_clean(self.audit, self.catalog, self.signals, record, caller,
+                          self.clock.now_ns())
         return vault_pb2.CommitSnapshotResponse(snapshot=snapshot_pb(record))
 
     @staticmethod

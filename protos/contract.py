@@ -105,3 +105,15 @@ def store_marker(vault_id: str, created: str) -> bytes:
     doc = {"format": STORE_MARKER_FORMAT, "version": STORE_FORMAT_VERSION,
            "vault_id": vault_id, "created": created}
     return json.dumps(doc, sort_keys=True, separators=(",", ":")).encode() + b"\n"
+
+
+# FORMAT.md "Ransomware signals": the measures of SignalSummary (signals.proto) that score,
+# by field name without "_ppm". A snapshot's score is the largest of them; both the agent
+# (its own score) and the vault (its policy, vault.toml [signals]) judge the same numbers.
+SIGNAL_SUMMARY_VERSION: Final = 1
+SIGNAL_SCORING_MEASURES: Final = (
+    "high_entropy", "format_lost", "exponents_moved", "wiped", "renamed_ext",
+)
+SIGNAL_DEFAULT_THRESHOLD_PPM: Final = 25_000  # 2.5 % of the snapshot's files or bytes
+SIGNAL_DEFAULT_NOTE_DIRS: Final = 2  # ransom-note-like files new in this many directories
+PPM: Final = 1_000_000

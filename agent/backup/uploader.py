@@ -68,6 +68,7 @@ class Uploader:
         self.stats = UploadStats()
         self._result: PutResult | None = None
         self._error: BaseException | None = None
+        self._aborted = False
         self._sender = threading.Thread(target=self._send, name="put-chunks", daemon=True)
         self._sender.start()
 
@@ -84,6 +85,7 @@ class Uploader:
     def _flush(self) -> None:
         if not self._pending:
             return
+        self._raise_if_failed()  # after an abort or a failed send, nothing more is looked up
         self._wait_lookup()  # at most one batch is looked up while the next one fills
         self._looking = self._lookup.submit(self._dispatch, self._pending)
         self._pending = []
@@ -123,7 +125,7 @@ class Uploader:
         size = 0
         while True:
             item = self._queue.get()
-            if item is _DONE:
+            if item is _DONE or self._aborted:
                 break
             assert isinstance(item, SealedChunk)
             blob = item.blob
@@ -134,7 +136,7 @@ class Uploader:
             size += len(blob)
             self.stats.new_chunks += 1
             self.stats.new_bytes += len(blob)
-        if message:
+        if message and not self._aborted:
             yield message
 
     def _send(self) -> None:
@@ -157,6 +159,15 @@ class Uploader:
         return self.stats
 
     def abort(self) -> None:
-        """Stop sending after an error elsewhere; the vault keeps what it got (harmless)."""
+        """Stop sending after an error elsewhere; the vault keeps what it got (harmless).
+
+        The PutChunks stream ends at once (what is queued or half a message is dropped), so
+        neither the sender thread nor the call outlives the run; ``add`` and ``finish``
+        raise VaultError from now on."""
+        self._aborted = True
         self._error = self._error or VaultError("upload aborted")
         self._lookup.shutdown(wait=False, cancel_futures=True)
+        try:
+            self._queue.put_nowait(_DONE)  # wakes a sender waiting for the next chunk
+        except queue.Full:
+            pass  # the sender is busy sending: it sees the abort at its next chunk

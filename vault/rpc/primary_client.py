@@ -29,6 +29,7 @@ from bulwark.vault.catalog import SnapshotRecord
 from bulwark.vault.errors import ConfigError, IntegrityError, InvalidRequest, NotFound, VaultError
 from bulwark.vault.retention import GOVERNANCE, Retention
 from bulwark.vault.rpc.vault_service import parse_header
+from bulwark.vault.signals import Mark
 
 MAX_MESSAGE_BYTES = 64 << 20
 MAX_CHUNK_IDS = 1 << 24  # a feed entry naming more ids than this is refused outright
@@ -42,6 +43,9 @@ def record_of(pb: vault_pb2.Snapshot) -> SnapshotRecord:
         files=pb.files, bytes=pb.bytes, chunk_count=pb.chunk_count,
         retention=Retention(RETENTION_MODE_NAMES.get(pb.retention.mode, GOVERNANCE),
                             pb.retention.retain_until_ns, pb.retention.legal_hold),
+        mark=Mark(pb.mark.suspicious, pb.mark.score_ppm, tuple(pb.mark.reasons),
+                  pb.mark.set_by, pb.mark.note, pb.mark.set_ns, pb.mark.new_chunks_ppm,
+                  pb.HasField("mark")),
     )
 
 

@@ -25,12 +25,13 @@ from bulwark.agent.cli import (
     retention_cmd,
     scrub_cmd,
     snapshots_cmd,
+    stats_cmd,
     verify_cmd,
 )
 from bulwark.agent.cli.common import dispatch
 
 COMMANDS = (init_cmd, snapshots_cmd, ls_cmd, find_cmd, diff_cmd, restore_cmd, verify_cmd,
-            drill_cmd, drills_cmd, forget_cmd,
+            drill_cmd, drills_cmd, forget_cmd, stats_cmd,
             pki_cmd, keys_cmd, retention_cmd, hold_cmd, delete_cmd, prune_cmd, scrub_cmd,
             audit_cmd, airgap_cmd, renew_cmd)
 

@@ -49,6 +49,8 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "/bulwark.v1.Snapshots/QuerySnapshots": ALL,
     # Forget deletes only what retention already allows (never a bypass): operator, officer.
     "/bulwark.v1.Forget/Forget": _roles(OPERATOR, OFFICER),
+    # Storage statistics: the vault's totals tell how much every node stores, so not nodes.
+    "/bulwark.v1.Stats/GetStats": _roles(OPERATOR, OFFICER, DRILL),
     # Air-gap replication (docs/airgap.md): the feed is the replica role's alone; an air-gap
     # vault's window status and manual window belong to its own operators.
     "/bulwark.v1.Replication/Feed": _roles(REPLICA),

@@ -31,6 +31,8 @@ from bulwark.protos.bulwark.v1 import (
     signals_pb2_grpc,
     snapshots_pb2,
     snapshots_pb2_grpc,
+    stats_pb2,
+    stats_pb2_grpc,
     vault_pb2,
     vault_pb2_grpc,
 )
@@ -57,6 +59,7 @@ from bulwark.vault.rpc.revocation import Revocations
 from bulwark.vault.rpc.signals_service import SERVICE_NAME as SIGNALS_SERVICE_NAME
 from bulwark.vault.rpc.signals_service import SignalsService
 from bulwark.vault.rpc.snapshots_service import SnapshotsService
+from bulwark.vault.rpc.stats_service import StatsService
 from bulwark.vault.rpc.vault_service import VaultService
 from bulwark.vault.store import marker
 from bulwark.vault.store.base import ChunkStore
@@ -71,6 +74,7 @@ DRILLS_SERVICE_NAME = drills_pb2.DESCRIPTOR.services_by_name["Drills"].full_name
 RETENTION_SERVICE_NAME = retention_pb2.DESCRIPTOR.services_by_name["Retention"].full_name
 AUDIT_SERVICE_NAME = audit_pb2.DESCRIPTOR.services_by_name["Audit"].full_name
 SNAPSHOTS_SERVICE_NAME = snapshots_pb2.DESCRIPTOR.services_by_name["Snapshots"].full_name
+STATS_SERVICE_NAME = stats_pb2.DESCRIPTOR.services_by_name["Stats"].full_name
 FORGET_SERVICE_NAME = forget_pb2.DESCRIPTOR.services_by_name["Forget"].full_name
 REPLICATION_SERVICE_NAMES = tuple(
     s.full_name for s in replication_pb2.DESCRIPTOR.services_by_name.values())
@@ -208,6 +212,7 @@ def build_server(
     snapshots_pb2_grpc.add_SnapshotsServicer_to_server(SnapshotsService(catalog), server)
     signals_pb2_grpc.add_SignalsServicer_to_server(
         SignalsService(catalog, clock, audit, config.signals), server)
+    stats_pb2_grpc.add_StatsServicer_to_server(StatsService(catalog), server)
     forget_pb2_grpc.add_ForgetServicer_to_server(ForgetService(catalog, clock, audit), server)
     replication_pb2_grpc.add_ReplicationServicer_to_server(
         ReplicationService(catalog, registry, clock), server)
@@ -216,14 +221,14 @@ def build_server(
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     for name in ("", SERVICE_NAME, KEYS_SERVICE_NAME, DRILLS_SERVICE_NAME,
                  RETENTION_SERVICE_NAME, AUDIT_SERVICE_NAME, SNAPSHOTS_SERVICE_NAME,
-                 FORGET_SERVICE_NAME, SIGNALS_SERVICE_NAME):
+                 FORGET_SERVICE_NAME, STATS_SERVICE_NAME, SIGNALS_SERVICE_NAME):
         health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
     for name in REPLICATION_SERVICE_NAMES:
         health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
     reflection.enable_server_reflection(
         (SERVICE_NAME, KEYS_SERVICE_NAME, DRILLS_SERVICE_NAME, RETENTION_SERVICE_NAME,
-         AUDIT_SERVICE_NAME, SNAPSHOTS_SERVICE_NAME, FORGET_SERVICE_NAME, HEALTH_SERVICE_NAME,
-         SIGNALS_SERVICE_NAME,
+         AUDIT_SERVICE_NAME, SNAPSHOTS_SERVICE_NAME, FORGET_SERVICE_NAME, STATS_SERVICE_NAME,
+         SIGNALS_SERVICE_NAME, HEALTH_SERVICE_NAME,
          *REPLICATION_SERVICE_NAMES, reflection.SERVICE_NAME), server
     )
     try:

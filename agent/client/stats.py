@@ -1,0 +1,43 @@
+"""Storage statistics the vault computes without keys (``bulwark.v1.Stats``)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+from bulwark.agent.client.vault import VaultClient
+from bulwark.protos.bulwark.v1 import stats_pb2, stats_pb2_grpc
+
+
+@dataclass(frozen=True)
+class Usage:
+    """One scope's sizes (``vault``, ``node:<name>``, ``snapshot:<id>``); stored bytes are
+    blob bytes as kept, each distinct chunk once; ``unique_*``: what no snapshot outside the
+    scope references (freed by deleting the scope, once its locks allow, and a prune)."""
+
+    scope: str
+    snapshots: int
+    logical_bytes: int
+    chunks: int
+    stored_bytes: int
+    unique_chunks: int
+    unique_bytes: int
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def _usage(pb: stats_pb2.Usage) -> Usage:
+    return Usage(pb.scope, pb.snapshots, pb.logical_bytes, pb.chunks, pb.stored_bytes,
+                 pb.unique_chunks, pb.unique_bytes)
+
+
+def get_stats(client: VaultClient, snapshot_id: str = "", node: str = "",
+              ) -> tuple[Usage | None, list[Usage], Usage | None]:
+    """(vault, nodes, snapshot) as the vault reports them; vault is None when ``node`` is
+    given, snapshot None without ``snapshot_id``."""
+    stub = stats_pb2_grpc.StatsStub(client.channel)
+    with client.translate("GetStats"):
+        reply = stub.GetStats(stats_pb2.StatsRequest(snapshot=snapshot_id, node=node))
+    return (_usage(reply.vault) if reply.HasField("vault") else None,
+            [_usage(u) for u in reply.nodes],
+            _usage(reply.snapshot) if reply.HasField("snapshot") else None)

@@ -15,8 +15,8 @@ from bulwark.agent.client.snapshots import SnapshotFilter, resolve
 from bulwark.agent.client.vault import SnapshotInfo, VaultClient
 from bulwark.agent.errors import UsageError
 
-SNAPSHOT_HELP = ("id, unique id prefix, or 'latest' (narrowed by --node, --host, --tag, "
-                 "--snapshot-path)")
+SNAPSHOT_HELP = ("id, unique id prefix, 'latest' or 'latest-clean' (the newest not marked "
+                 "suspicious; both narrowed by --node, --host, --tag, --snapshot-path)")
 
 
 def add_selection_args(p: argparse.ArgumentParser, node: bool = True) -> None:

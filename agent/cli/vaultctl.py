@@ -18,12 +18,14 @@ from bulwark.agent.cli import (
     init_cmd,
     keys_cmd,
     ls_cmd,
+    mark_cmd,
     pki_cmd,
     prune_cmd,
     renew_cmd,
     restore_cmd,
     retention_cmd,
     scrub_cmd,
+    signals_cmd,
     snapshots_cmd,
     stats_cmd,
     verify_cmd,
@@ -31,8 +33,8 @@ from bulwark.agent.cli import (
 from bulwark.agent.cli.common import dispatch
 
 COMMANDS = (init_cmd, snapshots_cmd, ls_cmd, find_cmd, diff_cmd, restore_cmd, verify_cmd,
-            drill_cmd, drills_cmd, forget_cmd, stats_cmd,
-            pki_cmd, keys_cmd, retention_cmd, hold_cmd, delete_cmd, prune_cmd, scrub_cmd,
+            drill_cmd, drills_cmd, forget_cmd, stats_cmd, signals_cmd,
+            pki_cmd, keys_cmd, retention_cmd, hold_cmd, mark_cmd, delete_cmd, prune_cmd, scrub_cmd,
             audit_cmd, airgap_cmd, renew_cmd)
 
 

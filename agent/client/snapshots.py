@@ -54,9 +54,21 @@ def query_snapshots(client: VaultClient, selection: SnapshotFilter, newest_first
             yield snapshot_info(message)
 
 
+LATEST_CLEAN = "latest-clean"
+
+
 def resolve(client: VaultClient, ref: str, selection: SnapshotFilter) -> SnapshotInfo:
-    """The snapshot ``ref`` names: ``latest`` narrowed by ``selection``, else an id or
-    unique prefix (``selection.node`` still scopes it). SnapshotNotFound if none matches."""
+    """The snapshot ``ref`` names: ``latest`` narrowed by ``selection``; ``latest-clean``,
+    the newest of those not marked suspicious (ransomware signals); else an id or unique
+    prefix (``selection.node`` still scopes it). SnapshotNotFound if none matches."""
+    if ref == LATEST_CLEAN:
+        clean = (s for s in query_snapshots(client, selection, newest_first=True)
+                 if not s.suspicious)
+        found = next(clean, None)
+        if found is None:
+            raise SnapshotNotFound(f"snapshot {ref!r}: no snapshot that is not marked "
+                                   f"suspicious matches ({selection.describe()})")
+        return found
     if ref != "latest":
         return client.get_snapshot(ref, selection.node)
     newest = next(query_snapshots(client, selection, newest_first=True, limit=1), None)

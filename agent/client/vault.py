@@ -48,6 +48,11 @@ class SnapshotInfo:
     retention_mode: str = ""  # governance | compliance (the vault's WORM state)
     retain_until_ns: int = 0  # on the vault's compliance clock
     legal_hold: bool = False
+    suspicious: bool = False  # the vault's ransomware-signal mark (vault.signals)
+    mark_reasons: tuple[str, ...] = ()
+    mark_score_ppm: int = 0
+    mark_set_by: str = ""  # "" the vault's policy at commit; else the officer
+    mark_note: str = ""
 
 
 @dataclass(frozen=True)
@@ -72,6 +77,11 @@ def _snapshot_info(message: vault_pb2.Snapshot) -> SnapshotInfo:
         retention_mode=RETENTION_MODE_NAMES.get(message.retention.mode, ""),
         retain_until_ns=message.retention.retain_until_ns,
         legal_hold=message.retention.legal_hold,
+        suspicious=message.mark.suspicious,
+        mark_reasons=tuple(message.mark.reasons),
+        mark_score_ppm=message.mark.score_ppm,
+        mark_set_by=message.mark.set_by,
+        mark_note=message.mark.note,
     )
 
 

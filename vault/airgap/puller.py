@@ -44,7 +44,7 @@ from bulwark.vault.store.base import ChunkStore, blob_digest
 
 log = logging.getLogger(__name__)
 
-IDS_PER_CALL = 1024  # ids per GetChunks call
+IDS_PER_CALL = 64  # ids per GetChunks call: what a cut window may have in flight
 FLUSH_BYTES = 8 << 20  # blobs received are made durable in batches of about this size
 REPLICA = Caller("airgap", "replica")
 

@@ -3,7 +3,10 @@ a real vaultd over real mTLS: a stolen node certificate and what it must not ach
 
 from __future__ import annotations
 
+import json
 import os
+import sqlite3
+import threading
 from pathlib import Path
 
 import grpc
@@ -82,3 +85,107 @@ def test_raw_garbage_on_a_unary_call_is_invalid_argument(site):
             call(b"\xff\xff\xff\xff garbage", timeout=10)
     assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT, err.value.details()
     assert "GetSnapshot" in err.value.details()
+
+
+def restart_with(site, table: str, **values) -> None:
+    """Restart vaultd with ``[table]`` set in vault.toml."""
+    assert site.stop() == 0
+    toml = site.dir / "vault.toml"
+    lines = [f"{k} = {json.dumps(v)}" for k, v in values.items()]
+    toml.write_text(toml.read_text().rstrip("\n") + f"\n\n[{table}]\n" + "\n".join(lines) + "\n")
+    site.start()
+
+
+def audit_records(site) -> list[dict]:
+    result = site.ctl("audit", "--json")
+    assert result.code == 0, result.err
+    return [json.loads(json.loads(line)["record"]) for line in result.out.splitlines()]
+
+
+def test_idle_streams_of_one_certificate_cannot_starve_the_operator(site, node_stub):
+    """Attack 2: 16 idle PutChunks streams from one node certificate. The ninth is refused
+    RESOURCE_EXHAUSTED naming the limit, ``vaultctl snapshots`` still answers, and the idle
+    ones are cancelled after idle_stream_seconds; each refusal is audited."""
+    restart_with(site, "limits", idle_stream_seconds=3)
+    release = threading.Event()
+
+    def idle():
+        release.wait(30)
+        yield from ()
+
+    with tls_channel(site.dir, f"127.0.0.1:{site.port}", role="node") as channel:
+        stub = vault_pb2_grpc.VaultStub(channel)
+        calls = [stub.PutChunks.future(idle(), timeout=30) for _ in range(16)]
+        try:
+            snapshots = site.ctl("snapshots", "--json")
+            assert snapshots.code == 0, snapshots.err
+            codes = [c.exception().code() if c.exception() else None for c in calls]
+        finally:
+            release.set()
+    refused = [c for c in calls if c.exception().code() == grpc.StatusCode.RESOURCE_EXHAUSTED]
+    assert len(refused) == 8, codes
+    assert "calls_per_caller" in refused[0].exception().details()
+    assert codes.count(grpc.StatusCode.CANCELLED) == 8, codes
+    records = audit_records(site)
+    assert sum("calls_per_caller" in r["detail"] for r in records) == 8
+    assert sum("idle_stream_seconds" in r["detail"] for r in records) == 8
+
+
+def test_a_node_commits_at_most_snapshots_per_hour(site, tmp_path):
+    """Attack 3: a stolen certificate once committed 209 snapshots a second."""
+    restart_with(site, "limits", snapshots_per_hour=2)
+    source = make_tree(tmp_path / "src")
+    site.backup(source)
+    site.backup(source)
+    third = site.agent("backup", source, "--json")
+    assert third.code == 1, third.err
+    assert "snapshots_per_hour" in third.err
+    assert len(site.ctl("snapshots", "--json").json()) == 2
+    assert audit_records(site)[-1]["outcome"] == "refused"
+
+
+def test_refusals_inside_the_vault_service_are_audited(site, node_stub, tmp_path):
+    """Attack 4: a node reading another node's snapshots, or a snapshot that is not there."""
+    with pytest.raises(grpc.RpcError) as err:
+        node_stub.GetSnapshot(vault_pb2.GetSnapshotRequest(ref="latest", node="gpu-99"),
+                              timeout=10)
+    assert err.value.code() == grpc.StatusCode.PERMISSION_DENIED
+    with pytest.raises(grpc.RpcError) as err:
+        node_stub.GetChunks(vault_pb2.GetChunksRequest(chunk_ids=[bytes(32)]), timeout=10).next()
+    assert err.value.code() == grpc.StatusCode.PERMISSION_DENIED
+    records = [r for r in audit_records(site) if r["outcome"] == "refused"]
+    assert [r["action"] for r in records] == ["GetSnapshot", "GetChunks"]
+    assert "gpu-99" in records[0]["detail"] and records[0]["role"] == "node"
+
+
+def test_an_edited_catalog_row_cannot_delete_a_locked_snapshot(site, tmp_path):
+    """Attack 6: retain_until_ns set to 0 with sqlite3; the delete is refused, reported,
+    and the snapshot stays."""
+    sid = site.backup(make_tree(tmp_path / "src"))["snapshot"]
+    db = sqlite3.connect(site.store / "catalog.sqlite")
+    with db:
+        db.execute("UPDATE snapshots SET retain_until_ns = 0 WHERE id = ?", (sid,))
+    db.close()
+    deleted = site.ctl("delete", sid)
+    assert deleted.code == 1, deleted.out
+    assert "catalog was edited" in deleted.err
+    pruned = site.ctl("prune", "--yes", "--json")
+    assert pruned.code == 1 and "catalog was edited" in pruned.err
+    assert [s["id"] for s in site.ctl("snapshots", "--json").json()] == [sid]
+    errors = [r for r in audit_records(site) if r["outcome"] == "error"]
+    assert errors and all(sid[:12] in r["detail"] for r in errors)
+    assert {r["action"] for r in errors} == {"snapshot.delete", "prune"}
+
+
+def test_an_audit_record_stored_as_text_is_read_and_named(site, tmp_path):
+    """Attack 7: one record rewritten as TEXT once failed ReadAudit for the whole log."""
+    site.backup(make_tree(tmp_path / "src"))
+    db = sqlite3.connect(site.store / "audit.sqlite")
+    with db:
+        db.execute("UPDATE audit SET record = CAST(record AS TEXT) || ' ' WHERE seq = 2")
+    db.close()
+    export = site.ctl("audit", "--json")
+    assert export.code == 0, export.err
+    assert len(export.out.splitlines()) >= 3
+    verify = site.ctl("audit", "verify")
+    assert verify.code == 1 and "seq 2" in verify.err

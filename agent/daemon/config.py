@@ -26,6 +26,9 @@
     state_dir = "state"             # last-run times (for missed runs), relative to the file
     timezone = "UTC"
     stop_timeout = 10               # seconds a running job gets after SIGTERM
+    renew_share = 0.333             # renew the [tls] certificate when less than this share
+                                    # of its life is left (0 < share < 1; agent.daemon.renewal)
+    renew_every = 3600              # seconds between two looks at the certificate
 
 Errors raise ConfigError naming the file, the table, the entry and the reason (exit 2).
 """
@@ -42,6 +45,10 @@ from apscheduler.triggers.cron import CronTrigger
 
 from bulwark.agent.daemon.metrics import DEFAULT_LISTEN
 from bulwark.agent.errors import ConfigError
+from bulwark.agent.site.enroll import DEFAULT_RENEW_SHARE
+
+DEFAULT_RENEW_EVERY = 3600.0
+MAX_RENEW_EVERY = 86_400.0
 
 
 @dataclass(frozen=True)
@@ -74,6 +81,8 @@ class DaemonConfig:
     state_dir: Path
     timezone: str
     stop_timeout: float
+    renew_share: float = DEFAULT_RENEW_SHARE
+    renew_every: float = DEFAULT_RENEW_EVERY
 
 
 _SET_KEYS = {"name": str, "paths": list, "exclude": list, "tags": list, "schedule": str,
@@ -81,7 +90,8 @@ _SET_KEYS = {"name": str, "paths": list, "exclude": list, "tags": list, "schedul
 _DRILL_KEYS = {"name": str, "schedule": str, "set": str, "node": str, "validate": str,
                "timeout": (int, float), "isolation": str}
 _TABLE_KEYS = {"metrics": {"listen": str},
-               "daemon": {"state_dir": str, "timezone": str, "stop_timeout": (int, float)}}
+               "daemon": {"state_dir": str, "timezone": str, "stop_timeout": (int, float),
+                          "renew_share": (int, float), "renew_every": (int, float)}}
 
 
 class _Reader:
@@ -156,6 +166,14 @@ def parse_daemon_config(path: Path, doc: dict[str, Any]) -> DaemonConfig:
     stop_timeout = float(daemon.get("stop_timeout", 10))
     if not 0 < stop_timeout <= 600:
         raise r.fail("[daemon] stop_timeout", f"must be in (0, 600] seconds, got {stop_timeout}")
+    renew_share = float(daemon.get("renew_share", DEFAULT_RENEW_SHARE))
+    if not 0 < renew_share < 1:
+        raise r.fail("[daemon] renew_share", "must be a share of the certificate's life "
+                     f"strictly between 0 and 1 (0.333 = a third left), got {renew_share}")
+    renew_every = float(daemon.get("renew_every", DEFAULT_RENEW_EVERY))
+    if not 1 <= renew_every <= MAX_RENEW_EVERY:
+        raise r.fail("[daemon] renew_every",
+                     f"must be 1..{MAX_RENEW_EVERY:.0f} seconds, got {renew_every}")
     sets = []
     for where, entry in r.entries(doc, "backup_set"):
         r.typed(where, entry, _SET_KEYS)
@@ -199,6 +217,8 @@ def parse_daemon_config(path: Path, doc: dict[str, Any]) -> DaemonConfig:
         state_dir=base / daemon.get("state_dir", "state"),
         timezone=tz,
         stop_timeout=stop_timeout,
+        renew_share=renew_share,
+        renew_every=renew_every,
     )
 
 

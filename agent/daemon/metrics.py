@@ -1,7 +1,8 @@
 """The node daemon's Prometheus metrics, served on loopback by default (docs/daemon.md).
 
 One registry per daemon (not prometheus_client's global one), so tests can run several.
-Names: ``bulwark_backup_*{set}``, ``bulwark_drill_*{drill}``, ``bulwark_job_running{job}``.
+Names: ``bulwark_backup_*{set}``, ``bulwark_drill_*{drill}``, ``bulwark_job_running{job}``,
+and the node's own certificate (agent.daemon.renewal): ``bulwark_agent_certificate_*``.
 """
 
 from __future__ import annotations
@@ -46,6 +47,14 @@ class Metrics:
             registry=r)
         self.job_running = Gauge(
             "bulwark_job_running", "1 while the job runs", ["job"], registry=r)
+        self.cert_expiry = Gauge(
+            "bulwark_agent_certificate_expiry_timestamp_seconds",
+            "Unix time the agent's [tls] certificate expires", registry=r)
+        self.cert_renewals = Counter(
+            "bulwark_agent_certificate_renewals", "Certificates the daemon renewed", registry=r)
+        self.cert_renew_failures = Counter(
+            "bulwark_agent_certificate_renew_failures",
+            "Renewals that were due and failed (retried at the next check)", registry=r)
         self._server = None
 
     def serve(self, host: str, port: int) -> tuple[str, int]:

@@ -2,7 +2,11 @@
 
 Runs the configured backup sets and drills on their cron schedules (``agent.daemon.schedule``),
 talks to systemd (``agent.daemon.sdnotify``: READY=1 once scheduling, STATUS= with the current
-job, WATCHDOG=1 keepalives, STOPPING=1) and serves Prometheus metrics (``agent.daemon.metrics``).
+job, WATCHDOG=1 keepalives, STOPPING=1), serves Prometheus metrics (``agent.daemon.metrics``),
+and renews its certificate before it expires (``agent.daemon.renewal``, at start and every
+``[daemon] renew_every`` seconds). After a renewal the next job uses a new channel with the
+new certificate; a job already running finishes on the channel it started with, which is
+closed once no job uses it.
 
 SIGTERM/SIGINT: stop firing, ask the running jobs to stop (a backup stops at its next
 chunk boundary after making what it read durable, see ``agent.backup.run``), wait at most
@@ -26,6 +30,7 @@ from bulwark.agent.backup.run import BackupCancelled, BackupResult, run_backup
 from bulwark.agent.client.vault import VaultClient
 from bulwark.agent.daemon.config import BackupSet, DaemonConfig, DrillJob
 from bulwark.agent.daemon.metrics import Metrics
+from bulwark.agent.daemon.renewal import Clock, Renewer, WallClock
 from bulwark.agent.daemon.schedule import JobInterrupted, Schedule
 from bulwark.agent.daemon.sdnotify import Notifier
 from bulwark.agent.drill.runner import latest_of_set, record, run_drill
@@ -54,10 +59,15 @@ class Daemon:
     keyring: KeyRing
     client: VaultClient
     notifier: Notifier
+    clock: Clock | None = None  # for the renewal rule; default the wall clock
 
     def __post_init__(self) -> None:
         self.stop = threading.Event()
         self.metrics = Metrics()
+        self.renewer = Renewer(self.config, self.daemon.renew_share, self.metrics,
+                               self._reopen_client, self.clock or WallClock())
+        self._retired: list[VaultClient] = []
+        self._opened: list[VaultClient] = []
         self.schedule = Schedule(self.daemon.state_dir, self.daemon.timezone)
         self._running: dict[str, threading.Event] = {}
         self._lock = threading.Lock()
@@ -85,6 +95,8 @@ class Daemon:
                 with self._lock:
                     del self._running[name]
                     others = list(self._running)
+                    if not others:
+                        self._close_retired()
                 done.set()
                 self.notifier.status(f"running {', '.join(others)}" if others else "idle")
         return run
@@ -93,9 +105,10 @@ class Daemon:
         """Run one backup of ``spec``; its result, or None if it failed (logged, counted)."""
         tags = [*spec.tags, f"set:{spec.name}"]
         started = time.monotonic()
+        client = self.client  # a renewal swaps it; this run keeps the one it started with
         log.info("backup %s: starting (%s)", spec.name, ", ".join(spec.paths))
         try:
-            result = run_backup(self.client, self.keyring, spec.paths, tags,
+            result = run_backup(client, self.keyring, spec.paths, tags,
                                 set_cache_dir(self.config.cache_dir, spec.name),
                                 self.config.workers,
                                 exclude=spec.exclude, should_stop=self.stop.is_set,
@@ -123,13 +136,13 @@ class Daemon:
         return result
 
     def drill(self, spec: DrillJob) -> None:
-        m = self.metrics
+        m, client = self.metrics, self.client
         try:
-            ref = latest_of_set(self.client, spec.set, spec.node)
-            report = run_drill(self.client, self.keyring, ref, command=spec.validate,
+            ref = latest_of_set(client, spec.set, spec.node)
+            report = run_drill(client, self.keyring, ref, command=spec.validate,
                                timeout=spec.timeout, isolation=spec.isolation,
                                workers=self.config.workers)
-            record(self.client, self.keyring, report)
+            record(client, self.keyring, report)
         except AgentError as exc:
             m.drill_failures.labels(spec.name).inc()
             m.drill_passed.labels(spec.name).set(0)
@@ -144,6 +157,31 @@ class Daemon:
         else:
             m.drill_failures.labels(spec.name).inc()
             log.error("drill %s: %s", spec.name, report.summary())
+
+    # -- certificate -----------------------------------------------------------------------
+
+    def _reopen_client(self) -> None:
+        """After a renewal: new jobs get a channel with the new certificate."""
+        fresh = VaultClient.from_config(self.config)
+        with self._lock:
+            self._retired.append(self.client)
+            self.client = fresh
+            self._opened.append(fresh)
+            if not self._running:
+                self._close_retired()
+
+    def _close_retired(self) -> None:
+        """Close the channels no job uses any more (caller holds ``_lock``). The first
+        client belongs to whoever made the daemon, which closes it."""
+        for old in self._retired:
+            if old in self._opened:
+                old.close()
+                self._opened.remove(old)
+        self._retired.clear()
+
+    def _renew_loop(self) -> None:
+        while not self.stop.wait(self.daemon.renew_every):
+            self.renewer.check()
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -165,6 +203,8 @@ class Daemon:
             host, port = self.metrics.serve(*self.daemon.metrics_listen)
             (self.daemon.state_dir / "metrics.addr").write_text(f"{host}:{port}\n")
             log.info("metrics on http://%s:%d/metrics", host, port)
+        self.renewer.check()
+        threading.Thread(target=self._renew_loop, name="renew", daemon=True).start()
         for spec in self.daemon.backup_sets:
             self.schedule.add(spec.name, spec.schedule,
                               self._job(spec.name, lambda s=spec: self.backup(s)))
@@ -188,5 +228,8 @@ class Daemon:
         if not clean:
             log.error("a job did not stop within %.0fs; exiting anyway", self.daemon.stop_timeout)
         self.metrics.close()
+        with self._lock:
+            self._retired.extend(self._opened)
+            self._close_retired()
         log.info("vault-agent stopped")
         return 0

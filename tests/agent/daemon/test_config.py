@@ -69,3 +69,21 @@ def test_errors_name_file_key_and_reason(tmp_path, old, new, expected):
         load_daemon_config(path)
     assert str(err.value).startswith(f"{path}: ") and expected in str(err.value)
     assert err.value.exit_code == 2
+
+
+def test_renewal_settings_default_and_are_checked(tmp_path):
+    config = load_daemon_config(write(tmp_path, GOOD))
+    assert (config.renew_share, config.renew_every) == (pytest.approx(1 / 3), 3600)
+    config = load_daemon_config(write(tmp_path, GOOD + "renew_share = 0.5\nrenew_every = 60\n"))
+    assert (config.renew_share, config.renew_every) == (0.5, 60)
+    for line, expected in (
+            ("renew_share = 0", "[daemon] renew_share: must be a share of the certificate's "
+                                "life strictly between 0 and 1"),
+            ("renew_share = 1", "strictly between 0 and 1 (0.333 = a third left), got 1.0"),
+            ('renew_share = "half"', "[daemon] renew_share: must be a number, got 'half'"),
+            ("renew_every = 0", "[daemon] renew_every: must be 1..86400 seconds, got 0.0"),
+            ("renew_every = 100000", "[daemon] renew_every: must be 1..86400 seconds")):
+        path = write(tmp_path, GOOD + line + "\n")
+        with pytest.raises(ConfigError) as err:
+            load_daemon_config(path)
+        assert str(err.value).startswith(f"{path}: ") and expected in str(err.value), line

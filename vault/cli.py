@@ -2,7 +2,8 @@
 
 Exit codes: 0 after a graceful stop (SIGTERM/SIGINT), 2 for a bad configuration or
 command line, 1 when the store, catalog or listening address cannot be opened.
-Logs go to stderr (journald under systemd).
+Logs go to stderr (journald under systemd), one line per event, each starting with its time
+in ISO 8601 UTC to the millisecond: ``2026-03-01T07:01:06.543Z INFO vaultd listening on …``.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import os
 import signal
 import sys
 import threading
+import time
 from pathlib import Path
 
 from bulwark.vault import allocator
@@ -37,6 +39,17 @@ def _write_port_file(path: Path, port: int) -> None:
     os.replace(tmp, path)
 
 
+def configure_logging() -> None:
+    """Log lines on stderr stamped ``YYYY-MM-DDTHH:MM:SS.mmmZ`` (UTC) and the level, so a log
+    copied off the host, or read without journald's own stamps, still says when."""
+    formatter = logging.Formatter("%(asctime)s.%(msecs)03dZ %(levelname)s %(message)s",
+                                  datefmt="%Y-%m-%dT%H:%M:%S")
+    formatter.converter = time.gmtime
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(formatter)
+    logging.basicConfig(level=logging.INFO, handlers=[handler])
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="vaultd", description="Bulwark vault service.")
     parser.add_argument("--config", required=True, type=Path, help="path to vault.toml")
@@ -50,20 +63,20 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     allocator.tune()
-    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(message)s")
+    configure_logging()
 
     try:
         config = load_config(args.config)
     except ConfigError as exc:
-        print(f"vaultd: {exc}", file=sys.stderr)
+        log.error("%s", exc)
         return 2
     try:
         store, catalog = open_backends(config, init_store=args.init_store)
     except ConfigError as exc:  # a store path that names no store
-        print(f"vaultd: {exc}", file=sys.stderr)
+        log.error("%s", exc)
         return 2
     except VaultError as exc:
-        print(f"vaultd: {exc}", file=sys.stderr)
+        log.error("%s", exc)
         return 1
     try:
         clock, clock_events = open_clock(config, catalog)
@@ -81,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
     except VaultError as exc:
         catalog.close()
         store.close()
-        print(f"vaultd: {exc}", file=sys.stderr)
+        log.error("%s", exc)
         return 1
 
     stop = threading.Event()
@@ -93,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
         try:
             _write_port_file(args.port_file, port)
         except OSError as exc:
-            print(f"vaultd: --port-file {args.port_file}: {exc.strerror or exc}", file=sys.stderr)
+            log.error("--port-file %s: %s", args.port_file, exc.strerror or exc)
             server.stop(grace=None)
             catalog.close()
             store.close()

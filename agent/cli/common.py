@@ -1,10 +1,17 @@
-"""What every command shares: loading the context, JSON output, exit-code mapping."""
+"""What every command shares: loading the context, JSON output, exit-code mapping.
+
+A reader that closes stdout early (``vaultctl snapshots | head -2``) ends the command quietly
+with exit 141, as the shell reports coreutils killed by SIGPIPE: no traceback, no message.
+"""
 
 from __future__ import annotations
 
 import argparse
 import gc
 import json
+import os
+import select
+import signal
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -44,7 +51,7 @@ class _MissingConfig(AgentError):
 
 def require_config(args: argparse.Namespace, prog: str) -> Context:
     if not args.config:
-        raise _MissingConfig(f"{prog}: --config FILE is required for this command")
+        raise _MissingConfig(f"--config FILE is required for '{prog} {args.command}'")
     return open_context(args.config)
 
 
@@ -74,13 +81,35 @@ def dispatch(args: argparse.Namespace, prog: str) -> int:
     return run_main(prog, handler)
 
 
+#: Exit status of a command whose stdout reader went away (128 + SIGPIPE, as a shell shows it).
+EXIT_PIPE_CLOSED = 128 + signal.SIGPIPE
+
+
 def run_main(prog: str, handler: Callable[[], int]) -> int:
     """Run ``handler`` and map the agent's exceptions to exit codes (one place)."""
     try:
-        return handler()
+        code = handler()
+        sys.stdout.flush()  # inside the try: a closed pipe fails here, not at exit
+        return code
+    except BrokenPipeError:
+        if not stdout_closed():
+            raise  # some other pipe: not ours to hide
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # the interpreter's last flush must not fail
+        return EXIT_PIPE_CLOSED
     except AgentError as exc:
         print(f"{prog}: error: {exc}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print(f"{prog}: interrupted", file=sys.stderr)
         return 130
+
+
+def stdout_closed() -> bool:
+    """True when stdout is a pipe whose reader has closed it (poll reports POLLERR)."""
+    try:
+        poller = select.poll()
+        poller.register(sys.stdout.fileno(), select.POLLOUT)
+        return any(events & select.POLLERR for _fd, events in poller.poll(0))
+    except (OSError, ValueError):
+        return False

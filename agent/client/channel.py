@@ -4,7 +4,9 @@
 that signed the vault's certificate, this client's certificate and key), or a plaintext
 channel only when the configuration says ``[vault] insecure = true``, which it logs as a
 WARNING. Every client module (snapshots, restore, retention, drills, keys) gets its
-channel here, so transport security is decided once.
+channel here, so transport security is decided once. Before the channel exists the files are
+read and checked: a key that is not the certificate's, or a certificate that has expired,
+is a ConfigError (exit 2) naming the files, not a failed handshake later.
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ from pathlib import Path
 
 import grpc
 from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
+from cryptography.hazmat.primitives import serialization
 
 from bulwark.agent.errors import ConfigError
 
@@ -48,25 +52,47 @@ def open_channel(address: str, tls: TlsFiles | None, max_message_bytes: int = 16
             )
         log.warning("INSECURE: plaintext gRPC to %s (no TLS, no client identity)", address)
         return grpc.insecure_channel(address, options=options)
-    check_not_expired(tls.cert, time.time())
     try:
-        credentials = grpc.ssl_channel_credentials(
-            root_certificates=tls.ca.read_bytes(),
-            private_key=tls.key.read_bytes(),
-            certificate_chain=tls.cert.read_bytes(),
-        )
+        ca, cert, key = tls.ca.read_bytes(), tls.cert.read_bytes(), tls.key.read_bytes()
     except OSError as exc:
         raise ConfigError(f"{exc.filename}: [tls]: cannot read: {exc.strerror}") from None
+    check_not_expired(tls.cert, check_pair(tls, cert, key), time.time())
+    credentials = grpc.ssl_channel_credentials(
+        root_certificates=ca, private_key=key, certificate_chain=cert)
     return grpc.secure_channel(address, credentials, options=options)
 
 
-def check_not_expired(cert_path: Path, now_s: float) -> None:
+def check_pair(tls: TlsFiles, cert_pem: bytes, key_pem: bytes) -> x509.Certificate:
+    """The certificate ``cert_pem`` holds; ConfigError, naming both files, unless ``key_pem``
+    is an unencrypted PEM private key whose public half is the one the certificate names.
+    Checked here because gRPC would only fail the handshake later, as an unreachable vault."""
+    try:
+        cert = x509.load_pem_x509_certificate(cert_pem)
+    except ValueError:
+        raise ConfigError(f"{tls.cert}: [tls] cert: not a PEM certificate") from None
+    try:
+        key = serialization.load_pem_private_key(key_pem, password=None)
+    except TypeError:
+        raise ConfigError(f"{tls.key}: [tls] key: the key is encrypted; give the "
+                          "unencrypted PEM key that belongs to " + str(tls.cert)) from None
+    except (ValueError, UnsupportedAlgorithm):
+        raise ConfigError(f"{tls.key}: [tls] key: not a PEM private key") from None
+    if _spki(key.public_key()) != _spki(cert.public_key()):
+        raise ConfigError(
+            f"{tls.key}: [tls] key does not match the certificate {tls.cert}: the key's "
+            "public half is not the one the certificate names; give the key that was issued "
+            "with this certificate")
+    return cert
+
+
+def _spki(public_key) -> bytes:
+    return public_key.public_bytes(serialization.Encoding.DER,
+                                   serialization.PublicFormat.SubjectPublicKeyInfo)
+
+
+def check_not_expired(cert_path: Path, cert: x509.Certificate, now_s: float) -> None:
     """ConfigError naming the certificate and when it expired, before any connection
     fails with a bare handshake error."""
-    try:
-        cert = x509.load_pem_x509_certificate(cert_path.read_bytes())
-    except (OSError, ValueError):
-        return  # the channel reports unreadable files itself
     end = cert.not_valid_after_utc
     if end.timestamp() <= now_s:
         raise ConfigError(

@@ -45,6 +45,9 @@ _SCHEMA: dict[str, dict[str, type]] = {
 }
 
 
+#: How an error names each expected type ("must be an integer", never "must be a int").
+_NOUNS: dict[type, str] = {str: "a string", int: "an integer", bool: "true or false"}
+
 #: Tables the node daemon reads and validates itself (agent.daemon.config).
 DAEMON_TABLES = ("backup_set", "drill", "metrics", "daemon")
 
@@ -63,7 +66,7 @@ def _check_schema(path: Path, doc: dict[str, Any]) -> None:
                 raise ConfigError(f"{path}: [{table}] unknown key '{key}'")
             if not isinstance(item, expected) or (isinstance(item, bool) and expected is not bool):
                 raise ConfigError(
-                    f"{path}: [{table}] {key} must be a {expected.__name__}, got {item!r}"
+                    f"{path}: [{table}] {key} must be {_NOUNS[expected]}, got {item!r}"
                 )
 
 

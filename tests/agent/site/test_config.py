@@ -43,7 +43,11 @@ def test_tls_is_required_unless_insecure_is_explicit(tmp_path):
 
 
 @pytest.mark.parametrize("text, fragment", [
-    ("[vault]\naddress = 1", "[vault] address must be a str"),
+    ("[vault]\naddress = 1", "[vault] address must be a string, got 1"),
+    ('[vault]\naddress = "h:1"\n[keys]\nfile="k"\n[backup]\nworkers = "2"',
+     "[backup] workers must be an integer, got '2'"),
+    ('[vault]\naddress = "h:1"\ninsecure = 1\n[keys]\nfile="k"',
+     "[vault] insecure must be true or false, got 1"),
     ('[vault]\naddress = "nowhere"\n[keys]\nfile="k"', "HOST:PORT"),
     ('[vault]\naddress = "h:1"\n[keys]\nfile="k"\n[backup]\nworkers = 0', "workers"),
     ('[vault]\naddress = "h:1"\n[keys]\nfile="k"\n[backup]\nthreads = 2', "unknown key 'threads'"),

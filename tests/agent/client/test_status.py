@@ -1,0 +1,69 @@
+"""agent.client.status: every gRPC status code maps to one agent error and exit code, naming
+the call (and, when unreachable, the address). The codes a real vault answers are met again
+in tests/agent/client/test_vault.py."""
+
+from __future__ import annotations
+
+import grpc
+import pytest
+
+from bulwark.agent.client.status import error_for, translate
+from bulwark.agent.errors import (
+    AccessDenied,
+    IntegrityError,
+    RetentionRefused,
+    SnapshotNotFound,
+    VaultError,
+)
+
+
+class Failed(grpc.RpcError):
+    """A failed call as grpc raises it: ``code()`` and ``details()``."""
+
+    def __init__(self, code: grpc.StatusCode, details: str = "why") -> None:
+        super().__init__(details)
+        self._code, self._details = code, details
+
+    def code(self) -> grpc.StatusCode:
+        return self._code
+
+    def details(self) -> str:
+        return self._details
+
+
+EXPECTED = {
+    grpc.StatusCode.UNAVAILABLE: (VaultError, 1, "cannot reach the vault at 10.0.0.1:7443: why"),
+    grpc.StatusCode.DATA_LOSS: (IntegrityError, 1, "GetChunks: why"),
+    grpc.StatusCode.NOT_FOUND: (SnapshotNotFound, 1, "why"),
+    grpc.StatusCode.PERMISSION_DENIED: (
+        AccessDenied, 2, "GetChunks: the vault refused this identity: why"),
+    grpc.StatusCode.UNAUTHENTICATED: (
+        AccessDenied, 2, "GetChunks: the vault refused this identity: why"),
+    grpc.StatusCode.FAILED_PRECONDITION: (RetentionRefused, 1, "refused: why"),
+}
+
+
+@pytest.mark.parametrize("code", [c for c in grpc.StatusCode if c is not grpc.StatusCode.OK],
+                         ids=lambda c: c.name)  # OK is never raised
+def test_every_status_code_has_one_error_and_exit_code(code):
+    error = error_for(Failed(code), "GetChunks", "10.0.0.1:7443")
+    cls, exit_code, message = EXPECTED.get(
+        code, (VaultError, 1, f"GetChunks: vault answered {code.name}: why"))
+    assert type(error) is cls and error.exit_code == exit_code
+    assert str(error) == message
+
+
+def test_not_found_takes_the_callers_meaning_and_no_details_name_the_code():
+    error = error_for(Failed(grpc.StatusCode.NOT_FOUND), "x", "a",
+                      not_found=lambda d: IntegrityError(f"lost: {d}"))
+    assert type(error) is IntegrityError and str(error) == "lost: why"
+    bare = error_for(Failed(grpc.StatusCode.INTERNAL, ""), "PutChunks", "a")
+    assert str(bare) == "PutChunks: vault answered INTERNAL: INTERNAL"
+
+
+def test_translate_raises_the_agent_error_and_lets_others_pass():
+    with pytest.raises(AccessDenied) as err, translate("ListNodes", "a"):
+        raise Failed(grpc.StatusCode.PERMISSION_DENIED)
+    assert err.value.__suppress_context__  # the gRPC error is not chained into the output
+    with pytest.raises(KeyError), translate("ListNodes", "a"):
+        raise KeyError("not a gRPC failure")

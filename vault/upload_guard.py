@@ -27,6 +27,12 @@ class UploadGuard:
         self._pruning = False
         self._prunes_waiting = 0
 
+    @property
+    def prunes_waiting(self) -> int:
+        """How many prunes wait for the uploads in progress (new uploads wait behind them)."""
+        with self._cond:
+            return self._prunes_waiting
+
     @contextmanager
     def upload(self) -> Iterator[None]:
         with self._cond:

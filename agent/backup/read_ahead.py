@@ -94,6 +94,11 @@ class ReadAhead:
             raise ValueError(f"{path}: expected, but {got.path} was planned next")
         return got
 
+    def backlog(self) -> tuple[int, int]:
+        """``(batches being read, paths planned but not yet given to a reader)``: what the
+        memory bound above counts."""
+        return len(self._reading), len(self._planned)
+
     def _submit(self) -> None:
         while self._planned and len(self._reading) < self._ahead:
             count = min(self._batch, len(self._planned))

@@ -83,7 +83,9 @@ def _feed(stdin: IO[str], job: dict, expected: Iterable[list]) -> None:
         pass  # the sandbox exited early; its exit status and stderr tell why
 
 
-def _sandbox(job: dict, expected: Iterable[list], isolated: bool, timeout: float) -> dict:
+def run_sandbox(job: dict, expected: Iterable[list], isolated: bool, timeout: float) -> dict:
+    """Run one drill job in the sandbox (``drill.sandbox``), feeding it ``expected`` on stdin
+    line by line, and return what it reported; killed after ``timeout`` seconds."""
     proc = subprocess.Popen(sandbox.inside_command(isolated), stdin=subprocess.PIPE,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             env=sandbox.child_env())
@@ -170,7 +172,7 @@ def _drill(client: VaultClient, keyring: KeyRing, report: DrillReport, work: Pat
         expected = (["/" + e.path, e.size, e.content_hash.hex()]
                     for e in manifest.entries() if e.type is EntryType.FILE)
         bound = timeout + SANDBOX_GRACE_S + opened.header.bytes / SANDBOX_BYTES_PER_S
-        result = _sandbox(job, expected, isolated, bound)
+        result = run_sandbox(job, expected, isolated, bound)
     _collect(report, result)
 
 

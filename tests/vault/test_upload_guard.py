@@ -51,7 +51,7 @@ def test_prune_waits_for_uploads_and_excludes_new_ones():
     t1 = _spawn(first_upload)
     assert upload_in.wait(10)
     t2 = _spawn(prune)
-    while not guard._prunes_waiting:  # the prune is queued behind upload 1
+    while not guard.prunes_waiting:  # the prune is queued behind upload 1
         time.sleep(0.001)
     t3 = _spawn(late_upload)
     time.sleep(0.05)  # upload 2 must not slip in ahead of the waiting prune

@@ -64,12 +64,12 @@ def test_taking_out_of_plan_order_is_refused(reader, files):
 
 def test_at_most_ahead_batches_are_read_before_they_are_taken(reader, files):
     reader.plan(files)
-    assert len(reader._reading) == 2 and len(reader._planned) == 100 - 2 * 8
+    assert reader.backlog() == (2, 100 - 2 * 8)
     for path in files[:8]:  # the first batch
         reader.take(path)
-    assert len(reader._reading) == 2 and len(reader._planned) == 100 - 3 * 8
+    assert reader.backlog() == (2, 100 - 3 * 8)
     reader.close()
-    assert not reader._planned and not reader._reading
+    assert reader.backlog() == (0, 0)
 
 
 def test_a_run_packs_read_ahead_files_and_skips_the_ones_gone(tmp_path, backup_run):

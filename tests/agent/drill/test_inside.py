@@ -8,7 +8,7 @@ import subprocess
 import blake3
 
 from bulwark.agent.drill import sandbox
-from bulwark.agent.drill.runner import _sandbox
+from bulwark.agent.drill.runner import run_sandbox
 
 
 def _expected(root, names):
@@ -33,7 +33,7 @@ def test_expected_files_stream_line_by_line_and_problems_are_named(tmp_path):
             consumed.append(line)
             yield line
 
-    result = _sandbox(job, lazily(), isolated=False, timeout=60)
+    result = run_sandbox(job, lazily(), isolated=False, timeout=60)
     assert len(consumed) == len(expected)
     assert result["verify"]["files_expected"] == 301
     assert result["verify"]["files_checked"] == 299

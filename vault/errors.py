@@ -25,6 +25,8 @@
      │                                                   still locked (defence in depth)
      ├── LimitExceeded              RESOURCE_EXHAUSTED   a caller over a limit of vault.limits
      │                                                   (calls at once, commits per hour)
+     ├── NotConfigured              FAILED_PRECONDITION  this vault is not set up for the call
+     │                                                   (Fleet without [enroll] in vault.toml)
      ├── Unauthenticated            UNAUTHENTICATED      no usable client identity (rpc.identity)
      └── PermissionDenied           PERMISSION_DENIED    the caller's role or identity may not
                                                          call this (vault.rpc.authz, node
@@ -106,6 +108,11 @@ class StorageError(VaultError):
 class LimitExceeded(VaultError):
     """A caller is over one of the vault's limits (vault.limits); the message names the limit,
     its value and the vault.toml key that sets it. Retry later; nothing was done."""
+
+
+class NotConfigured(VaultError):
+    """The request is well formed but this vault is not set up to serve it (Fleet calls on a
+    vault without ``[enroll]``); the message names the missing vault.toml table."""
 
 
 class Unauthenticated(VaultError):

@@ -192,3 +192,20 @@ def test_an_expired_certificate_says_expired_and_when(fleet, tmp_path):
     result = site.ctl("snapshots", config=config)
     assert result.code == 2
     assert f"{old.cert}: this certificate expired at {past:%Y-%m-%dT%H:%M}" in result.err
+
+
+def test_fleet_calls_on_a_vault_without_enroll_are_failed_precondition(site):
+    """Not a malformed request: the vault is not set up for it (vault.toml has no [enroll])."""
+    from bulwark.protos.bulwark.v1 import enroll_pb2_grpc
+    from tests.e2e.conftest import tls_channel
+
+    with tls_channel(site.dir, f"127.0.0.1:{site.port}") as channel:
+        stub = enroll_pb2_grpc.FleetStub(channel)
+        for call, request in ((stub.ListTokens, enroll_pb2.ListTokensRequest()),
+                              (stub.Renew, enroll_pb2.RenewRequest(csr_der=b"x"))):
+            with pytest.raises(grpc.RpcError) as err:
+                call(request, timeout=10)
+            assert err.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+            assert "has no [enroll] table" in err.value.details()
+    for result in (site.ctl("pki", "token", "--name", "n1"), site.agent("renew")):
+        assert result.code == 1 and "has no [enroll] table" in result.err, result.err

@@ -17,7 +17,7 @@ import secrets
 from cryptography import x509
 
 from bulwark.protos.bulwark.v1 import enroll_pb2, enroll_pb2_grpc
-from bulwark.vault.errors import InvalidRequest, PermissionDenied, VaultError
+from bulwark.vault.errors import InvalidRequest, NotConfigured, PermissionDenied, VaultError
 from bulwark.vault.registry import Registry
 from bulwark.vault.rpc.identity import caller_of, peer_certificate
 from bulwark.vault.rpc.status import edge
@@ -95,7 +95,7 @@ class FleetService(enroll_pb2_grpc.FleetServicer):
 
     def _need(self) -> tuple[TokenStore, CertSigner]:
         if self.tokens is None or self.signer is None:
-            raise InvalidRequest("this vault signs no certificates: its vault.toml has no "
+            raise NotConfigured("this vault signs no certificates: its vault.toml has no "
                                  "[enroll] table (docs/operations.md \"Enrollment\")")
         return self.tokens, self.signer
 

@@ -5,6 +5,7 @@ applies it to every servicer method.
     IntegrityError  -> DATA_LOSS            MissingChunks  -> FAILED_PRECONDITION
     StorageError    -> RESOURCE_EXHAUSTED (disk full), else INTERNAL
     LimitExceeded   -> RESOURCE_EXHAUSTED   (a caller over a limit of vault.limits)
+    NotConfigured   -> FAILED_PRECONDITION  (the vault is not set up for the call)
     PermissionDenied -> PERMISSION_DENIED   Unauthenticated -> UNAUTHENTICATED
     RetentionRefused -> FAILED_PRECONDITION (RoleRefused too: a WORM rule naming a role)
 
@@ -31,6 +32,7 @@ from bulwark.vault.errors import (
     InvalidRequest,
     LimitExceeded,
     MissingChunks,
+    NotConfigured,
     NotFound,
     PermissionDenied,
     RetentionRefused,
@@ -51,6 +53,7 @@ _STATUS: list[tuple[type[VaultError], grpc.StatusCode]] = [
     (Unauthenticated, grpc.StatusCode.UNAUTHENTICATED),
     (RetentionRefused, grpc.StatusCode.FAILED_PRECONDITION),
     (LimitExceeded, grpc.StatusCode.RESOURCE_EXHAUSTED),
+    (NotConfigured, grpc.StatusCode.FAILED_PRECONDITION),
 ]
 
 

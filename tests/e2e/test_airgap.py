@@ -93,6 +93,12 @@ def test_copy_restore_drill_then_the_ransomware_day(site, airgap, tmp_path):
     assert airgap.ctl("verify", first).code == 0
     drill = airgap.ctl("drill", first, "--json", config=airgap.role_toml("drill"))
     assert drill.code == 0, drill.err
+    ag_officer = airgap.role_toml("officer")
+    assert airgap.ctl("hold", "set", second, "--reason", "case 7", config=ag_officer).code == 0
+    assert airgap.ctl("retention", "extend", first, "--days", "400").code == 0
+    locked = airgap.ctl("delete", first, "--bypass-governance", config=ag_officer)
+    assert locked.code == 1 and "compliance" in locked.err  # its own policy decides
+    assert airgap.ctl("prune", "--dry-run", "--json").code == 0
 
     # The ransomware day on the primary: delete, shorten, prune, corrupt, then wipe it all.
     officer = site.role_toml("officer")

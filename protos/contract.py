@@ -88,6 +88,26 @@ def chunk_ids_digest(chunk_ids: Iterable[bytes]) -> bytes:
     return h.digest()
 
 
+# FORMAT.md "Audit log": each entry's record is the canonical JSON (keys sorted, ``,``/``:``
+# separators, UTF-8, no trailing newline) of exactly these fields; the chain starts from
+# AUDIT_GENESIS and an entry's hash is BLAKE3-256(prev_hash || record). The vault writes it;
+# ``vaultctl audit verify`` recomputes every hash itself with these same rules.
+AUDIT_RECORD_FIELDS: Final = (
+    "action", "actor", "detail", "outcome", "role", "seq", "target", "time_ns", "wall_ns",
+)
+AUDIT_GENESIS: Final = bytes(32)
+
+
+def audit_record(fields: dict) -> bytes:
+    """An audit entry's record bytes: the canonical JSON of ``fields``."""
+    return json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def audit_chain_hash(prev_hash: bytes, record: bytes) -> bytes:
+    """An audit entry's hash: BLAKE3-256(prev_hash || record)."""
+    return blake3.blake3(prev_hash + record).digest()
+
+
 # FORMAT.md "Store marker": the file `vaultctl init` (or `vaultd --init-store`) writes at the
 # root of a filesystem store. vaultd serves only a folder that holds it, and refuses a
 # marker whose version is newer than the one it reads.

@@ -36,17 +36,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import blake3
-
+from bulwark.protos.contract import AUDIT_GENESIS, AUDIT_RECORD_FIELDS, audit_chain_hash
+from bulwark.protos.contract import audit_record as canonical
 from bulwark.vault.clock import Clock
 from bulwark.vault.errors import StorageError
 from bulwark.vault.reserve import DEFAULT_SIZE as RESERVE_BYTES
 from bulwark.vault.reserve import SpaceReserve
 
-HASH_SIZE = 32
-GENESIS = bytes(HASH_SIZE)
+HASH_SIZE = len(AUDIT_GENESIS)
+GENESIS = AUDIT_GENESIS
 OUTCOMES = ("allowed", "refused", "error")
-FIELDS = ("action", "actor", "detail", "outcome", "role", "seq", "target", "time_ns", "wall_ns")
+FIELDS = AUDIT_RECORD_FIELDS
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS audit (
@@ -84,13 +84,7 @@ def _blob(value) -> bytes:
     return repr(value).encode()
 
 
-def canonical(fields: dict[str, Any]) -> bytes:
-    """Canonical JSON: sorted keys, ``,``/``:`` separators, UTF-8, no trailing newline."""
-    return json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
-
-
-def chain_hash(prev_hash: bytes, record: bytes) -> bytes:
-    return blake3.blake3(prev_hash + record).digest()
+chain_hash = audit_chain_hash  # BLAKE3-256(prev_hash || record), protos.contract
 
 
 @dataclass(frozen=True)

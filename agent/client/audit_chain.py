@@ -11,10 +11,11 @@ import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-import blake3
+from bulwark.protos.contract import AUDIT_GENESIS as GENESIS
+from bulwark.protos.contract import AUDIT_RECORD_FIELDS, audit_chain_hash
+from bulwark.protos.contract import audit_record as canonical
 
-GENESIS = bytes(32)
-FIELDS = {"action", "actor", "detail", "outcome", "role", "seq", "target", "time_ns", "wall_ns"}
+FIELDS = set(AUDIT_RECORD_FIELDS)
 
 
 @dataclass(frozen=True)
@@ -23,10 +24,6 @@ class ChainResult:
     head_hash: str  # hex hash of the last entry checked ("" if none)
     broken_seq: int | None
     reason: str
-
-
-def canonical(fields: dict) -> bytes:
-    return json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
 
 def check(entries: Iterable) -> ChainResult:
@@ -50,7 +47,7 @@ def _broken(e, prev) -> str:
     expected_prev = GENESIS if prev is None else prev.hash
     if e.prev_hash != expected_prev:
         return "prev_hash is not the hash of the previous entry"
-    if blake3.blake3(e.prev_hash + e.record).digest() != e.hash:
+    if audit_chain_hash(e.prev_hash, e.record) != e.hash:
         return "hash is not BLAKE3(prev_hash || record): the record was altered"
     try:
         fields = json.loads(e.record)

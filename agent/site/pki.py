@@ -216,10 +216,25 @@ def vault_hosts(cert_path: Path) -> list[str]:
     return [str(n.value) for n in san]
 
 
+#: Listen addresses that are no address a client can connect to: never a certificate name.
+WILDCARD_HOSTS = ("0.0.0.0", "::", "[::]", "*")
+
+
+def check_host(host: str) -> str:
+    """A name or address clients can use (``--host``): ConfigError for a wildcard, an empty
+    name, or characters no host name or address has."""
+    if not host or any(c in host for c in " /,[]") or host in WILDCARD_HOSTS:
+        raise ConfigError(f"--host {host!r}: give a DNS name or an IP address clients use")
+    return host
+
+
 def reissue_vault(pki_dir: Path, hosts: tuple[str, ...], days: int = LEAF_DAYS) -> Issued:
     """Replace ``vault.crt``/``vault.key`` with a new key and certificate for ``hosts``
     (run where the CA key is: the vault host). The new files are written aside and renamed
-    over the old ones, key first; a running vaultd serves them from its next handshake."""
+    over the old ones, key first; a running vaultd serves them from its next handshake.
+    A wildcard or malformed host is refused before anything is written."""
+    for host in hosts:
+        check_host(host)
     for stem in ("vault.next",):
         for ext in (".crt", ".key"):
             (pki_dir / f"{stem}{ext}").unlink(missing_ok=True)

@@ -1,6 +1,8 @@
-"""The node daemon renews its certificate before it expires and keeps backing up across the
-rollover: a real vaultd with ``[enroll]``, real mTLS, a certificate that lives seconds, and
-the daemon's renewal rule on injected time (tests/lib/clock.FakeClock).
+"""Certificates renew without an outage: the node daemon renews its own before it expires and
+keeps backing up across the rollover (a real vaultd with ``[enroll]``, real mTLS, a
+certificate that lives seconds, the daemon's renewal rule on injected time:
+tests/lib/clock.FakeClock), and ``vaultctl pki renew-vault`` re-issues the vault's on an
+existing site, which the running vaultd serves from the next handshake.
 """
 
 from __future__ import annotations
@@ -8,6 +10,8 @@ from __future__ import annotations
 import datetime as dt
 import json
 import shutil
+import socket
+import ssl
 import subprocess
 import threading
 import time
@@ -136,3 +140,33 @@ renew_every = 1
     assert refused.code == 2
     assert f"this certificate expired at {start + dt.timedelta(seconds=LIFE_S):%Y-%m-%dT%H:%M}" \
         in refused.err
+
+
+def presented_serial(site: Site) -> int:
+    """The serial of the certificate the running vaultd presents in a new handshake."""
+    ctx = ssl.create_default_context(cafile=site.dir / "pki" / "ca.crt")
+    ctx.load_cert_chain(site.dir / "pki" / "operator-operator.crt",
+                        site.dir / "pki" / "operator-operator.key")
+    with socket.create_connection(("127.0.0.1", site.port), timeout=10) as raw, \
+            ctx.wrap_socket(raw, server_hostname="localhost") as tls:
+        return x509.load_der_x509_certificate(tls.getpeercert(binary_form=True)).serial_number
+
+
+def test_renew_vault_on_an_existing_site_keeps_its_names_adds_new_ones_and_serves_at_once(site):
+    old = pki.serial_of(site.dir / "pki" / "vault.crt")
+    assert presented_serial(site) == old
+    renewed = site.ctl("pki", "renew-vault", site.dir, "--host", "vault.example", "--host",
+                       "10.0.0.5", "--json")
+    assert renewed.code == 0, renewed.err
+    hosts = ["localhost", "127.0.0.1", "vault.example", "10.0.0.5"]
+    assert renewed.json()["hosts"] == hosts
+    assert pki.vault_hosts(site.dir / "pki" / "vault.crt") == hosts
+    new = pki.serial_of(site.dir / "pki" / "vault.crt")
+    assert new != old and not list((site.dir / "pki").glob("vault.next.*"))
+    wait_for("vaultd to present the new certificate", lambda: presented_serial(site) == new)
+    assert site.ctl("snapshots").code == 0  # clients trust it: same CA, same names
+    missing = site.ctl("pki", "renew-vault", site.dir / "nowhere", "--json")
+    assert missing.code == 2 and "nowhere/pki/vault.crt" in missing.err
+    wildcard = site.ctl("pki", "renew-vault", site.dir, "--host", "0.0.0.0")
+    assert wildcard.code == 2 and "--host '0.0.0.0': give a DNS name" in wildcard.err
+    assert pki.serial_of(site.dir / "pki" / "vault.crt") == new  # nothing was written

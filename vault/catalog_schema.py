@@ -101,6 +101,16 @@ MIGRATIONS: list[tuple[str, str]] = [
 ALTER TABLE snapshots ADD COLUMN suspicious INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE snapshots ADD COLUMN mark TEXT NOT NULL DEFAULT ''
 """),
+    # issue 15: which caller first put each blob, for the per-node quotas (vault.quota);
+    # a chunk's row goes with it (ON DELETE CASCADE when prune deletes the chunk)
+    ("chunk-uploads", """
+CREATE TABLE chunk_uploads (
+    chunk_id BLOB PRIMARY KEY REFERENCES chunks (id) ON DELETE CASCADE,
+    node TEXT NOT NULL,
+    size INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX chunk_uploads_by_node ON chunk_uploads (node)
+"""),
 ]
 
 

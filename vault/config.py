@@ -55,6 +55,9 @@
     calls_per_caller = 8             # calls one certificate holds at once
     idle_stream_seconds = 120        # a stream moving no message this long is cancelled
     snapshots_per_hour = 120         # commits per node in any hour; 0: no limit
+    node_stored_bytes = 0            # blob bytes one node put first and the vault holds
+    node_uncommitted_bytes = 0       # of them, referenced by no snapshot yet (vault.quota);
+                                     # 0: no quota
 
     [signals]                        # ransomware marks (vault.signals documents the keys)
     threshold = 0.025                # a scoring measure at or above this share: suspicious

@@ -15,6 +15,10 @@ limit, its value and the ``[limits]`` key of vault.toml that sets it.
 * **Snapshots per hour**: a node commits at most ``snapshots_per_hour`` snapshots in any
   sliding hour (a stolen certificate once committed 209 per second). Counted in memory: a
   restart forgets the window, which gives an attacker one more hour's worth, not more.
+* **Quotas** (``vault.quota`` enforces them at PutChunks): the blob bytes one caller may
+  have brought into the vault (``node_stored_bytes``) and, of them, the bytes no snapshot
+  references yet (``node_uncommitted_bytes``: one node once stored 2.28 GB of never-committed
+  garbage in 20 s). 0 turns a quota off.
 """
 
 from __future__ import annotations
@@ -41,6 +45,8 @@ class Limits:
     calls_per_caller: int = 8
     idle_stream_seconds: int = 120
     snapshots_per_hour: int = 120  # per node; 0: no limit
+    node_stored_bytes: int = 0  # blob bytes one caller first put, still held; 0: no quota
+    node_uncommitted_bytes: int = 0  # of them, referenced by no snapshot yet; 0: no quota
 
 
 class CallLimiter:
@@ -131,6 +137,8 @@ RANGES = {
     "calls_per_caller": (1, 1024),
     "idle_stream_seconds": (1, 86_400),
     "snapshots_per_hour": (0, 1_000_000),
+    "node_stored_bytes": (0, 1 << 60),
+    "node_uncommitted_bytes": (0, 1 << 60),
 }
 
 

@@ -24,6 +24,8 @@ from bulwark.agent.site.identity import ENROLL_FILE, init_pki, issue_identity
 from bulwark.protos.contract import STORE_MARKER_NAME, store_marker
 
 DEFAULT_PORT = 7443
+DEFAULT_MAXIMUM_DAYS = 3650  # [retention] maximum_days written into a new vault.toml
+DEFAULT_UNCOMMITTED_BYTES = 1 << 40  # [limits] node_uncommitted_bytes (1 TiB)
 #: Listen addresses that are no address a client can connect to.
 WILDCARDS = ("0.0.0.0", "::", "[::]", "*")
 
@@ -68,6 +70,11 @@ def init_site(directory: Path, port: int = DEFAULT_PORT, node: str | None = None
         "tls": {"ca": "pki/ca.crt", "cert": "pki/vault.crt", "key": "pki/vault.key",
                 "revoked": []},
         "keys": {"enroll_file": ENROLL_FILE},
+        # A node may ask for longer retention, never for more than this: in compliance
+        # mode nobody could delete a snapshot a stolen node locked for 36,500 days.
+        "retention": {"maximum_days": DEFAULT_MAXIMUM_DAYS},
+        # What one node may bring in that no snapshot references yet (README, "Limits").
+        "limits": {"node_uncommitted_bytes": DEFAULT_UNCOMMITTED_BYTES},
     }
     if enroll_port is not None:
         doc["enroll"] = {"listen": f"{listen_host}:{enroll_port}", "ca_key": "pki/ca.key",

@@ -13,8 +13,7 @@ Tables (schema version 2; docs/vault-records.md, docs/worm.md)::
     chunk_leases(chunk_id PK, lease_until_ns) WITHOUT ROWID   chunks reported present (or put)
                                                               to an agent: prune keeps them
     damaged_chunks(chunk_id PK, problem, found_ns)            what the last scrub found
-    chunk_uploads(chunk_id PK, node, size) WITHOUT ROWID     who first put each blob (the
-                                                              per-node quotas, vault.quota)
+    snapshot_tags(snapshot_id, tag, added_ns, added_by)       tags added in the vault (vault.tags)
 
 Invariants: a ``chunks`` row is written only after its blob is durable in the store, so a
 row always has a blob. A snapshot and all its ``snapshot_chunks`` rows are committed in one
@@ -65,6 +64,12 @@ class SnapshotRecord:
     chunk_count: int
     retention: Retention = Retention(GOVERNANCE, 0)  # noqa: RUF009 - frozen, immutable
     mark: Mark = Mark()  # noqa: RUF009 - ransomware signals (vault.signals), frozen
+    added_tags: tuple[str, ...] = ()  # added in the vault, not signed (vault.tags attaches)
+
+    @property
+    def all_tags(self) -> frozenset[str]:
+        """The signed tags and the added ones: what tag filters match."""
+        return frozenset(self.tags) | frozenset(self.added_tags)
 
 
 def snapshot_id(header: bytes, signature: bytes, time_ns: int) -> str:
@@ -164,25 +169,17 @@ class Catalog:
     # -- chunks ---------------------------------------------------------------------------
 
     def record_chunks(
-        self, chunks: Iterable[tuple[bytes, int, bytes]], lease_until_ns: int = 0,
-        uploader: str = "",
+        self, chunks: Iterable[tuple[bytes, int, bytes]], lease_until_ns: int = 0
     ) -> None:
         """Record ``(id, size, digest)`` rows in one transaction; existing rows are kept.
 
         Call only after the blobs are durable in the store. With ``lease_until_ns`` every id
-        is also leased until then (prune keeps it until the uploader's commit). With
-        ``uploader`` (a caller's name), each id new to the catalog is charged to it in
-        ``chunk_uploads`` in the same transaction (vault.quota).
+        is also leased until then (prune keeps it until the uploader's commit).
         """
         stored_ns = self._clock.now_ns()
         rows = [(cid, size, digest, stored_ns) for cid, size, digest in chunks]
         with self._transaction() as db:
-            for cid, size, digest, ns in rows:
-                new = db.execute("INSERT OR IGNORE INTO chunks VALUES (?, ?, ?, ?)",
-                                 (cid, size, digest, ns)).rowcount
-                if new and uploader:
-                    db.execute("INSERT OR IGNORE INTO chunk_uploads VALUES (?, ?, ?)",
-                               (cid, uploader, size))
+            db.executemany("INSERT OR IGNORE INTO chunks VALUES (?, ?, ?, ?)", rows)
             if lease_until_ns:
                 _lease(db, [r[0] for r in rows], lease_until_ns)
 

@@ -101,15 +101,17 @@ MIGRATIONS: list[tuple[str, str]] = [
 ALTER TABLE snapshots ADD COLUMN suspicious INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE snapshots ADD COLUMN mark TEXT NOT NULL DEFAULT ''
 """),
-    # issue 15: which caller first put each blob, for the per-node quotas (vault.quota);
-    # a chunk's row goes with it (ON DELETE CASCADE when prune deletes the chunk)
-    ("chunk-uploads", """
-CREATE TABLE chunk_uploads (
-    chunk_id BLOB PRIMARY KEY REFERENCES chunks (id) ON DELETE CASCADE,
-    node TEXT NOT NULL,
-    size INTEGER NOT NULL
+    # issue 19: tags added in the vault (vault.tags), beside the ones the node signed; a
+    # snapshot's rows go with it (ON DELETE CASCADE: the catalog enables foreign keys)
+    ("snapshot-tags", """
+CREATE TABLE snapshot_tags (
+    snapshot_id TEXT NOT NULL REFERENCES snapshots (id) ON DELETE CASCADE,
+    tag TEXT NOT NULL,
+    added_ns INTEGER NOT NULL,
+    added_by TEXT NOT NULL,
+    PRIMARY KEY (snapshot_id, tag)
 ) WITHOUT ROWID;
-CREATE INDEX chunk_uploads_by_node ON chunk_uploads (node)
+CREATE INDEX snapshot_tags_by_tag ON snapshot_tags (tag)
 """),
 ]
 

@@ -132,7 +132,7 @@ def apply_policy(records: Iterable[SnapshotRecord], policy: ForgetPolicy) -> lis
                 left[name] -= 1
         if cutoff is not None and t > cutoff:
             d.reasons.append("within")
-        if any(set(ts) <= set(d.record.tags) for ts in policy.tag_sets):
+        if any(set(ts) <= d.record.all_tags for ts in policy.tag_sets):  # signed or added
             d.reasons.append("tag")
     return decisions
 

@@ -3,7 +3,8 @@
 Below the gRPC edge (``vault.rpc.snapshots_service`` decodes the request and the headers).
 The filter is restic's (``restic snapshots --host --tag --path``): a snapshot matches if it
 is of the node (when one is given), of one of the hosts, carries every tag of at least one
-tag set, and has every one of the paths among its own. The listing is read from the catalog
+tag set (signed by the node or added in the vault, ``vault.tags``), and has every one of the
+paths among its own. The listing is read from the catalog
 ``PAGE`` rows at a time, so neither the vault's memory nor one message grows with the number
 of snapshots (issue 20: the unary listing failed near 35k snapshots at the 16 MiB cap).
 """
@@ -15,6 +16,7 @@ from dataclasses import dataclass
 
 from bulwark.vault.catalog import Catalog, SnapshotRecord
 from bulwark.vault.errors import InvalidRequest
+from bulwark.vault.tags import tags_of
 
 #: Catalog rows read per page (one short lock hold each).
 PAGE = 500
@@ -51,7 +53,7 @@ class SnapshotQuery:
         given (it decodes the signed header)."""
         if self.node and record.node != self.node:
             return False
-        if self.tag_sets and not any(set(ts) <= set(record.tags) for ts in self.tag_sets):
+        if self.tag_sets and not any(set(ts) <= record.all_tags for ts in self.tag_sets):
             return False
         if self.paths and not set(self.paths) <= {p.rstrip("/") or "/" for p in record.paths}:
             return False
@@ -74,6 +76,7 @@ def query_snapshots(
     sent = 0
     while True:
         page = catalog.snapshot_page(query.node or None, query.newest_first, after, PAGE)
+        page = tags_of(catalog).attach(page)  # tag filters match signed and added tags
         for record in page:
             if query.matches(record, host):
                 yield record

@@ -1,5 +1,6 @@
 """Storage statistics from the catalog, without keys: what the vault, a node or one snapshot
-holds, and what deleting them would free (``bulwark.v1.Stats``, ``vaultctl stats``).
+holds, and what deleting them would free (``bulwark.v1.Stats``, ``vaultctl stats``); and the
+stored size of given chunks (``ls --long``).
 
 For a scope (the vault, a node's snapshots, one snapshot): ``logical_bytes`` sums the
 snapshots' file bytes; ``chunks``/``stored_bytes`` count each distinct referenced chunk once,
@@ -17,9 +18,11 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from bulwark.vault.catalog import BATCH
 from bulwark.vault.errors import NotFound
 
 
@@ -68,6 +71,20 @@ class CatalogStats:
         db.execute("DELETE FROM scope")
         db.execute(f"INSERT INTO scope {select}", args)
         return Usage(scope, *db.execute(_USAGE).fetchone())
+
+    def chunk_sizes(self, chunk_ids: Sequence[bytes]) -> list[int]:
+        """The blob size of each of ``chunk_ids``, in order; 0 for a chunk not held. One
+        indexed lookup per distinct id, in batches of ``BATCH``."""
+        sizes: dict[bytes, int] = {}
+        distinct = list(dict.fromkeys(chunk_ids))
+        with self._lock:
+            for i in range(0, len(distinct), BATCH):
+                batch = distinct[i:i + BATCH]
+                rows = self._db.execute(
+                    f"SELECT id, size FROM chunks WHERE id IN ({','.join('?' * len(batch))})",
+                    batch)
+                sizes.update((bytes(cid), size) for cid, size in rows)
+        return [sizes.get(bytes(c), 0) for c in chunk_ids]
 
     def usage(self, snapshot_id: str = "", node: str = "") -> tuple[Usage | None,
                                                                      list[Usage], Usage | None]:

@@ -1,4 +1,9 @@
-"""``vaultctl ls SNAPSHOT [PATH] [--recursive] [--long] [--json]``: what a snapshot holds."""
+"""``vaultctl ls SNAPSHOT [PATH] [--recursive] [--long] [--json]``: what a snapshot holds.
+
+With ``--long`` each file also shows its stored bytes (blob sizes as the vault keeps them,
+``Stats.GetChunkSizes``; a packed small file its slice of the pack: ``listing.stored_share``),
+asked for ``IDS_PER_MESSAGE`` chunk ids at a time as the manifest streams.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +12,16 @@ import argparse
 from bulwark.agent.cli.common import Context
 from bulwark.agent.cli.listing_out import iso, opened_manifest, write_json_list
 from bulwark.agent.cli.selection import SNAPSHOT_HELP, add_selection_args
-from bulwark.agent.restore.listing import Listed, list_entries, manifest_path, mode_text, shown
+from bulwark.agent.client.stats import chunk_sizes
+from bulwark.agent.restore.listing import (
+    Listed,
+    list_entries,
+    manifest_path,
+    mode_text,
+    shown,
+    with_stored,
+)
+from bulwark.protos.contract import IDS_PER_MESSAGE
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -22,7 +36,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="absolute as shown, or relative to the snapshot's root (default: /)")
     p.add_argument("--recursive", "-r", action="store_true", help="every entry below PATH")
     p.add_argument("--long", "-l", action="store_true",
-                   help="type, mode, size, mtime and chunk count of each entry")
+                   help="type, mode, size, mtime, chunk count and stored bytes of each entry")
     p.add_argument("--json", action="store_true", help="print a JSON list of entries")
     add_selection_args(p)
     p.set_defaults(run=run, needs_config=True)
@@ -32,13 +46,19 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
     path = manifest_path(args.path)
     with opened_manifest(ctx, args.snapshot, args) as (_snapshot, manifest):
         entries = list_entries(manifest.entries(), path, args.recursive)
-        if args.json:
-            write_json_list(Listed(e).summary(args.long) for e in entries)
-            return 0
-        for e in entries:
-            if args.long:
-                chunks = f"{len(e.chunks):>5}" if e.chunks else f"{'':>5}"
-                print(f"{mode_text(e)} {e.size:>14,} {iso(e.mtime_ns)} {chunks}  {shown(e.path)}")
+        if not args.long:
+            if args.json:
+                write_json_list(Listed(e).summary() for e in entries)
             else:
-                print(shown(e.path))
+                for e in entries:
+                    print(shown(e.path))
+            return 0
+        sized = with_stored(entries, lambda ids: chunk_sizes(ctx.client, ids), IDS_PER_MESSAGE)
+        if args.json:
+            write_json_list(Listed(e, stored).summary(True) for e, stored in sized)
+            return 0
+        for e, stored in sized:
+            chunks = f"{len(e.chunks):>5}" if e.chunks else f"{'':>5}"
+            print(f"{mode_text(e)} {e.size:>14,} {stored:>14,} {iso(e.mtime_ns)} {chunks}  "
+                  f"{shown(e.path)}")
     return 0

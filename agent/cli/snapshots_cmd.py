@@ -45,12 +45,19 @@ def _retention(s) -> str:
 
 def _json(s: SnapshotInfo) -> dict[str, object]:
     return {"id": s.id, "time": _iso(s.time_ns), "node": s.node, "tags": list(s.tags),
+            "added_tags": list(s.added_tags),
             "paths": list(s.paths), "files": s.files, "bytes": s.bytes,
             "retention": {"mode": s.retention_mode, "retain_until": _iso(s.retain_until_ns),
                           "legal_hold": s.legal_hold},
             "mark": {"suspicious": s.suspicious, "score": s.mark_score_ppm / 1e6,
                      "reasons": list(s.mark_reasons), "set_by": s.mark_set_by,
                      "note": s.mark_note}}
+
+
+def _tags(s: SnapshotInfo) -> str:
+    """``  [nightly, +reviewed]``: signed tags, then added ones marked ``+``."""
+    names = [*s.tags, *(f"+{t}" for t in s.added_tags)]
+    return f"  [{', '.join(names)}]" if names else ""
 
 
 def _group_keys(text: str) -> tuple[str, ...]:
@@ -75,7 +82,7 @@ def _print_table(snapshots, indent: str = "") -> int:
     for s in snapshots:
         print(f"{indent}{s.id[:12]:<12} {_iso(s.time_ns):<25} {s.node[:16]:<16} {s.files:>7} "
               f"{s.bytes / 1e6:>9,.1f} MB  {_retention(s):<33} {' '.join(s.paths)}"
-              + (f"  [{', '.join(s.tags)}]" if s.tags else ""))
+              + _tags(s))
         if s.suspicious:
             why = "; ".join(s.mark_reasons) or s.mark_note
             print(f"{indent}  SUSPICIOUS{' (by ' + s.mark_set_by + ')' if s.mark_set_by else ''}"

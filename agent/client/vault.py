@@ -53,6 +53,12 @@ class SnapshotInfo:
     mark_score_ppm: int = 0
     mark_set_by: str = ""  # "" the vault's policy at commit; else the officer
     mark_note: str = ""
+    added_tags: tuple[str, ...] = ()  # added in the vault (vaultctl tag); ``tags`` are signed
+
+    @property
+    def all_tags(self) -> tuple[str, ...]:
+        """Signed tags, then the added ones: what tag filters match."""
+        return self.tags + tuple(t for t in self.added_tags if t not in self.tags)
 
 
 @dataclass(frozen=True)
@@ -82,6 +88,7 @@ def _snapshot_info(message: vault_pb2.Snapshot) -> SnapshotInfo:
         mark_score_ppm=message.mark.score_ppm,
         mark_set_by=message.mark.set_by,
         mark_note=message.mark.note,
+        added_tags=tuple(message.added_tags),
     )
 
 

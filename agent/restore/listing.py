@@ -15,7 +15,7 @@ from __future__ import annotations
 import fnmatch
 import re
 import stat
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 from bulwark.agent.errors import SnapshotNotFound, UnsafePathError, UsageError
@@ -61,6 +61,7 @@ class Listed:
     """One line of ``ls``/``find`` output."""
 
     entry: Entry
+    stored: int | None = None  # stored (blob) bytes, ``ls --long`` (:func:`stored_share`)
 
     def summary(self, long: bool = False) -> dict[str, object]:
         e = self.entry
@@ -73,6 +74,8 @@ class Listed:
                 "utf-8", "backslashreplace")
         if long:
             out["chunks"] = len(e.chunks)
+            if self.stored is not None:
+                out["stored"] = self.stored
             out["packed"] = bool(e.chunks) and (e.offset > 0 or e.size < e.chunks[0].size)
         return out
 
@@ -96,6 +99,40 @@ def list_entries(entries: Iterable[Entry], path: str, recursive: bool) -> Iterat
             yield e
     if not found:
         raise SnapshotNotFound(f"path {shown(path)!r} is not in this snapshot")
+
+
+def stored_share(entry: Entry, blob_sizes: dict[bytes, int]) -> int:
+    """The stored (blob) bytes of ``entry``'s content: each distinct chunk once, at its blob
+    size times the share of its plaintext the file uses. A file's own chunks count whole; a
+    small file packed with others (FORMAT.md "Packs") counts its slice of the pack's blob,
+    so the shares of a pack's files add up to about the pack's blob."""
+    used: dict[bytes, int] = {}
+    start, end, position = entry.offset, entry.offset + entry.size, 0
+    for ref in entry.chunks:
+        overlap = max(0, min(end, position + ref.size) - max(start, position))
+        used[ref.id] = min(ref.size, used.get(ref.id, 0) + overlap)
+        position += ref.size
+    sizes = {ref.id: ref.size for ref in entry.chunks}
+    return sum(blob_sizes.get(cid, 0) * n // sizes[cid] for cid, n in used.items()
+               if sizes[cid])
+
+
+def with_stored(entries: Iterable[Entry], lookup: Callable[[list[bytes]], dict[bytes, int]],
+                batch_ids: int) -> Iterator[tuple[Entry, int]]:
+    """``(entry, stored_share)`` for every entry, in order. Entries are held back until about
+    ``batch_ids`` distinct chunk ids are pending, then ``lookup`` (the vault's sizes) is asked
+    for all of them at once: memory is bounded by ``batch_ids``, not by the file count."""
+    pending: list[Entry] = []
+    ids: dict[bytes, None] = {}
+    for e in entries:
+        pending.append(e)
+        ids.update(dict.fromkeys(r.id for r in e.chunks))
+        if len(ids) >= batch_ids:
+            sizes = lookup(list(ids))
+            yield from ((p, stored_share(p, sizes)) for p in pending)
+            pending, ids = [], {}
+    sizes = lookup(list(ids)) if ids else {}
+    yield from ((p, stored_share(p, sizes)) for p in pending)
 
 
 _BRACKET = re.compile(r"\[!?\]?[^\]]*\]")

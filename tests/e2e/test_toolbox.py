@@ -62,6 +62,15 @@ def test_ls_lists_children_or_everything(toolbox):
     assert by_path[str(data / "sub" / "b.txt")]["size"] == 3
     assert by_path[str(data / "big.bin")]["chunks"] >= 2
     assert by_path[str(data / "sub" / "b.txt")]["packed"] is True
+    # stored bytes from the vault's blob sizes: random data stores at its size plus the
+    # blobs' headers and tags; a 3-byte packed file, its slice of the pack's blob
+    big = by_path[str(data / "big.bin")]
+    assert BIG < big["stored"] < BIG + 64 * big["chunks"]
+    assert 0 < by_path[str(data / "sub" / "b.txt")]["stored"] < 64
+    assert by_path[str(data / "sub")]["stored"] == 0
+    total = sum(e["stored"] for e in deep)
+    stats = site.ctl("stats", first, "--json").json()["snapshot"]
+    assert total <= stats["stored_bytes"]  # the manifest's blobs are not any file's
     # relative to the snapshot's root names the same entries
     relative = site.ctl("ls", first, str(data).lstrip("/"), "--json").json()
     assert relative == top.json()

@@ -1,8 +1,11 @@
-"""The gRPC edge of storage statistics: ``bulwark.v1.Stats`` (``vault.stats`` computes)."""
+"""The gRPC edge of storage statistics and chunk sizes: ``bulwark.v1.Stats`` (``vault.stats``
+computes)."""
 
 from __future__ import annotations
 
 from bulwark.protos.bulwark.v1 import stats_pb2, stats_pb2_grpc
+from bulwark.protos.contract import IDS_PER_MESSAGE
+from bulwark.vault import ingest
 from bulwark.vault.catalog import Catalog
 from bulwark.vault.rpc.status import edge
 from bulwark.vault.stats import CatalogStats, Usage
@@ -32,3 +35,9 @@ class StatsService(stats_pb2_grpc.StatsServicer):
         if snap is not None:
             reply.snapshot.CopyFrom(usage_pb(snap))
         return reply
+
+    @edge
+    def GetChunkSizes(self, request, context) -> stats_pb2.ChunkSizesReply:
+        ids = list(request.chunk_ids)
+        ingest.check_ids(ids, "ChunkSizesRequest.chunk_ids", IDS_PER_MESSAGE)
+        return stats_pb2.ChunkSizesReply(sizes=self.stats.chunk_sizes(ids))

@@ -5,15 +5,13 @@ gRPC statuses through ``vault.rpc.status.edge`` (which audits every refusal). Li
 most ``IDS_PER_MESSAGE`` ids in a FindMissingRequest (``protos/contract.py``); every id and
 digest is 32 bytes; every message at most ``[server] max_message_bytes``; a CommitSnapshot
 stream carries at most the header's ``chunk_count`` distinct ids; a node commits at most
-``[limits] snapshots_per_hour`` snapshots an hour (vault.limits); a PutChunks message stays
-within the caller's ``[limits] node_stored_bytes`` and ``node_uncommitted_bytes`` (vault.quota).
+``[limits] snapshots_per_hour`` snapshots an hour (vault.limits).
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
-from contextlib import nullcontext
 
 from google.protobuf.message import DecodeError
 
@@ -31,12 +29,12 @@ from bulwark.vault.clock import Clock
 from bulwark.vault.errors import IntegrityError, InvalidRequest, NotFound, PermissionDenied
 from bulwark.vault.limits import CommitRate
 from bulwark.vault.quarantine import marked, protect_clean
-from bulwark.vault.quota import Quotas
 from bulwark.vault.retention import RetentionPolicy, retention_at_commit
 from bulwark.vault.rpc.identity import caller_of
 from bulwark.vault.rpc.status import edge, status_for  # noqa: F401 - status_for re-exported
 from bulwark.vault.signals import Mark, SignalPolicy, judge
 from bulwark.vault.store.base import ChunkStore, blob_digest
+from bulwark.vault.tags import tags_of
 from bulwark.vault.upload_guard import UploadGuard
 
 log = logging.getLogger(__name__)
@@ -79,6 +77,7 @@ def snapshot_pb(rec: SnapshotRecord) -> vault_pb2.Snapshot:
             legal_hold=rec.retention.legal_hold,
         ),
         mark=mark_pb(rec.mark),
+        added_tags=rec.added_tags,
     )
 
 
@@ -96,9 +95,8 @@ class VaultService(vault_pb2_grpc.VaultServicer):
                  policy: RetentionPolicy | None = None,
                  guard: UploadGuard | None = None, audit: AuditLog | None = None,
                  rate: CommitRate | None = None,
-                 signals: SignalPolicy | None = None, quotas: Quotas | None = None) -> None:
+                 signals: SignalPolicy | None = None) -> None:
         self.store = store
-        self.quotas = quotas  # [limits] node_*_bytes, charged per PutChunks message
         self.signals = signals or SignalPolicy()  # [signals] in vault.toml
         # Every refusal (status.edge) and every commit, with the retention it sets, before
         # the catalog (vault.ledger); without an audit log (unit tests) neither is recorded.
@@ -131,21 +129,20 @@ class VaultService(vault_pb2_grpc.VaultServicer):
     def PutChunks(self, request_iterator, context):
         """Per message: verify every blob, make new ones durable, then record them.
 
-        A bad blob, or one over the caller's quota (vault.quota), refuses its whole message
-        (nothing of it stored); earlier messages of the stream stay stored and recorded.
+        A bad blob refuses its whole message (nothing of it stored); earlier messages of the
+        stream stay stored and recorded.
         """
         stored = present = stored_bytes = 0
-        uploader = caller_of(context).name
         for req in request_iterator:
             items = [(b.chunk_id, b.data, b.digest) for b in req.blobs]
             del req  # the parsed message holds a second copy of every blob
             ingest.check_content_addresses(items)
-            with self.guard.upload(), self._charge(uploader, items):
+            with self.guard.upload():
                 results = self.store.put_many(items)
                 rows = [(cid, len(data), digest) for cid, data, digest in items]
                 self.catalog.record_chunks(
                     ingest.rows_for_catalog(self.store, self.catalog, rows, results),
-                    lease_until_ns=self._lease_until(), uploader=uploader)
+                                           lease_until_ns=self._lease_until())
             stored += sum(results)
             present += len(results) - sum(results)
             stored_bytes += sum(
@@ -153,15 +150,6 @@ class VaultService(vault_pb2_grpc.VaultServicer):
         return vault_pb2.PutChunksResponse(
             stored=stored, already_present=present, stored_bytes=stored_bytes
         )
-
-    def _charge(self, uploader: str, items: list[tuple[bytes, bytes, bytes]]):
-        """Charge the blobs of ``items`` the vault lacks to ``uploader``'s quotas for the
-        ``with`` body (vault.quota); a no-op context without quotas."""
-        if self.quotas is None or not self.quotas.enabled:
-            return nullcontext()
-        missing = set(self.catalog.missing_chunks(list({cid for cid, _, _ in items})))
-        sizes = {cid: len(data) for cid, data, _ in items if cid in missing}
-        return self.quotas.charge(uploader, list(sizes.values()))
 
     @edge
     def CommitSnapshot(self, request_iterator, context):
@@ -220,12 +208,14 @@ class VaultService(vault_pb2_grpc.VaultServicer):
     @edge
     def ListSnapshots(self, request, context):
         records = self.catalog.list_snapshots(node=self._own_node(context, request.node))
+        records = tags_of(self.catalog).attach(records)
         return vault_pb2.ListSnapshotsResponse(snapshots=[snapshot_pb(r) for r in records])
 
     @edge
     def GetSnapshot(self, request, context):
         node = self._own_node(context, request.node)
-        return snapshot_pb(self.catalog.resolve(request.ref, node=node))
+        record = self.catalog.resolve(request.ref, node=node)
+        return snapshot_pb(tags_of(self.catalog).attach([record])[0])
 
     @edge
     def GetChunks(self, request, context) -> Iterator[vault_pb2.Blob]:

@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n%bulwark/protos/bulwark/v1/stats.proto\x12\nbulwark.v1\".\n\x0cStatsRequest\x12\x10\n\x08snapshot\x18\x01 \x01(\t\x12\x0c\n\x04node\x18\x02 \x01(\t\"\x93\x01\n\x05Usage\x12\r\n\x05scope\x18\x01 \x01(\t\x12\x11\n\tsnapshots\x18\x02 \x01(\x04\x12\x15\n\rlogical_bytes\x18\x03 \x01(\x04\x12\x0e\n\x06\x63hunks\x18\x04 \x01(\x04\x12\x14\n\x0cstored_bytes\x18\x05 \x01(\x04\x12\x14\n\x0cunique_bytes\x18\x06 \x01(\x04\x12\x15\n\runique_chunks\x18\x07 \x01(\x04\"u\n\nStatsReply\x12 \n\x05vault\x18\x01 \x01(\x0b\x32\x11.bulwark.v1.Usage\x12 \n\x05nodes\x18\x02 \x03(\x0b\x32\x11.bulwark.v1.Usage\x12#\n\x08snapshot\x18\x03 \x01(\x0b\x32\x11.bulwark.v1.Usage2E\n\x05Stats\x12<\n\x08GetStats\x12\x18.bulwark.v1.StatsRequest\x1a\x16.bulwark.v1.StatsReplyb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n%bulwark/protos/bulwark/v1/stats.proto\x12\nbulwark.v1\".\n\x0cStatsRequest\x12\x10\n\x08snapshot\x18\x01 \x01(\t\x12\x0c\n\x04node\x18\x02 \x01(\t\"\x93\x01\n\x05Usage\x12\r\n\x05scope\x18\x01 \x01(\t\x12\x11\n\tsnapshots\x18\x02 \x01(\x04\x12\x15\n\rlogical_bytes\x18\x03 \x01(\x04\x12\x0e\n\x06\x63hunks\x18\x04 \x01(\x04\x12\x14\n\x0cstored_bytes\x18\x05 \x01(\x04\x12\x14\n\x0cunique_bytes\x18\x06 \x01(\x04\x12\x15\n\runique_chunks\x18\x07 \x01(\x04\"u\n\nStatsReply\x12 \n\x05vault\x18\x01 \x01(\x0b\x32\x11.bulwark.v1.Usage\x12 \n\x05nodes\x18\x02 \x03(\x0b\x32\x11.bulwark.v1.Usage\x12#\n\x08snapshot\x18\x03 \x01(\x0b\x32\x11.bulwark.v1.Usage\"&\n\x11\x43hunkSizesRequest\x12\x11\n\tchunk_ids\x18\x01 \x03(\x0c\" \n\x0f\x43hunkSizesReply\x12\r\n\x05sizes\x18\x01 \x03(\x04\x32\x92\x01\n\x05Stats\x12<\n\x08GetStats\x12\x18.bulwark.v1.StatsRequest\x1a\x16.bulwark.v1.StatsReply\x12K\n\rGetChunkSizes\x12\x1d.bulwark.v1.ChunkSizesRequest\x1a\x1b.bulwark.v1.ChunkSizesReplyb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -37,6 +37,10 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_USAGE']._serialized_end=249
   _globals['_STATSREPLY']._serialized_start=251
   _globals['_STATSREPLY']._serialized_end=368
-  _globals['_STATS']._serialized_start=370
-  _globals['_STATS']._serialized_end=439
+  _globals['_CHUNKSIZESREQUEST']._serialized_start=370
+  _globals['_CHUNKSIZESREQUEST']._serialized_end=408
+  _globals['_CHUNKSIZESREPLY']._serialized_start=410
+  _globals['_CHUNKSIZESREPLY']._serialized_end=442
+  _globals['_STATS']._serialized_start=445
+  _globals['_STATS']._serialized_end=591
 # @@protoc_insertion_point(module_scope)

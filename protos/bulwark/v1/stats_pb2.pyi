@@ -41,3 +41,15 @@ class StatsReply(_message.Message):
     nodes: _containers.RepeatedCompositeFieldContainer[Usage]
     snapshot: Usage
     def __init__(self, vault: _Optional[_Union[Usage, _Mapping]] = ..., nodes: _Optional[_Iterable[_Union[Usage, _Mapping]]] = ..., snapshot: _Optional[_Union[Usage, _Mapping]] = ...) -> None: ...
+
+class ChunkSizesRequest(_message.Message):
+    __slots__ = ("chunk_ids",)
+    CHUNK_IDS_FIELD_NUMBER: _ClassVar[int]
+    chunk_ids: _containers.RepeatedScalarFieldContainer[bytes]
+    def __init__(self, chunk_ids: _Optional[_Iterable[bytes]] = ...) -> None: ...
+
+class ChunkSizesReply(_message.Message):
+    __slots__ = ("sizes",)
+    SIZES_FIELD_NUMBER: _ClassVar[int]
+    sizes: _containers.RepeatedScalarFieldContainer[int]
+    def __init__(self, sizes: _Optional[_Iterable[int]] = ...) -> None: ...

@@ -39,6 +39,11 @@ class StatsStub:
                 request_serializer=bulwark_dot_protos_dot_bulwark_dot_v1_dot_stats__pb2.StatsRequest.SerializeToString,
                 response_deserializer=bulwark_dot_protos_dot_bulwark_dot_v1_dot_stats__pb2.StatsReply.FromString,
                 _registered_method=True)
+        self.GetChunkSizes = channel.unary_unary(
+                '/bulwark.v1.Stats/GetChunkSizes',
+                request_serializer=bulwark_dot_protos_dot_bulwark_dot_v1_dot_stats__pb2.ChunkSizesRequest.SerializeToString,
+                response_deserializer=bulwark_dot_protos_dot_bulwark_dot_v1_dot_stats__pb2.ChunkSizesReply.FromString,
+                _registered_method=True)
 
 
 class StatsServicer:
@@ -53,6 +58,15 @@ class StatsServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetChunkSizes(self, request, context):
+        """The stored (blob) size of each chunk asked for, in request order: what `ls --long`
+        shows per file. At most IDS_PER_MESSAGE ids (protos/contract.py); more is
+        INVALID_ARGUMENT.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_StatsServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -60,6 +74,11 @@ def add_StatsServicer_to_server(servicer, server):
                     servicer.GetStats,
                     request_deserializer=bulwark_dot_protos_dot_bulwark_dot_v1_dot_stats__pb2.StatsRequest.FromString,
                     response_serializer=bulwark_dot_protos_dot_bulwark_dot_v1_dot_stats__pb2.StatsReply.SerializeToString,
+            ),
+            'GetChunkSizes': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetChunkSizes,
+                    request_deserializer=bulwark_dot_protos_dot_bulwark_dot_v1_dot_stats__pb2.ChunkSizesRequest.FromString,
+                    response_serializer=bulwark_dot_protos_dot_bulwark_dot_v1_dot_stats__pb2.ChunkSizesReply.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -89,6 +108,33 @@ class Stats:
             '/bulwark.v1.Stats/GetStats',
             bulwark_dot_protos_dot_bulwark_dot_v1_dot_stats__pb2.StatsRequest.SerializeToString,
             bulwark_dot_protos_dot_bulwark_dot_v1_dot_stats__pb2.StatsReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetChunkSizes(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/bulwark.v1.Stats/GetChunkSizes',
+            bulwark_dot_protos_dot_bulwark_dot_v1_dot_stats__pb2.ChunkSizesRequest.SerializeToString,
+            bulwark_dot_protos_dot_bulwark_dot_v1_dot_stats__pb2.ChunkSizesReply.FromString,
             options,
             channel_credentials,
             insecure,

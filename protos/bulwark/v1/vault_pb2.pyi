@@ -106,7 +106,7 @@ class CommitSnapshotResponse(_message.Message):
     def __init__(self, snapshot: _Optional[_Union[Snapshot, _Mapping]] = ...) -> None: ...
 
 class Snapshot(_message.Message):
-    __slots__ = ("id", "time_ns", "signed", "node", "tags", "paths", "files", "bytes", "chunk_count", "retention", "mark")
+    __slots__ = ("id", "time_ns", "signed", "node", "tags", "paths", "files", "bytes", "chunk_count", "retention", "mark", "added_tags")
     ID_FIELD_NUMBER: _ClassVar[int]
     TIME_NS_FIELD_NUMBER: _ClassVar[int]
     SIGNED_FIELD_NUMBER: _ClassVar[int]
@@ -118,6 +118,7 @@ class Snapshot(_message.Message):
     CHUNK_COUNT_FIELD_NUMBER: _ClassVar[int]
     RETENTION_FIELD_NUMBER: _ClassVar[int]
     MARK_FIELD_NUMBER: _ClassVar[int]
+    ADDED_TAGS_FIELD_NUMBER: _ClassVar[int]
     id: str
     time_ns: int
     signed: SignedHeader
@@ -129,7 +130,8 @@ class Snapshot(_message.Message):
     chunk_count: int
     retention: SnapshotRetention
     mark: _signals_pb2.SnapshotMark
-    def __init__(self, id: _Optional[str] = ..., time_ns: _Optional[int] = ..., signed: _Optional[_Union[SignedHeader, _Mapping]] = ..., node: _Optional[str] = ..., tags: _Optional[_Iterable[str]] = ..., paths: _Optional[_Iterable[str]] = ..., files: _Optional[int] = ..., bytes: _Optional[int] = ..., chunk_count: _Optional[int] = ..., retention: _Optional[_Union[SnapshotRetention, _Mapping]] = ..., mark: _Optional[_Union[_signals_pb2.SnapshotMark, _Mapping]] = ...) -> None: ...
+    added_tags: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, id: _Optional[str] = ..., time_ns: _Optional[int] = ..., signed: _Optional[_Union[SignedHeader, _Mapping]] = ..., node: _Optional[str] = ..., tags: _Optional[_Iterable[str]] = ..., paths: _Optional[_Iterable[str]] = ..., files: _Optional[int] = ..., bytes: _Optional[int] = ..., chunk_count: _Optional[int] = ..., retention: _Optional[_Union[SnapshotRetention, _Mapping]] = ..., mark: _Optional[_Union[_signals_pb2.SnapshotMark, _Mapping]] = ..., added_tags: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class SnapshotRetention(_message.Message):
     __slots__ = ("mode", "retain_until_ns", "legal_hold")

@@ -1,17 +1,20 @@
-"""ls and find over a manifest entry stream: subtree selection, early stop, patterns."""
+"""ls and find over a manifest entry stream: subtree selection, early stop, patterns, and the
+stored bytes ``ls --long`` shows per file."""
 
 from __future__ import annotations
 
 import pytest
 
 from bulwark.agent.errors import SnapshotNotFound, UsageError
-from bulwark.agent.format.manifest import Entry, EntryType
+from bulwark.agent.format.manifest import ChunkRef, Entry, EntryType
 from bulwark.agent.restore.listing import (
     list_entries,
     manifest_path,
     matcher,
     mode_text,
     shown,
+    stored_share,
+    with_stored,
 )
 
 PATHS = ["data", "data/a", "data/a/x.bin", "data/b.txt", "data/bad\udcffname", "etc", "etc/z"]
@@ -70,3 +73,34 @@ def test_patterns_match_name_or_whole_path():
     for bad in ("", "[ab", "x[!"):
         with pytest.raises(UsageError):
             matcher([bad])
+
+
+def _ref(n: int, size: int) -> ChunkRef:
+    return ChunkRef(bytes([n]) * 32, b"k" * 32, size)
+
+
+def test_stored_share_whole_chunks_packs_and_repeats():
+    a, b = _ref(1, 1000), _ref(2, 500)
+    blobs = {a.id: 400, b.id: 600}
+    whole = Entry("f", EntryType.FILE, 0o644, 0, size=1500, chunks=(a, b))
+    assert stored_share(whole, blobs) == 1000
+    packed = Entry("p", EntryType.FILE, 0o644, 0, size=250, offset=100, chunks=(a,))
+    assert stored_share(packed, blobs) == 100  # a quarter of a's plaintext, of its blob
+    zeros = Entry("z", EntryType.FILE, 0o644, 0, size=2000, chunks=(a, a))
+    assert stored_share(zeros, blobs) == 400  # a repeated chunk is stored once
+    assert stored_share(whole, {}) == 0  # the vault does not hold them
+
+
+def test_with_stored_asks_in_bounded_batches_and_keeps_order():
+    files = [Entry(f"f{i}", EntryType.FILE, 0o644, 0, size=10, chunks=(_ref(i, 10),))
+             for i in range(7)]
+    asked: list[list[bytes]] = []
+
+    def lookup(ids):
+        asked.append(ids)
+        return dict.fromkeys(ids, 5)
+
+    out = list(with_stored(files, lookup, batch_ids=3))
+    assert [e.path for e, _ in out] == [f.path for f in files]
+    assert [s for _, s in out] == [5] * 7
+    assert [len(ids) for ids in asked] == [3, 3, 1]

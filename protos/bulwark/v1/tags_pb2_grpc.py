@@ -3,7 +3,8 @@
 import grpc
 import warnings
 
-from bulwark.protos.bulwark.v1 import quota_pb2 as bulwark_dot_protos_dot_bulwark_dot_v1_dot_quota__pb2
+from bulwark.protos.bulwark.v1 import tags_pb2 as bulwark_dot_protos_dot_bulwark_dot_v1_dot_tags__pb2
+from bulwark.protos.bulwark.v1 import vault_pb2 as bulwark_dot_protos_dot_bulwark_dot_v1_dot_vault__pb2
 
 GRPC_GENERATED_VERSION = '1.85.1'
 GRPC_VERSION = grpc.__version__
@@ -18,14 +19,14 @@ except ImportError:
 if _version_not_supported:
     raise RuntimeError(
         f'The grpc package installed is at version {GRPC_VERSION},'
-        + ' but the generated code in bulwark/protos/bulwark/v1/quota_pb2_grpc.py depends on'
+        + ' but the generated code in bulwark/protos/bulwark/v1/tags_pb2_grpc.py depends on'
         + f' grpcio>={GRPC_GENERATED_VERSION}.'
         + f' Please upgrade your grpc module to grpcio>={GRPC_GENERATED_VERSION}'
         + f' or downgrade your generated code using grpcio-tools<={GRPC_VERSION}.'
     )
 
 
-class QuotasStub:
+class TagsStub:
     """Missing associated documentation comment in .proto file."""
 
     def __init__(self, channel):
@@ -34,45 +35,48 @@ class QuotasStub:
         Args:
             channel: A grpc.Channel.
         """
-        self.GetQuotas = channel.unary_unary(
-                '/bulwark.v1.Quotas/GetQuotas',
-                request_serializer=bulwark_dot_protos_dot_bulwark_dot_v1_dot_quota__pb2.QuotasRequest.SerializeToString,
-                response_deserializer=bulwark_dot_protos_dot_bulwark_dot_v1_dot_quota__pb2.QuotasReply.FromString,
+        self.SetTags = channel.unary_unary(
+                '/bulwark.v1.Tags/SetTags',
+                request_serializer=bulwark_dot_protos_dot_bulwark_dot_v1_dot_tags__pb2.SetTagsRequest.SerializeToString,
+                response_deserializer=bulwark_dot_protos_dot_bulwark_dot_v1_dot_vault__pb2.Snapshot.FromString,
                 _registered_method=True)
 
 
-class QuotasServicer:
+class TagsServicer:
     """Missing associated documentation comment in .proto file."""
 
-    def GetQuotas(self, request, context):
-        """The [limits] quotas of vault.toml and the usage of each node that put a blob (or of
-        `node` alone). Operator, officer and drill.
+    def SetTags(self, request, context):
+        """Adds then removes the given tags and returns the snapshot as it now is. NOT_FOUND for an
+        unknown snapshot, INVALID_ARGUMENT for an ambiguous prefix or a bad tag (empty, over 255
+        bytes, a comma, a control character), FAILED_PRECONDITION for removing a tag the node
+        signed. Adding a tag the snapshot already carries, or removing one it does not, changes
+        nothing (and is not an error).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
 
-def add_QuotasServicer_to_server(servicer, server):
+def add_TagsServicer_to_server(servicer, server):
     rpc_method_handlers = {
-            'GetQuotas': grpc.unary_unary_rpc_method_handler(
-                    servicer.GetQuotas,
-                    request_deserializer=bulwark_dot_protos_dot_bulwark_dot_v1_dot_quota__pb2.QuotasRequest.FromString,
-                    response_serializer=bulwark_dot_protos_dot_bulwark_dot_v1_dot_quota__pb2.QuotasReply.SerializeToString,
+            'SetTags': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetTags,
+                    request_deserializer=bulwark_dot_protos_dot_bulwark_dot_v1_dot_tags__pb2.SetTagsRequest.FromString,
+                    response_serializer=bulwark_dot_protos_dot_bulwark_dot_v1_dot_vault__pb2.Snapshot.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
-            'bulwark.v1.Quotas', rpc_method_handlers)
+            'bulwark.v1.Tags', rpc_method_handlers)
     server.add_generic_rpc_handlers((generic_handler,))
-    server.add_registered_method_handlers('bulwark.v1.Quotas', rpc_method_handlers)
+    server.add_registered_method_handlers('bulwark.v1.Tags', rpc_method_handlers)
 
 
  # This class is part of an EXPERIMENTAL API.
-class Quotas:
+class Tags:
     """Missing associated documentation comment in .proto file."""
 
     @staticmethod
-    def GetQuotas(request,
+    def SetTags(request,
             target,
             options=(),
             channel_credentials=None,
@@ -85,9 +89,9 @@ class Quotas:
         return grpc.experimental.unary_unary(
             request,
             target,
-            '/bulwark.v1.Quotas/GetQuotas',
-            bulwark_dot_protos_dot_bulwark_dot_v1_dot_quota__pb2.QuotasRequest.SerializeToString,
-            bulwark_dot_protos_dot_bulwark_dot_v1_dot_quota__pb2.QuotasReply.FromString,
+            '/bulwark.v1.Tags/SetTags',
+            bulwark_dot_protos_dot_bulwark_dot_v1_dot_tags__pb2.SetTagsRequest.SerializeToString,
+            bulwark_dot_protos_dot_bulwark_dot_v1_dot_vault__pb2.Snapshot.FromString,
             options,
             channel_credentials,
             insecure,

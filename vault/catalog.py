@@ -14,6 +14,8 @@ Tables (schema version 2; docs/vault-records.md, docs/worm.md)::
                                                               to an agent: prune keeps them
     damaged_chunks(chunk_id PK, problem, found_ns)            what the last scrub found
     snapshot_tags(snapshot_id, tag, added_ns, added_by)       tags added in the vault (vault.tags)
+    chunk_uploads(chunk_id PK, node, size) WITHOUT ROWID     who first put each blob (the
+                                                              per-node quotas, vault.quota)
 
 Invariants: a ``chunks`` row is written only after its blob is durable in the store, so a
 row always has a blob. A snapshot and all its ``snapshot_chunks`` rows are committed in one
@@ -169,17 +171,25 @@ class Catalog:
     # -- chunks ---------------------------------------------------------------------------
 
     def record_chunks(
-        self, chunks: Iterable[tuple[bytes, int, bytes]], lease_until_ns: int = 0
+        self, chunks: Iterable[tuple[bytes, int, bytes]], lease_until_ns: int = 0,
+        uploader: str = "",
     ) -> None:
         """Record ``(id, size, digest)`` rows in one transaction; existing rows are kept.
 
         Call only after the blobs are durable in the store. With ``lease_until_ns`` every id
-        is also leased until then (prune keeps it until the uploader's commit).
+        is also leased until then (prune keeps it until the uploader's commit). With
+        ``uploader`` (a caller's name), each id new to the catalog is charged to it in
+        ``chunk_uploads`` in the same transaction (vault.quota).
         """
         stored_ns = self._clock.now_ns()
         rows = [(cid, size, digest, stored_ns) for cid, size, digest in chunks]
         with self._transaction() as db:
-            db.executemany("INSERT OR IGNORE INTO chunks VALUES (?, ?, ?, ?)", rows)
+            for cid, size, digest, ns in rows:
+                new = db.execute("INSERT OR IGNORE INTO chunks VALUES (?, ?, ?, ?)",
+                                 (cid, size, digest, ns)).rowcount
+                if new and uploader:
+                    db.execute("INSERT OR IGNORE INTO chunk_uploads VALUES (?, ?, ?)",
+                               (cid, uploader, size))
             if lease_until_ns:
                 _lease(db, [r[0] for r in rows], lease_until_ns)
 

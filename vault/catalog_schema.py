@@ -113,6 +113,16 @@ CREATE TABLE snapshot_tags (
 ) WITHOUT ROWID;
 CREATE INDEX snapshot_tags_by_tag ON snapshot_tags (tag)
 """),
+    # issue 15: which caller first put each blob, for the per-node quotas (vault.quota);
+    # a chunk's row goes with it (ON DELETE CASCADE when prune deletes the chunk)
+    ("chunk-uploads", """
+CREATE TABLE chunk_uploads (
+    chunk_id BLOB PRIMARY KEY REFERENCES chunks (id) ON DELETE CASCADE,
+    node TEXT NOT NULL,
+    size INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX chunk_uploads_by_node ON chunk_uploads (node)
+"""),
 ]
 
 

@@ -1,5 +1,6 @@
 """``vaultctl stats [SNAPSHOT] [--node N] [--json]``: logical and stored bytes, deduplication
-and compression ratios, and what a snapshot (or node) alone holds.
+and compression ratios, what a snapshot (or node) alone holds, and the per-node quotas with
+each node's usage against them (``quotas``, ``quota_usage`` in ``--json``).
 
 The vault reports what it knows without keys (``agent.client.stats``); for a snapshot the
 client adds the plaintext size of its distinct chunks, read from the decrypted manifest (one
@@ -15,7 +16,7 @@ import argparse
 from bulwark.agent.cli.common import Context, print_json
 from bulwark.agent.cli.listing_out import opened_manifest
 from bulwark.agent.cli.selection import SNAPSHOT_HELP, add_selection_args
-from bulwark.agent.client.stats import Usage, get_stats
+from bulwark.agent.client.stats import Usage, get_quotas, get_stats
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -52,6 +53,16 @@ def _line(u: Usage) -> str:
             f"{u.unique_bytes / 1e6:,.1f} MB only here")
 
 
+def _print_quotas(out: dict) -> None:
+    quotas = out["quotas"]
+    shown = {k: f"{v / 1e6:,.1f} MB" if v else "none" for k, v in quotas.items()}
+    print(f"quotas per node: stored {shown['node_stored_bytes']}, uncommitted "
+          f"{shown['node_uncommitted_bytes']} ([limits] in vault.toml)")
+    for u in out["quota_usage"]:
+        print(f"  {u['node']:<22} {u['stored_bytes'] / 1e6:>10,.1f} MB put  "
+              f"{u['uncommitted_bytes'] / 1e6:>10,.1f} MB not committed yet")
+
+
 def run(args: argparse.Namespace, ctx: Context) -> int:
     sid, plain = _plaintext(ctx, args) if args.snapshot else ("", 0)
     vault, nodes, snap = get_stats(ctx.client, sid, args.node)
@@ -64,11 +75,13 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
     for scope in [out["vault"], *out["nodes"]]:
         if scope:
             scope["ratio"] = _ratio(scope["logical_bytes"], scope["stored_bytes"])
+    out.update(get_quotas(ctx.client, args.node))
     if args.json:
         print_json(out)
         return 0
     for u in ([vault] if vault else []) + nodes + ([snap] if snap else []):
         print(_line(u))
+    _print_quotas(out)
     if snap is not None:
         s = out["snapshot"]
         print(f"snapshot {sid[:12]}: deduplication {s['dedup_ratio']}x, compression "

@@ -8,6 +8,7 @@ import sys
 from bulwark.agent.cli import (
     airgap_cmd,
     audit_cmd,
+    check_cmd,
     delete_cmd,
     diff_cmd,
     drill_cmd,
@@ -36,7 +37,7 @@ from bulwark.agent.cli.common import dispatch
 COMMANDS = (init_cmd, snapshots_cmd, ls_cmd, find_cmd, diff_cmd, restore_cmd, verify_cmd,
             drill_cmd, drills_cmd, forget_cmd, stats_cmd, tag_cmd, signals_cmd,
             pki_cmd, keys_cmd, retention_cmd, hold_cmd, mark_cmd, delete_cmd, prune_cmd, scrub_cmd,
-            audit_cmd, airgap_cmd, renew_cmd)
+            check_cmd, audit_cmd, airgap_cmd, renew_cmd)
 
 
 def build_parser() -> argparse.ArgumentParser:

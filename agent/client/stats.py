@@ -1,4 +1,5 @@
-"""Storage statistics the vault computes without keys (``bulwark.v1.Stats``)."""
+"""Storage statistics the vault computes without keys, and stored chunk sizes
+(``bulwark.v1.Stats``), and the per-node quotas (``bulwark.v1.Quotas``)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 
 from bulwark.agent.client.vault import VaultClient, batches
-from bulwark.protos.bulwark.v1 import stats_pb2, stats_pb2_grpc
+from bulwark.protos.bulwark.v1 import quota_pb2, quota_pb2_grpc, stats_pb2, stats_pb2_grpc
 from bulwark.protos.contract import IDS_PER_MESSAGE
 
 
@@ -55,3 +56,15 @@ def get_stats(client: VaultClient, snapshot_id: str = "", node: str = "",
     return (_usage(reply.vault) if reply.HasField("vault") else None,
             [_usage(u) for u in reply.nodes],
             _usage(reply.snapshot) if reply.HasField("snapshot") else None)
+
+
+def get_quotas(client: VaultClient, node: str = "") -> dict:
+    """The vault's per-node quotas ([limits] in vault.toml; 0 means none) and each node's
+    usage against them (``bulwark.v1.Quotas``), as ``stats --json`` prints them."""
+    stub = quota_pb2_grpc.QuotasStub(client.channel)
+    with client.translate("GetQuotas"):
+        reply = stub.GetQuotas(quota_pb2.QuotasRequest(node=node))
+    return {"quotas": {"node_stored_bytes": reply.node_stored_bytes,
+                       "node_uncommitted_bytes": reply.node_uncommitted_bytes},
+            "quota_usage": [{"node": u.node, "stored_bytes": u.stored_bytes,
+                             "uncommitted_bytes": u.uncommitted_bytes} for u in reply.usage]}

@@ -13,9 +13,10 @@ import grpc
 import pytest
 
 from bulwark.protos.bulwark.v1 import vault_pb2, vault_pb2_grpc
-from bulwark.protos.contract import IDS_PER_MESSAGE
+from bulwark.protos.contract import IDS_PER_MESSAGE, blob_address
 from tests.e2e.conftest import tls_channel
 from tests.e2e.treeutil import make_tree
+from tests.lib.vault_toml import set_keys
 
 MiB = 1 << 20
 
@@ -90,9 +91,7 @@ def test_raw_garbage_on_a_unary_call_is_invalid_argument(site):
 def restart_with(site, table: str, **values) -> None:
     """Restart vaultd with ``[table]`` set in vault.toml."""
     assert site.stop() == 0
-    toml = site.dir / "vault.toml"
-    lines = [f"{k} = {json.dumps(v)}" for k, v in values.items()]
-    toml.write_text(toml.read_text().rstrip("\n") + f"\n\n[{table}]\n" + "\n".join(lines) + "\n")
+    set_keys(site.dir / "vault.toml", table, **values)
     site.start()
 
 
@@ -189,3 +188,42 @@ def test_an_audit_record_stored_as_text_is_read_and_named(site, tmp_path):
     assert len(export.out.splitlines()) >= 3
     verify = site.ctl("audit", "verify")
     assert verify.code == 1 and "seq 2" in verify.err
+
+
+def garbage_blobs(count: int, size: int) -> vault_pb2.PutChunksRequest:
+    """Valid content-addressed blobs of random bytes: what a stolen certificate can store."""
+    blobs = []
+    for _ in range(count):
+        data = os.urandom(size)
+        digest = blob_address(data)
+        blobs.append(vault_pb2.Blob(chunk_id=digest, data=data, digest=digest))
+    return vault_pb2.PutChunksRequest(blobs=blobs)
+
+
+def test_uncommitted_uploads_stop_at_the_node_quota(site, node_stub, tmp_path):
+    """Attack 3: one node stored 2.28 GB of never-committed blobs in 20 s. With
+    node_uncommitted_bytes = 3 MiB the fourth MiB is refused RESOURCE_EXHAUSTED naming the
+    key and the node, nothing of that message is stored, and the refusal is audited."""
+    restart_with(site, "limits", node_uncommitted_bytes=3 * MiB)
+    messages = [garbage_blobs(4, MiB // 4) for _ in range(6)]
+    with pytest.raises(grpc.RpcError) as err:
+        node_stub.PutChunks(iter(messages), timeout=60)
+    assert err.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED, err.value.details()
+    assert "node_uncommitted_bytes" in err.value.details()
+    blobs = [p for p in (site.store / "data").rglob("*") if p.is_file()]
+    assert len(blobs) == 12, f"{len(blobs)} blobs stored, the quota allows 12"
+    refused = [r for r in audit_records(site) if r["outcome"] == "refused"]
+    assert refused and "node_uncommitted_bytes" in refused[-1]["detail"]
+    stats = site.ctl("stats", "--json").json()
+    assert stats["quotas"]["node_uncommitted_bytes"] == 3 * MiB
+    usage = {u["node"]: u for u in stats["quota_usage"]}
+    assert usage[next(iter(usage))]["uncommitted_bytes"] == 3 * MiB
+
+
+def test_vaultctl_init_bounds_the_retention_a_node_may_ask_for(site, tmp_path):
+    """Attack 3: a node asked for 36,500 days in compliance mode. ``vaultctl init`` writes
+    [retention] maximum_days, so the request is refused and nothing is committed."""
+    asked = site.agent("backup", make_tree(tmp_path / "src"), "--retention-days", "36500")
+    assert asked.code == 1, asked.err
+    assert "maximum_days" in asked.err
+    assert site.ctl("snapshots", "--json").json() == []

@@ -9,8 +9,9 @@ import json
 import time
 
 from tests.e2e.conftest import Site
+from tests.lib.vault_toml import set_keys
 
-NO_LOCK = "\n[retention]\ndefault_days = 0\nminimum_days = 0\nlease_hours = 0\n"
+NO_LOCK = {"default_days": 0, "minimum_days": 0, "lease_hours": 0}
 JOB = ('\n[[forget]]\nname = "keep-two"\nschedule = "*/2 * * * * *"\nkeep_last = 2\n'
        'tags = ["nightly"]\n')
 
@@ -24,7 +25,7 @@ def _audit(site: Site) -> list[dict]:
 def test_scheduled_forget_runs_audits_and_prune_keeps_what_it_keeps(site: Site, tmp_path):
     vault_toml = site.dir / "vault.toml"
     site.stop()
-    vault_toml.write_text(vault_toml.read_text() + NO_LOCK)
+    set_keys(vault_toml, "retention", **NO_LOCK)
     site.start()
     data = tmp_path / "data"
     data.mkdir()

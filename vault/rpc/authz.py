@@ -51,6 +51,9 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "/bulwark.v1.Forget/Forget": _roles(OPERATOR, OFFICER),
     # Storage statistics: the vault's totals tell how much every node stores, so not nodes.
     "/bulwark.v1.Stats/GetStats": _roles(OPERATOR, OFFICER, DRILL),
+    "/bulwark.v1.Quotas/GetQuotas": _roles(OPERATOR, OFFICER, DRILL),
+    # Catalog and store agree (vault.check): reads every blob, so the vault's own roles.
+    "/bulwark.v1.Check/CheckCatalog": _roles(OPERATOR, OFFICER),
     "/bulwark.v1.Stats/GetChunkSizes": _roles(OPERATOR, OFFICER, DRILL),
     # Added tags (signed ones never change): operators and officers, audited.
     "/bulwark.v1.Tags/SetTags": _roles(OPERATOR, OFFICER),

@@ -18,12 +18,16 @@ from grpc_reflection.v1alpha import reflection
 from bulwark.protos.bulwark.v1 import (
     audit_pb2,
     audit_pb2_grpc,
+    check_pb2,
+    check_pb2_grpc,
     drills_pb2,
     drills_pb2_grpc,
     forget_pb2,
     forget_pb2_grpc,
     keys_pb2,
     keys_pb2_grpc,
+    quota_pb2,
+    quota_pb2_grpc,
     replication_pb2,
     replication_pb2_grpc,
     retention_pb2,
@@ -47,14 +51,17 @@ from bulwark.vault.drill_log import DrillLog
 from bulwark.vault.errors import ConfigError
 from bulwark.vault.limits import CallLimiter, CommitRate
 from bulwark.vault.prune import CatalogLocks
+from bulwark.vault.quota import Quotas
 from bulwark.vault.registry import Registry
 from bulwark.vault.rpc.admission import AdmissionInterceptor
 from bulwark.vault.rpc.airgap_service import AirgapService
 from bulwark.vault.rpc.authz import AuthzInterceptor
+from bulwark.vault.rpc.check_service import CheckService
 from bulwark.vault.rpc.drills_service import DrillsService
 from bulwark.vault.rpc.enrollment import Enrollment, add_fleet, reloading_credentials
 from bulwark.vault.rpc.forget_service import ForgetService
 from bulwark.vault.rpc.keys_service import KeysService
+from bulwark.vault.rpc.quota_service import QuotaService
 from bulwark.vault.rpc.replication_service import ReplicationService
 from bulwark.vault.rpc.retention_service import AuditService, RetentionService
 from bulwark.vault.rpc.revocation import Revocations
@@ -80,6 +87,9 @@ SNAPSHOTS_SERVICE_NAME = snapshots_pb2.DESCRIPTOR.services_by_name["Snapshots"].
 STATS_SERVICE_NAME = stats_pb2.DESCRIPTOR.services_by_name["Stats"].full_name
 TAGS_SERVICE_NAME = tags_pb2.DESCRIPTOR.services_by_name["Tags"].full_name
 FORGET_SERVICE_NAME = forget_pb2.DESCRIPTOR.services_by_name["Forget"].full_name
+#: vault.check and vault.quota (issue 15)
+CHECK_QUOTA_SERVICE_NAMES = (check_pb2.DESCRIPTOR.services_by_name["Check"].full_name,
+                             quota_pb2.DESCRIPTOR.services_by_name["Quotas"].full_name)
 REPLICATION_SERVICE_NAMES = tuple(
     s.full_name for s in replication_pb2.DESCRIPTOR.services_by_name.values())
 INSECURE_WARNING = (
@@ -197,12 +207,15 @@ def build_server(
     )
     guard = UploadGuard()  # uploads x prune (docs/worm.md, concurrency table)
     store.set_lock_oracle(CatalogLocks(catalog, clock))
+    quotas = Quotas(catalog.path, limits)  # [limits] node_*_bytes (vault.quota)
     vault_pb2_grpc.add_VaultServicer_to_server(
         VaultService(store, catalog, clock, registry, policy=config.retention, guard=guard,
                      audit=audit, rate=CommitRate(limits.snapshots_per_hour),
-                     signals=config.signals),
+                     signals=config.signals, quotas=quotas),
         server,
     )
+    quota_pb2_grpc.add_QuotasServicer_to_server(QuotaService(quotas), server)
+    check_pb2_grpc.add_CheckServicer_to_server(CheckService(store, catalog), server)
     retention_pb2_grpc.add_RetentionServicer_to_server(
         RetentionService(store, catalog, clock, audit, guard,
                          expire_snapshots=not config.forget), server
@@ -229,13 +242,14 @@ def build_server(
                  FORGET_SERVICE_NAME, STATS_SERVICE_NAME, SIGNALS_SERVICE_NAME,
                  TAGS_SERVICE_NAME):
         health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
-    for name in REPLICATION_SERVICE_NAMES:
+    for name in (*REPLICATION_SERVICE_NAMES, *CHECK_QUOTA_SERVICE_NAMES):
         health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
     reflection.enable_server_reflection(
         (SERVICE_NAME, KEYS_SERVICE_NAME, DRILLS_SERVICE_NAME, RETENTION_SERVICE_NAME,
          AUDIT_SERVICE_NAME, SNAPSHOTS_SERVICE_NAME, FORGET_SERVICE_NAME, STATS_SERVICE_NAME,
          SIGNALS_SERVICE_NAME, TAGS_SERVICE_NAME, HEALTH_SERVICE_NAME,
-         *REPLICATION_SERVICE_NAMES, reflection.SERVICE_NAME), server
+         *REPLICATION_SERVICE_NAMES, *CHECK_QUOTA_SERVICE_NAMES, reflection.SERVICE_NAME),
+        server
     )
     try:
         if credentials is None:

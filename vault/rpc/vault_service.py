@@ -5,13 +5,15 @@ gRPC statuses through ``vault.rpc.status.edge`` (which audits every refusal). Li
 most ``IDS_PER_MESSAGE`` ids in a FindMissingRequest (``protos/contract.py``); every id and
 digest is 32 bytes; every message at most ``[server] max_message_bytes``; a CommitSnapshot
 stream carries at most the header's ``chunk_count`` distinct ids; a node commits at most
-``[limits] snapshots_per_hour`` snapshots an hour (vault.limits).
+``[limits] snapshots_per_hour`` snapshots an hour (vault.limits); a PutChunks message stays
+within the caller's ``[limits] node_stored_bytes`` and ``node_uncommitted_bytes`` (vault.quota).
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
+from contextlib import nullcontext
 
 from google.protobuf.message import DecodeError
 
@@ -29,6 +31,7 @@ from bulwark.vault.clock import Clock
 from bulwark.vault.errors import IntegrityError, InvalidRequest, NotFound, PermissionDenied
 from bulwark.vault.limits import CommitRate
 from bulwark.vault.quarantine import marked, protect_clean
+from bulwark.vault.quota import Quotas
 from bulwark.vault.retention import RetentionPolicy, retention_at_commit
 from bulwark.vault.rpc.identity import caller_of
 from bulwark.vault.rpc.status import edge, status_for  # noqa: F401 - status_for re-exported
@@ -95,8 +98,9 @@ class VaultService(vault_pb2_grpc.VaultServicer):
                  policy: RetentionPolicy | None = None,
                  guard: UploadGuard | None = None, audit: AuditLog | None = None,
                  rate: CommitRate | None = None,
-                 signals: SignalPolicy | None = None) -> None:
+                 signals: SignalPolicy | None = None, quotas: Quotas | None = None) -> None:
         self.store = store
+        self.quotas = quotas  # [limits] node_*_bytes, charged per PutChunks message
         self.signals = signals or SignalPolicy()  # [signals] in vault.toml
         # Every refusal (status.edge) and every commit, with the retention it sets, before
         # the catalog (vault.ledger); without an audit log (unit tests) neither is recorded.
@@ -129,20 +133,21 @@ class VaultService(vault_pb2_grpc.VaultServicer):
     def PutChunks(self, request_iterator, context):
         """Per message: verify every blob, make new ones durable, then record them.
 
-        A bad blob refuses its whole message (nothing of it stored); earlier messages of the
-        stream stay stored and recorded.
+        A bad blob, or one over the caller's quota (vault.quota), refuses its whole message
+        (nothing of it stored); earlier messages of the stream stay stored and recorded.
         """
         stored = present = stored_bytes = 0
+        uploader = caller_of(context).name
         for req in request_iterator:
             items = [(b.chunk_id, b.data, b.digest) for b in req.blobs]
             del req  # the parsed message holds a second copy of every blob
             ingest.check_content_addresses(items)
-            with self.guard.upload():
+            with self.guard.upload(), self._charge(uploader, items):
                 results = self.store.put_many(items)
                 rows = [(cid, len(data), digest) for cid, data, digest in items]
                 self.catalog.record_chunks(
                     ingest.rows_for_catalog(self.store, self.catalog, rows, results),
-                                           lease_until_ns=self._lease_until())
+                    lease_until_ns=self._lease_until(), uploader=uploader)
             stored += sum(results)
             present += len(results) - sum(results)
             stored_bytes += sum(
@@ -150,6 +155,15 @@ class VaultService(vault_pb2_grpc.VaultServicer):
         return vault_pb2.PutChunksResponse(
             stored=stored, already_present=present, stored_bytes=stored_bytes
         )
+
+    def _charge(self, uploader: str, items: list[tuple[bytes, bytes, bytes]]):
+        """Charge the blobs of ``items`` the vault lacks to ``uploader``'s quotas for the
+        ``with`` body (vault.quota); a no-op context without quotas."""
+        if self.quotas is None or not self.quotas.enabled:
+            return nullcontext()
+        missing = set(self.catalog.missing_chunks(list({cid for cid, _, _ in items})))
+        sizes = {cid: len(data) for cid, data, _ in items if cid in missing}
+        return self.quotas.charge(uploader, list(sizes.values()))
 
     @edge
     def CommitSnapshot(self, request_iterator, context):

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from bulwark.agent.backup.exclude import PathFilter, read_files_from, read_patterns
 from bulwark.agent.backup.run import run_backup
-from bulwark.agent.cli.common import EXIT_PARTIAL, Context, print_json
+from bulwark.agent.cli.common import EXIT_PARTIAL, Context, counted, print_json
 from bulwark.agent.cli.progress import ProgressBar
 from bulwark.agent.errors import ConfigError
 from bulwark.agent.format.pathtext import show_path
@@ -93,10 +93,10 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
         print_json(result.summary())
         return code
     rate = result.bytes / max(result.duration_s, 1e-6) / 1e6
-    noun = "file" if result.files == 1 else "files"
-    print(f"snapshot {result.snapshot.id[:12]} saved: {result.files} {noun}, "
+    print(f"snapshot {result.snapshot.id[:12]} saved: {counted(result.files, 'file')}, "
           f"{result.bytes / 1e6:,.1f} MB in {result.duration_s:.1f}s ({rate:,.0f} MB/s); "
-          f"added {result.new_chunks} chunks, {result.new_bytes / 1e6:,.1f} MB stored")
+          f"added {counted(result.new_chunks, 'chunk')}, {result.new_bytes / 1e6:,.1f} MB stored")
     if result.skipped:
-        print(f"{len(result.skipped)} entries could not be read completely (exit 3)")
+        print(f"{counted(len(result.skipped), 'entry', 'entries')} could not be read completely "
+              "(exit 3)")
     return code

@@ -55,6 +55,11 @@ def require_config(args: argparse.Namespace, prog: str) -> Context:
     return open_context(args.config)
 
 
+def counted(n: int, noun: str, plural: str = "") -> str:
+    """``1 file``, ``2 files`` (``plural`` where adding 's' is wrong: ``entry``/``entries``)."""
+    return f"{n:,} {noun if n == 1 else plural or noun + 's'}"
+
+
 def print_json(value: object) -> None:
     json.dump(value, sys.stdout, indent=None, sort_keys=False)
     sys.stdout.write("\n")

@@ -7,11 +7,12 @@ import argparse
 
 from bulwark.agent.cli.admin import admin_client
 from bulwark.agent.cli.common import Context, print_json
+from bulwark.agent.cli.selection import snapshot_ref
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("delete", help="delete a snapshot whose retention allows it")
-    p.add_argument("snapshot", metavar="SNAPSHOT")
+    p.add_argument("snapshot", metavar="SNAPSHOT", type=snapshot_ref)
     p.add_argument("--bypass-governance", action="store_true",
                    help="delete before retain-until in governance mode (officer; audited)")
     p.add_argument("--json", action="store_true")

@@ -8,7 +8,7 @@ import sys
 
 from bulwark.agent.cli.common import Context
 from bulwark.agent.cli.listing_out import opened_manifest, write_json_list
-from bulwark.agent.cli.selection import SNAPSHOT_HELP, add_selection_args
+from bulwark.agent.cli.selection import SNAPSHOT_HELP, add_selection_args, snapshot_ref
 from bulwark.agent.restore.diff import (
     ADDED,
     METADATA,
@@ -29,8 +29,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         description="Compare two snapshots' manifests: + added, - removed, M content "
         "modified (with the bytes of changed chunks), U metadata only. No file data is read.",
         epilog="example: vaultctl --config operator.toml diff 3fa2 latest --node gpu-1")
-    p.add_argument("old", metavar="SNAPSHOT", help=SNAPSHOT_HELP)
-    p.add_argument("new", metavar="SNAPSHOT", help="the newer snapshot, as the first")
+    p.add_argument("old", metavar="SNAPSHOT", type=snapshot_ref, help=SNAPSHOT_HELP)
+    p.add_argument("new", metavar="SNAPSHOT", type=snapshot_ref,
+                   help="the newer snapshot, as the first")
     p.add_argument("--json", action="store_true",
                    help="print {old, new, changes: [...], totals: {...}}")
     add_selection_args(p)

@@ -12,7 +12,12 @@ import sys
 
 from bulwark.agent.cli.common import EXIT_DATA, Context, print_json
 from bulwark.agent.cli.progress import ProgressBar
-from bulwark.agent.cli.selection import SNAPSHOT_HELP, add_selection_args, resolve_snapshot
+from bulwark.agent.cli.selection import (
+    SNAPSHOT_HELP,
+    add_selection_args,
+    resolve_snapshot,
+    snapshot_ref,
+)
 from bulwark.agent.drill.report import ISOLATION_NAMESPACE, ISOLATION_NONE
 from bulwark.agent.drill.runner import latest_of_set, record, run_drill
 from bulwark.agent.errors import VaultError
@@ -24,7 +29,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                        "namespace, loopback only, private /tmp), verify every file against "
                        "the manifest, run the built-in validators and --validate CMD inside "
                        "it, and record a signed report in the vault.")
-    p.add_argument("snapshot", metavar="SNAPSHOT",
+    p.add_argument("snapshot", metavar="SNAPSHOT", type=_drill_ref,
                    help=SNAPSHOT_HELP + ", or set:NAME (newest of a backup set)")
     add_selection_args(p)
     p.add_argument("--validate", metavar="CMD",
@@ -37,6 +42,15 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="'none' only where namespaces are unavailable; recorded in the report")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.set_defaults(run=run, needs_config=True)
+
+
+def _drill_ref(text: str) -> str:
+    """A snapshot reference (:func:`snapshot_ref`) or ``set:NAME``."""
+    if text.startswith("set:"):
+        if text == "set:":
+            raise argparse.ArgumentTypeError("'set:' names no backup set: give set:NAME")
+        return text
+    return snapshot_ref(text)
 
 
 def run(args: argparse.Namespace, ctx: Context) -> int:

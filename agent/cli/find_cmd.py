@@ -12,7 +12,7 @@ from collections.abc import Iterator
 
 from bulwark.agent.cli.common import Context
 from bulwark.agent.cli.listing_out import iso, write_json_list
-from bulwark.agent.cli.selection import add_selection_args, selection_of
+from bulwark.agent.cli.selection import add_selection_args, selection_of, snapshot_ref
 from bulwark.agent.client.snapshots import query_snapshots, resolve
 from bulwark.agent.client.vault import SnapshotInfo
 from bulwark.agent.errors import UsageError
@@ -28,7 +28,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         epilog="example: vaultctl --config operator.toml find '*.safetensors' --node gpu-1 "
         "--newest 5")
     p.add_argument("patterns", metavar="PATTERN", nargs="+", help="glob or exact name")
-    p.add_argument("--snapshot", action="append", default=[], metavar="S",
+    p.add_argument("--snapshot", action="append", default=[], metavar="S", type=snapshot_ref,
                    help="search only this snapshot (repeatable; id, prefix or 'latest')")
     p.add_argument("--newest", type=int, default=0, metavar="N",
                    help="search only the N newest matching snapshots")

@@ -6,12 +6,13 @@ import argparse
 
 from bulwark.agent.cli.admin import admin_client, retention_json, retention_text
 from bulwark.agent.cli.common import Context, print_json
+from bulwark.agent.cli.selection import snapshot_ref
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("hold", help="set or clear a legal hold (security officer)")
     p.add_argument("action", choices=["set", "clear"])
-    p.add_argument("snapshot", metavar="SNAPSHOT")
+    p.add_argument("snapshot", metavar="SNAPSHOT", type=snapshot_ref)
     p.add_argument("--reason", default="", help="why (required to set; recorded in the audit)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(run=run, needs_config=True)

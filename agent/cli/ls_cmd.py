@@ -11,7 +11,7 @@ import argparse
 
 from bulwark.agent.cli.common import Context
 from bulwark.agent.cli.listing_out import iso, opened_manifest, write_json_list
-from bulwark.agent.cli.selection import SNAPSHOT_HELP, add_selection_args
+from bulwark.agent.cli.selection import SNAPSHOT_HELP, add_selection_args, snapshot_ref
 from bulwark.agent.client.stats import chunk_sizes
 from bulwark.agent.restore.listing import (
     Listed,
@@ -31,7 +31,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "it, or everything below it with --recursive. Paths are shown as restore --path takes "
         "them. Decrypts the manifest on this machine; no file data is read.",
         epilog="example: vaultctl --config operator.toml ls latest /data/ckpt --long")
-    p.add_argument("snapshot", metavar="SNAPSHOT", help=SNAPSHOT_HELP)
+    p.add_argument("snapshot", metavar="SNAPSHOT", type=snapshot_ref, help=SNAPSHOT_HELP)
     p.add_argument("path", metavar="PATH", nargs="?", default="/",
                    help="absolute as shown, or relative to the snapshot's root (default: /)")
     p.add_argument("--recursive", "-r", action="store_true", help="every entry below PATH")

@@ -9,8 +9,14 @@ from pathlib import Path
 
 from bulwark.agent.cli.common import EXIT_DATA, EXIT_PARTIAL, Context, print_json
 from bulwark.agent.cli.progress import ProgressBar
-from bulwark.agent.cli.selection import SNAPSHOT_HELP, add_selection_args, resolve_snapshot
-from bulwark.agent.format.pathtext import parse_path, show_path
+from bulwark.agent.cli.selection import (
+    SNAPSHOT_HELP,
+    add_selection_args,
+    resolve_snapshot,
+    snapshot_ref,
+)
+from bulwark.agent.format.pathtext import show_path
+from bulwark.agent.restore.listing import manifest_path
 from bulwark.agent.restore.overwrite import DEFAULT, Overwrite
 from bulwark.agent.restore.run import Options, RestoreResult, run_restore
 
@@ -22,7 +28,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                        epilog="example: vaultctl --config operator.toml restore latest /tmp/r "
                        "--node gpu-1 --path /data/ckpt/model.safetensors",
                        formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("snapshot", metavar="SNAPSHOT", help=SNAPSHOT_HELP)
+    p.add_argument("snapshot", metavar="SNAPSHOT", type=snapshot_ref, help=SNAPSHOT_HELP)
     p.add_argument("target", metavar="TARGET", type=Path)
     p.add_argument("--path", dest="subpath",
                    help="restore only this path, as `vaultctl ls` shows it (absolute, or "
@@ -43,10 +49,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace, ctx: Context) -> int:
+    # a bad --path is a usage error (exit 2) before the vault is asked
+    subpath = manifest_path(args.subpath, "--path") if args.subpath else None
     bar = ProgressBar("restore", enabled=not args.json)
     try:
         ref = resolve_snapshot(ctx.client, args.snapshot, args).id
-        subpath = parse_path(args.subpath, "--path") if args.subpath else None
         options = Options(Overwrite(args.overwrite), args.delete, args.dry_run, args.verify)
         result = run_restore(ctx.client, ctx.keyring, ref, args.target, subpath,
                              ctx.config.workers, None if args.dry_run else bar, options)

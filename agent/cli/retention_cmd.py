@@ -7,6 +7,7 @@ import argparse
 
 from bulwark.agent.cli.admin import admin_client, parse_date, retention_json, retention_text
 from bulwark.agent.cli.common import Context, print_json
+from bulwark.agent.cli.selection import snapshot_ref
 from bulwark.agent.errors import ConfigError
 
 DAY_NS = 86_400 * 1_000_000_000
@@ -15,7 +16,8 @@ DAY_NS = 86_400 * 1_000_000_000
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("retention", help="show or extend a snapshot's retention")
     p.add_argument("action", choices=["show", "extend"])
-    p.add_argument("snapshot", metavar="SNAPSHOT", help="id, unique prefix or 'latest'")
+    p.add_argument("snapshot", metavar="SNAPSHOT", type=snapshot_ref,
+                   help="id, unique prefix or 'latest'")
     when = p.add_mutually_exclusive_group()
     when.add_argument("--until", metavar="DATE", help="new retain-until (UTC), e.g. 2027-03-01")
     when.add_argument("--days", type=int, metavar="N", help="retain-until = vault now + N days")

@@ -18,6 +18,22 @@ from bulwark.agent.errors import UsageError
 SNAPSHOT_HELP = ("id, unique id prefix, 'latest' or 'latest-clean' (the newest not marked "
                  "suspicious; both narrowed by --node, --host, --tag, --snapshot-path)")
 
+_HEX = frozenset("0123456789abcdef")
+#: References the vault resolves by name besides an id or id prefix.
+NAMED_REFS = ("latest", "latest-clean")
+
+
+def snapshot_ref(text: str) -> str:
+    """argparse ``type`` of every SNAPSHOT argument: a full id or an id prefix (1 to 64
+    lowercase hex digits), ``latest`` or ``latest-clean``. Anything else is a usage error
+    (exit 2) before a configuration is read or the vault is asked; a well-formed reference
+    that names no snapshot is the vault's answer, "no snapshot matches" (exit 1)."""
+    if text in NAMED_REFS or (0 < len(text) <= 64 and set(text) <= _HEX):
+        return text
+    raise argparse.ArgumentTypeError(
+        f"{text!r} is not a snapshot reference: expected a full id, an id prefix (lowercase "
+        "hex), 'latest' or 'latest-clean'")
+
 
 def add_selection_args(p: argparse.ArgumentParser, node: bool = True) -> None:
     """Add the four selection flags to ``p`` (``node=False`` if ``p`` has its own --node)."""

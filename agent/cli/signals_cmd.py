@@ -12,7 +12,7 @@ import argparse
 
 from bulwark.agent.cli.common import Context, print_json
 from bulwark.agent.cli.listing_out import opened_manifest
-from bulwark.agent.cli.selection import SNAPSHOT_HELP, add_selection_args
+from bulwark.agent.cli.selection import SNAPSHOT_HELP, add_selection_args, snapshot_ref
 from bulwark.agent.format.pathtext import show_path
 from bulwark.agent.signals.score import reasons
 
@@ -20,7 +20,7 @@ from bulwark.agent.signals.score import reasons
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("signals", help="a snapshot's ransomware signals, per file (operator key)",
                        epilog="example: vaultctl --config operator.toml signals latest --json")
-    p.add_argument("snapshot", metavar="SNAPSHOT", help=SNAPSHOT_HELP)
+    p.add_argument("snapshot", metavar="SNAPSHOT", type=snapshot_ref, help=SNAPSHOT_HELP)
     p.add_argument("--all", action="store_true", help="every file read, not only flagged ones")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     add_selection_args(p)

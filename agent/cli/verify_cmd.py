@@ -4,8 +4,14 @@ from __future__ import annotations
 
 import argparse
 
-from bulwark.agent.cli.common import EXIT_DATA, Context, print_json
-from bulwark.agent.cli.selection import SNAPSHOT_HELP, add_selection_args, resolve_snapshot
+from bulwark.agent.cli.common import EXIT_DATA, Context, counted, print_json
+from bulwark.agent.cli.selection import (
+    SNAPSHOT_HELP,
+    add_selection_args,
+    resolve_snapshot,
+    snapshot_ref,
+)
+from bulwark.agent.format.pathtext import show_path
 from bulwark.agent.restore.verify import run_verify
 
 
@@ -13,7 +19,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("verify", help="authenticate every chunk and file of a snapshot",
                        epilog="example: vaultctl --config operator.toml verify latest "
                        "--node gpu-1 --tag nightly")
-    p.add_argument("snapshot", metavar="SNAPSHOT", help=SNAPSHOT_HELP)
+    p.add_argument("snapshot", metavar="SNAPSHOT", type=snapshot_ref, help=SNAPSHOT_HELP)
     add_selection_args(p)
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.set_defaults(run=run, needs_config=True)
@@ -26,10 +32,10 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
         print_json(result.summary())
     else:
         state = "ok" if result.ok else "DAMAGED"
-        print(f"snapshot {result.snapshot[:12]}: {result.chunks} chunks, {result.files} files, "
-              f"{result.bytes / 1e6:,.1f} MB: {state}")
+        print(f"snapshot {result.snapshot[:12]}: {counted(result.chunks, 'chunk')}, "
+              f"{counted(result.files, 'file')}, {result.bytes / 1e6:,.1f} MB: {state}")
         for chunk, files in sorted(result.damaged.items()):
-            print(f"  damaged chunk {chunk[:16]}: {', '.join(files)}")
+            print(f"  damaged chunk {chunk[:16]}: {', '.join(map(show_path, files))}")
         for path in result.mismatched:
-            print(f"  content hash mismatch: {path}")
+            print(f"  content hash mismatch: {show_path(path)}")
     return 0 if result.ok else EXIT_DATA

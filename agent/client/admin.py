@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import grpc
 
 from bulwark.agent.client.channel import channel_for
-from bulwark.agent.client.status import translate
+from bulwark.agent.client.status import USER_INPUT_ERROR, translate
 from bulwark.protos.bulwark.v1 import audit_pb2, audit_pb2_grpc, retention_pb2, retention_pb2_grpc
 from bulwark.protos.contract import RETENTION_MODE_NAMES
 
@@ -77,25 +77,27 @@ class AdminClient:
     def close(self) -> None:
         self._channel.close()
 
-    def _translate(self, what: str):
-        return translate(what, self.address)
+    def _translate(self, what: str, typed: bool = False):
+        """``typed``: the request carries what the user typed (a snapshot reference, a date,
+        a reason), so INVALID_ARGUMENT is a usage error (exit 2)."""
+        return translate(what, self.address, invalid=USER_INPUT_ERROR if typed else None)
 
     def get_retention(self, ref: str) -> RetentionView:
-        with self._translate("GetRetention"):
+        with self._translate("GetRetention", typed=True):
             return _view(self._retention.GetRetention(retention_pb2.SnapshotRef(ref=ref)))
 
     def set_retention(self, ref: str, until_ns: int, bypass: bool = False) -> RetentionView:
-        with self._translate("SetRetention"):
+        with self._translate("SetRetention", typed=True):
             return _view(self._retention.SetRetention(retention_pb2.SetRetentionRequest(
                 ref=ref, retain_until_ns=until_ns, bypass_governance=bypass)))
 
     def set_hold(self, ref: str, hold: bool, reason: str) -> RetentionView:
-        with self._translate("SetLegalHold"):
+        with self._translate("SetLegalHold", typed=True):
             return _view(self._retention.SetLegalHold(retention_pb2.SetLegalHoldRequest(
                 ref=ref, hold=hold, reason=reason)))
 
     def delete(self, ref: str, bypass: bool = False) -> str:
-        with self._translate("DeleteSnapshot"):
+        with self._translate("DeleteSnapshot", typed=True):
             return self._retention.DeleteSnapshot(retention_pb2.DeleteSnapshotRequest(
                 ref=ref, bypass_governance=bypass)).snapshot_id
 

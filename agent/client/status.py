@@ -6,6 +6,9 @@
     PERMISSION_DENIED     AccessDenied       exit 2  this identity or role may not do this
     UNAUTHENTICATED       AccessDenied       exit 2  no usable identity (revoked, expired)
     FAILED_PRECONDITION   RetentionRefused   exit 1  a WORM rule or a missing chunk refused
+    INVALID_ARGUMENT      UsageError         exit 2  on a call that carries what the user typed:
+                                                     a snapshot reference that is malformed or
+                                                     a prefix several snapshots share
     anything else         VaultError         exit 1  names the call and the status
 
 Both clients (``client.vault`` and ``client.admin``) translate through :func:`translate`,
@@ -24,15 +27,22 @@ from bulwark.agent.errors import (
     IntegrityError,
     RetentionRefused,
     SnapshotNotFound,
+    UsageError,
     VaultError,
 )
+
+#: ``invalid=`` for calls that carry what the user typed (a snapshot reference, a date).
+USER_INPUT_ERROR = UsageError
 
 
 def error_for(
     exc: grpc.RpcError, what: str, address: str,
     not_found: Callable[[str], Exception] | None = None,
+    invalid: Callable[[str], Exception] | None = None,
 ) -> Exception:
-    """The agent error for a failed call ``what`` to the vault at ``address``."""
+    """The agent error for a failed call ``what`` to the vault at ``address``. ``invalid``
+    makes INVALID_ARGUMENT's error, for calls whose argument the user typed; without it that
+    status is a VaultError (the agent itself sent something the vault refuses)."""
     code = exc.code()
     detail = exc.details() or code.name
     if code == grpc.StatusCode.UNAVAILABLE:
@@ -45,15 +55,18 @@ def error_for(
         return AccessDenied(f"{what}: the vault refused this identity: {detail}")
     if code == grpc.StatusCode.FAILED_PRECONDITION:
         return RetentionRefused(f"refused: {detail}")
+    if code == grpc.StatusCode.INVALID_ARGUMENT and invalid is not None:
+        return invalid(detail)
     return VaultError(f"{what}: vault answered {code.name}: {detail}")
 
 
 @contextmanager
 def translate(
     what: str, address: str, not_found: Callable[[str], Exception] | None = None,
+    invalid: Callable[[str], Exception] | None = None,
 ) -> Iterator[None]:
     """Raise the agent error for any ``grpc.RpcError`` inside the block."""
     try:
         yield
     except grpc.RpcError as exc:
-        raise error_for(exc, what, address, not_found) from None
+        raise error_for(exc, what, address, not_found, invalid) from None

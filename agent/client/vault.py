@@ -14,7 +14,7 @@ from typing import TypeVar
 import grpc
 
 from bulwark.agent.client.channel import channel_for, open_channel
-from bulwark.agent.client.status import translate
+from bulwark.agent.client.status import USER_INPUT_ERROR, translate
 from bulwark.agent.errors import IntegrityError, SnapshotNotFound
 from bulwark.protos.bulwark.v1 import (
     drills_pb2,
@@ -163,9 +163,10 @@ class VaultClient:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def _translate(self, what: str, not_found: Callable[[str], Exception] | None = None):
+    def _translate(self, what: str, not_found: Callable[[str], Exception] | None = None,
+                   invalid: Callable[[str], Exception] | None = None):
         """Map a gRPC failure of ``what`` to the agent's exception tree (``client.status``)."""
-        return translate(what, self.address, not_found or _chunk_not_found(what))
+        return translate(what, self.address, not_found or _chunk_not_found(what), invalid)
 
     def translate(self, what: str):
         """The same mapping for calls made on :attr:`channel` by the rest of this edge
@@ -222,8 +223,10 @@ class VaultClient:
         return [_snapshot_info(s) for s in response.snapshots]
 
     def get_snapshot(self, ref: str, node: str = "") -> SnapshotInfo:
-        """Resolve a full id, unique prefix or ``latest``; SnapshotNotFound if none."""
-        with self._translate(f"snapshot {ref}", not_found=SnapshotNotFound):
+        """Resolve a full id, unique prefix or ``latest``; SnapshotNotFound (exit 1) if none
+        matches, UsageError (exit 2) if ``ref`` is malformed or an ambiguous prefix."""
+        with self._translate(f"snapshot {ref}", not_found=SnapshotNotFound,
+                             invalid=USER_INPUT_ERROR):
             response = self._stub.GetSnapshot(vault_pb2.GetSnapshotRequest(ref=ref, node=node))
         return _snapshot_info(response)
 

@@ -2,9 +2,9 @@
 
 Both work on :meth:`agent.restore.reader.Manifest.entries`, one entry at a time, so memory
 does not grow with the snapshot's file count. Paths are shown as the operator gave them at
-backup time: absolute, '/'-separated (``/data/ckpt/model.safetensors``); a name that is not
-UTF-8 is shown with ``\\xNN`` escapes for its undecodable bytes (:func:`shown`), which
-``restore --path`` takes back unchanged only when the name is valid UTF-8.
+backup time: absolute, '/'-separated (``/data/ckpt/model.safetensors``), in the one text form
+of agent.format.pathtext (a byte that is not UTF-8 as ``\\xNN``, a backslash doubled), which
+``ls PATH`` and ``restore --path`` read back to the same bytes (:func:`shown`).
 
 Manifest order (components compared as bytes, a directory before its contents) keeps every
 subtree contiguous: ``ls PATH`` stops reading at the first entry past PATH's subtree.
@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from bulwark.agent.errors import SnapshotNotFound, UnsafePathError, UsageError
 from bulwark.agent.format.manifest import Entry
 from bulwark.agent.format.pathsafe import check_manifest_path
+from bulwark.agent.format.pathtext import parse_path, show_path
 
 #: ``stat.filemode`` type bits by entry type name; an unknown type shows as '?'.
 _TYPE_BITS = {
@@ -31,16 +32,18 @@ _TYPE_BITS = {
 
 
 def shown(path: str) -> str:
-    """``/`` + the manifest path, undecodable bytes as ``\\xNN`` (printable on any terminal)."""
-    raw = path.encode("utf-8", "surrogateescape")
-    return "/" + raw.decode("utf-8", "backslashreplace")
+    """``/`` + the manifest path in its text form (:func:`agent.format.pathtext.show_path`):
+    printable on any terminal and in JSON, and read back to the same bytes by
+    :func:`manifest_path` (``ls PATH``, ``restore --path``)."""
+    return "/" + show_path(path)
 
 
 def manifest_path(path: str, flag: str = "PATH") -> str:
-    """The manifest form of a path as ``ls`` shows it or as given relative to the snapshot's
-    root: no leading or trailing '/'; '' is the root. UsageError (exit 2) names a path that
-    could never be in a manifest (``..``, empty components)."""
-    wanted = path.strip("/")
+    """The manifest form of a path as ``ls`` shows it (its text form, :func:`shown`) or as
+    given relative to the snapshot's root: no leading or trailing '/'; '' is the root.
+    UsageError (exit 2) names a path that could never be in a manifest (``..``, empty
+    components); ConfigError (exit 2) a backslash that is not one of the two escapes."""
+    wanted = parse_path(path, flag).strip("/")
     if wanted:
         try:
             check_manifest_path(wanted)
@@ -70,8 +73,7 @@ class Listed:
             "size": e.size, "mtime_ns": e.mtime_ns,
         }
         if e.link_target:
-            out["link_target"] = e.link_target.encode("utf-8", "surrogateescape").decode(
-                "utf-8", "backslashreplace")
+            out["link_target"] = show_path(e.link_target)
         if long:
             out["chunks"] = len(e.chunks)
             if self.stored is not None:
@@ -98,7 +100,7 @@ def list_entries(entries: Iterable[Entry], path: str, recursive: bool) -> Iterat
         if recursive or "/" not in e.path[len(prefix):]:
             yield e
     if not found:
-        raise SnapshotNotFound(f"path {shown(path)!r} is not in this snapshot")
+        raise SnapshotNotFound(f"path {shown(path)} is not in this snapshot")
 
 
 def stored_share(entry: Entry, blob_sizes: dict[bytes, int]) -> int:

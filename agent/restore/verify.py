@@ -18,6 +18,7 @@ import blake3
 from bulwark.agent.client.vault import VaultClient
 from bulwark.agent.errors import IntegrityError
 from bulwark.agent.format.manifest import EntryType
+from bulwark.agent.format.pathtext import show_path
 from bulwark.agent.keys.keyfile import KeyRing
 from bulwark.agent.restore.fetcher import fetch_plaintext
 from bulwark.agent.restore.reader import Manifest, fetch_manifest, open_snapshot
@@ -46,8 +47,9 @@ class VerifyResult:
             "files": self.files,
             "bytes": self.bytes,
             "ok": self.ok,
-            "damaged": [{"chunk": c, "files": f} for c, f in sorted(self.damaged.items())],
-            "mismatched": self.mismatched,
+            "damaged": [{"chunk": c, "files": [show_path(p) for p in f]}
+                        for c, f in sorted(self.damaged.items())],
+            "mismatched": [show_path(p) for p in self.mismatched],
             "duration_s": round(self.duration_s, 3),
         }
 

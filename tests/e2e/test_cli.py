@@ -59,3 +59,50 @@ def test_backup_of_missing_path_exits_2_and_commits_nothing(site, tmp_path):
     result = site.agent("backup", tmp_path / "absent")
     assert result.code == 2 and "does not exist" in result.err
     assert site.ctl("snapshots", "--json").json() == []
+
+
+def test_a_reader_that_stops_early_ends_the_listing_quietly(site, tmp_path):
+    """``vaultctl snapshots | head -2``: exit 141 as coreutils under a shell, no traceback."""
+    (tmp_path / "f").write_bytes(b"x")
+    site.backup(tmp_path / "f")
+    for extra in ([], ["--json"]):
+        proc = subprocess.Popen([BIN / "vaultctl", "--config", site.operator_toml, "snapshots",
+                                 *extra], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        proc.stdout.close()  # gone before the command writes its first line
+        _, err = proc.communicate(timeout=60)
+        assert (proc.returncode, err) == (141, b"")
+
+
+def test_what_the_user_typed_wrong_exits_2_and_what_is_not_there_exits_1(site, tmp_path):
+    target = tmp_path / "r"
+    for args in (["restore", "3fa2Z", target], ["verify", ""], ["ls", "LATEST"],
+                 ["diff", "latest", "x"], ["retention", "show", "g00d"], ["delete", "-"],
+                 ["find", "*", "--snapshot", "last"], ["drill", "set:"]):
+        got = site.ctl(*args)
+        assert got.code == 2, (args, got.err)
+        assert "argument SNAPSHOT" in got.err or "argument --snapshot" in got.err, got.err
+    got = site.ctl("restore", "3fa2Z", target)
+    assert "'3fa2Z' is not a snapshot reference: expected a full id, an id prefix" in got.err
+    for args in (["restore", "latest", target, "--path", "/data/../etc"],
+                 ["restore", "latest", target, "--path", "a\\qb"],
+                 ["ls", "latest", "x//y"]):
+        got = site.ctl(*args)
+        assert got.code == 2 and ("--path" in got.err or "PATH" in got.err), (args, got.err)
+    for args in (["restore", "0000", target], ["retention", "show", "0" * 64]):
+        got = site.ctl(*args)
+        assert got.code == 1 and "'0000" in got.err and "no snapshot" in got.err, got.err
+    assert not target.exists()
+    assert "vaultctl: error: vaultctl:" not in run(BIN / "vaultctl", "snapshots").stderr
+
+
+def test_a_tls_key_that_is_not_the_certificates_is_named_with_both_files(tmp_path):
+    run(BIN / "vaultctl", "init", tmp_path / "s", "--port", "1")
+    pki = tmp_path / "s" / "pki"
+    toml = tmp_path / "s" / "operator.toml"
+    toml.write_text(toml.read_text().replace("operator-operator.key", "officer-officer.key"))
+    result = run(BIN / "vaultctl", "--config", toml, "snapshots")
+    assert result.returncode == 2, result.stderr
+    assert result.stderr == (f"vaultctl: error: {pki / 'officer-officer.key'}: [tls] key does "
+                             f"not match the certificate {pki / 'operator-operator.crt'}: the "
+                             "key's public half is not the one the certificate names; give the "
+                             "key that was issued with this certificate\n")

@@ -7,12 +7,13 @@ from __future__ import annotations
 import grpc
 import pytest
 
-from bulwark.agent.client.status import error_for, translate
+from bulwark.agent.client.status import USER_INPUT_ERROR, error_for, translate
 from bulwark.agent.errors import (
     AccessDenied,
     IntegrityError,
     RetentionRefused,
     SnapshotNotFound,
+    UsageError,
     VaultError,
 )
 
@@ -67,3 +68,12 @@ def test_translate_raises_the_agent_error_and_lets_others_pass():
     assert err.value.__suppress_context__  # the gRPC error is not chained into the output
     with pytest.raises(KeyError), translate("ListNodes", "a"):
         raise KeyError("not a gRPC failure")
+
+
+def test_invalid_argument_is_a_usage_error_only_where_the_user_typed_the_argument():
+    typed = error_for(Failed(grpc.StatusCode.INVALID_ARGUMENT, "prefix 'a' is ambiguous"),
+                      "GetSnapshot", "a", invalid=USER_INPUT_ERROR)
+    assert type(typed) is UsageError and typed.exit_code == 2
+    assert str(typed) == "prefix 'a' is ambiguous"
+    sent = error_for(Failed(grpc.StatusCode.INVALID_ARGUMENT), "CommitSnapshot", "a")
+    assert type(sent) is VaultError and sent.exit_code == 1

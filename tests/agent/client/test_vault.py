@@ -20,6 +20,7 @@ from bulwark.agent.errors import (
     IntegrityError,
     RetentionRefused,
     SnapshotNotFound,
+    UsageError,
     VaultError,
 )
 from bulwark.agent.format.crypto import chunk_ids_digest, public_signing_key, sign_header
@@ -195,6 +196,31 @@ def test_a_malformed_request_is_a_vault_error(client):
     with pytest.raises(VaultError, match="CommitSnapshot: vault answered INVALID_ARGUMENT: .*"
                                          "not a SnapshotHeader"):
         client.commit(b"\xff\xff\xff\xff", b"\x01" * 64, [])
+
+
+def test_a_malformed_or_ambiguous_reference_is_a_usage_error(client):
+    """What the user typed wrong exits 2; a well-formed reference that matches nothing is
+    "not found", exit 1 (README, exit codes)."""
+    client.enroll_node(NODE, public_signing_key(SEED))
+    [(cid, blob, digest)] = blobs(1)
+    client.put_blobs([[(cid, blob, digest)]])
+    ids = []
+    for n in range(17):  # 17 ids over 16 hex digits: two start alike
+        header = encode_header(SnapshotHeader(
+            node=NODE, hostname=NODE, paths=("/data",), tags=(), client_time_ns=n + 1, files=1,
+            bytes=1, sealed_root=b"root", chunk_count=1, chunk_ids_digest=chunk_ids_digest([cid]),
+            node_public_key=public_signing_key(SEED)))
+        ids.append(client.commit(header, sign_header(SEED, header), [cid]).id)
+    shared = next(i[0] for i in ids if sum(j[0] == i[0] for j in ids) > 1)
+    with pytest.raises(UsageError, match=f"snapshot prefix '{shared}' is ambiguous") as err:
+        client.get_snapshot(shared)
+    assert err.value.exit_code == 2
+    with pytest.raises(UsageError, match="snapshot reference 'Z!'") as err:
+        client.get_snapshot("Z!")
+    assert err.value.exit_code == 2
+    with pytest.raises(SnapshotNotFound) as err:
+        client.get_snapshot("0" * 64)  # well-formed, and no snapshot has it
+    assert err.value.exit_code == 1
 
 
 @pytest.fixture(scope="module")

@@ -129,7 +129,7 @@ class Baseline:
         deleted = one(f"SELECT count(*) FROM ({gone_rows}) p WHERE NOT EXISTS"
                       f" ({new_rows} AND n.hash = p.hash)")
         renamed_ext = one(f"SELECT count(*) FROM ({gone_rows}) p WHERE EXISTS ({new_rows}"
-                          " AND n.stem IN (p.path, p.stem) AND n.hash != p.hash)")
+                          " AND n.stem IN (p.path, p.stem))")
         return Totals(True, files, size, self._previous, changed, deleted, renamed, new,
                       renamed_ext)
 

@@ -71,8 +71,11 @@ class Signals:
             return None
         record = facts.record()
         before = self.baseline.previous(raw)
-        if before is None and self.baseline.has_content(content_hash):
-            flags: tuple[str, ...] = ()  # moved or copied: content the node had before
+        if before is None and (not self.baseline.has_previous
+                               or self.baseline.has_content(content_hash)):
+            # a first backup has nothing to compare with; a move or copy is content the
+            # node had before
+            flags: tuple[str, ...] = ()
         else:
             flags = compare(record, before)
             if before is None and is_ransom_note(raw, size):

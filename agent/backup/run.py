@@ -57,6 +57,7 @@ from bulwark.agent.backup.exclude import PathFilter
 from bulwark.agent.backup.read_ahead import ReadAhead
 from bulwark.agent.backup.scanner import ScanItem, scan
 from bulwark.agent.backup.seal_lanes import SealLanes
+from bulwark.agent.backup.seal_memo import SealMemo
 from bulwark.agent.backup.source_file import open_source
 from bulwark.agent.backup.tensors import read_layout
 from bulwark.agent.backup.uploader import Uploader
@@ -472,10 +473,11 @@ def run_backup(
     items = scan(paths, exclude=exclude, on_skip=lambda path, why: skipped.append((path, why)))
     cache = FileCache(cache_dir)
     scoring = Signals(cache_dir, [os.path.abspath(p) for p in paths], enabled=signals)
+    memo = SealMemo(cache_dir)
     try:
         with tempfile.SpooledTemporaryFile(SPOOL_MEMORY, dir=cache_dir) as manifest:
             uploader = Uploader(client)
-            lanes = SealLanes(keyring.id_key, workers, facts=signals)
+            lanes = SealLanes(keyring.id_key, workers, facts=signals, memo=memo)
             read_ahead = ReadAhead(PACK_FILE_MAX, workers)
             run = BackupRun(keyring, uploader, lanes, read_ahead, cache, manifest, on_progress,
                        should_stop, scoring if signals else None)
@@ -501,6 +503,7 @@ def run_backup(
             finally:
                 read_ahead.close()
                 lanes.close()
+                memo.close()
 
         ids = sorted(run.referenced)
         summary = scoring.summary(stats.new_bytes)

@@ -10,7 +10,9 @@ while the reader goes on.
 
 A chunk's id is known only once it is sealed (blob format v2 ids are content addresses), so
 every chunk of a read file is sealed, also one the vault may already hold; the uploader then
-sends only the blobs FindMissing names. Unchanged files never get here (the file cache).
+sends only the blobs FindMissing names. Unchanged files never get here (the file cache), and
+a chunk this node sealed before is recalled from the seal memo (agent.backup.seal_memo)
+instead of being sealed again.
 """
 
 from __future__ import annotations
@@ -22,9 +24,11 @@ from dataclasses import dataclass
 
 import blake3
 
-from bulwark.agent.format.blob import SealedChunk, seal_chunk
+from bulwark.agent.backup.seal_memo import SealMemo
+from bulwark.agent.format.blob import SealedChunk, seal_chunk, seal_with_key
 from bulwark.agent.format.chunker import Piece
 from bulwark.agent.format.codec import TensorHint
+from bulwark.agent.format.crypto import chunk_id_and_key
 
 #: hint_of(offset, length): the tensor layout of a chunk at that place in the file, if any.
 HintOf = Callable[[int, int], TensorHint | None]
@@ -47,9 +51,10 @@ class SealLanes:
     """
 
     def __init__(self, id_key: bytes, workers: int, depth: int | None = None,
-                 facts: bool = True) -> None:
+                 facts: bool = True, memo: SealMemo | None = None) -> None:
         self._id_key = id_key
         self._facts = facts  # the codec's facts for the ransomware signals (agent.signals)
+        self._memo = memo  # chunks sealed before: recalled, not sealed again
         self._depth = depth if depth is not None else 2 * workers + 2
         self._seal = ThreadPoolExecutor(workers, thread_name_prefix="seal")
         self._content = ThreadPoolExecutor(1, thread_name_prefix="content-hash")
@@ -60,10 +65,20 @@ class SealLanes:
 
     def seal(self, data: bytes, hint: TensorHint | None = None) -> Future[SealedChunk]:
         """Seal one chunk that is not part of a file's stream (a pack, a manifest chunk)."""
-        return self._seal.submit(self._sealer(), self._id_key, data, hint)
+        return self._seal.submit(self._seal_one, data, hint)
 
-    def _sealer(self) -> Callable[..., SealedChunk]:
-        return seal_chunk if self._facts else _seal_without_facts
+    def _seal_one(self, data: bytes, hint: TensorHint | None) -> SealedChunk:
+        """Seal ``data``, or recall its id from the memo (then ``blob`` is None and the
+        uploader seals it only if the vault lacks it: agent.format.blob.unrecalled)."""
+        if self._memo is None:
+            return seal_chunk(self._id_key, data, hint, with_facts=self._facts)
+        tag, key = chunk_id_and_key(self._id_key, data)
+        hit = self._memo.recall(tag, hint)
+        if hit is not None and (hit[1] is not None or not self._facts):
+            return SealedChunk(hit[0], key, None, len(data), hit[1], plaintext=data, hint=hint)
+        sealed = seal_with_key(key, data, hint, with_facts=self._facts)
+        self._memo.note(tag, hint, sealed.chunk_id, sealed.facts)
+        return sealed
 
     def close(self) -> None:
         """Stop the threads once their queued work is done (or cancelled)."""
@@ -103,7 +118,7 @@ class FileSealing:
                 pending.append((
                     piece.offset,
                     lanes._content.submit(self._hasher.update, data),  # one lane: in order
-                    lanes._seal.submit(lanes._sealer(), lanes._id_key, data, hint),
+                    lanes._seal.submit(lanes._seal_one, data, hint),
                 ))
                 while pending and (len(pending) > lanes._depth or pending[0][2].done()):
                     yield _resolved(pending.popleft())
@@ -116,10 +131,6 @@ class FileSealing:
                     sealing.cancel()
                 wait([f for _, content, sealing in pending for f in (content, sealing)])
         self._content_hash = self._hasher.digest()
-
-
-def _seal_without_facts(id_key: bytes, data: bytes, hint: TensorHint | None) -> SealedChunk:
-    return seal_chunk(id_key, data, hint, with_facts=False)
 
 
 def _resolved(item: tuple[int, Future[None], Future[SealedChunk]]) -> SealedPiece:

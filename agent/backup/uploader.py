@@ -27,7 +27,7 @@ from dataclasses import dataclass
 
 from bulwark.agent.client.vault import PutResult, VaultClient
 from bulwark.agent.errors import VaultError
-from bulwark.agent.format.blob import SealedChunk
+from bulwark.agent.format.blob import SealedChunk, unrecalled
 from bulwark.protos.contract import IDS_PER_MESSAGE
 
 _DONE = object()
@@ -78,7 +78,7 @@ class Uploader:
             return
         self._seen.add(sealed.chunk_id)
         self._pending.append(sealed)
-        self._pending_bytes += len(sealed.blob)
+        self._pending_bytes += sealed.weight
         if self._pending_bytes >= self._batch_bytes or len(self._pending) >= IDS_PER_MESSAGE:
             self._flush()
 
@@ -101,7 +101,7 @@ class Uploader:
         missing = self._client.find_missing(p.chunk_id for p in batch)
         for item in batch:
             if item.chunk_id in missing:
-                self._enqueue(item)
+                self._enqueue(unrecalled(item))  # a recalled chunk is sealed only now
             else:
                 self.stats.reused_chunks += 1
 
@@ -127,7 +127,7 @@ class Uploader:
             item = self._queue.get()
             if item is _DONE or self._aborted:
                 break
-            assert isinstance(item, SealedChunk)
+            assert isinstance(item, SealedChunk) and item.blob is not None
             blob = item.blob
             if message and size + len(blob) > self._message_bytes:
                 yield message

@@ -71,9 +71,16 @@ class SealedChunk:
 
     chunk_id: bytes
     key: bytes
-    blob: bytes
+    blob: bytes | None  # None: recalled (agent.backup.seal_memo), not sealed this time
     size: int
     facts: ChunkFacts | None = None  # what the codec learnt (ransomware signals); not stored
+    plaintext: bytes | None = None  # kept only while ``blob`` is None, to seal on demand
+    hint: TensorHint | None = None
+
+    @property
+    def weight(self) -> int:
+        """The bytes this object holds in memory (its blob, or its plaintext)."""
+        return len(self.blob) if self.blob is not None else len(self.plaintext or b"")
 
 
 def seal_chunk(
@@ -84,12 +91,37 @@ def seal_chunk(
     with the codec's facts about the plaintext (agent.format.facts) unless ``with_facts``
     is False (the blob is the same either way)."""
     _, key = chunk_id_and_key(id_key, plaintext)
+    return seal_with_key(key, plaintext, hint, with_facts)
+
+
+def seal_with_key(
+    key: bytes, plaintext: bytes | bytearray | memoryview, hint: TensorHint | None = None,
+    with_facts: bool = True,
+) -> SealedChunk:
+    """:func:`seal_chunk` for a caller that already holds the chunk key."""
     if with_facts:
         payload, facts = encode_payload_facts(plaintext, hint)
     else:
         payload, facts = encode_payload(plaintext, hint), None
     blob = _seal_payload(key, payload)
     return SealedChunk(blob_digest(blob), key, blob, len(plaintext), facts)
+
+
+def unrecalled(sealed: SealedChunk) -> SealedChunk:
+    """The sealed form of a recalled chunk (``blob`` None): seal its plaintext now.
+
+    Raises BlobError if the seal does not give the recalled id (the memo that recalled it
+    is wrong), so a snapshot never references an id its plaintext does not seal to."""
+    if sealed.blob is not None:
+        return sealed
+    if sealed.plaintext is None:
+        raise ValueError("a recalled chunk must keep its plaintext until it is sealed")
+    fresh = seal_with_key(sealed.key, sealed.plaintext, sealed.hint, with_facts=False)
+    if fresh.chunk_id != sealed.chunk_id:
+        raise BlobError(
+            f"chunk {sealed.chunk_id[:8].hex()}…: the seal memo recalled an id its plaintext "
+            f"does not seal to ({fresh.chunk_id[:8].hex()}…); delete the node's cache folder")
+    return SealedChunk(fresh.chunk_id, fresh.key, fresh.blob, fresh.size, sealed.facts)
 
 
 def v2_keys(key: bytes) -> tuple[bytes, bytes]:

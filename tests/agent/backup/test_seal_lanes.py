@@ -101,9 +101,9 @@ def test_stopping_early_leaves_no_update_running_or_queued(lanes, monkeypatch):
         def digest(self) -> bytes:
             return b""
 
-    def slow_seal(id_key, data, hint=None):  # the reader runs ahead until depth is in flight
+    def slow_seal(id_key, data, hint=None, **kw):  # the reader runs ahead until depth is full
         time.sleep(0.02)
-        return seal_chunk(id_key, data, hint)
+        return seal_chunk(id_key, data, hint, **kw)
 
     monkeypatch.setattr("bulwark.agent.backup.seal_lanes.seal_chunk", slow_seal)
     pieces = (Piece(i, bytes([i]) * 1000) for i in range(10))

@@ -240,9 +240,9 @@ def main(argv: list[str] | None = None) -> int:
         data = {"checkpoint": gen_checkpoint(work / "data" / "checkpoint", a.scale),
                 "shards": gen_shards(work / "data" / "shards", a.scale),
                 "seed": seed_data(work / "data" / "seed", a.seed_mb)}
-        runs = [one_repeat(work, data, a.seed_mb, n) for n in range(a.repeats)]
         commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
-                                text=True).stdout.strip()
+                                text=True).stdout.strip()  # the tree the run starts from
+        runs = [one_repeat(work, data, a.seed_mb, n) for n in range(a.repeats)]
         meta = {"commit": commit, "scale": a.scale, "cpus": os.cpu_count(),
                 "load": f"{os.getloadavg()[0]:.1f}"}
         text = report(runs, meta)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -14,10 +16,11 @@ import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 REPO = Path(__file__).resolve().parents[2]
+STAMPED = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z (INFO|WARNING|ERROR) ")
 
 
 def vaultd(*args: str) -> subprocess.Popen:
-    env = dict(os.environ, PYTHONPATH=str(REPO))
+    env = dict(os.environ, PYTHONPATH=str(REPO), TZ="JST-9")  # log stamps are UTC regardless
     return subprocess.Popen(
         [sys.executable, "-m", "bulwark.vault.cli", *args],
         cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
@@ -56,6 +59,11 @@ def test_serves_health_and_stops_on_sigterm(tmp_path):
     assert proc.returncode == 0, err
     assert f"vaultd listening on 127.0.0.1:{port}" in err
     assert "INSECURE: [server] insecure = true" in err  # loud, at every start
+    # every line says when, in ISO 8601 UTC, and how bad (issue 13)
+    lines = err.splitlines()
+    assert lines and all(STAMPED.match(line) for line in lines), err
+    stamp = dt.datetime.strptime(lines[0][:23], "%Y-%m-%dT%H:%M:%S.%f").replace(tzinfo=dt.UTC)
+    assert abs(stamp.timestamp() - time.time()) < 120
     assert (tmp_path / "data" / "catalog.sqlite").exists()
 
 
@@ -66,6 +74,7 @@ def test_bad_config_exits_2_naming_file_and_key(tmp_path):
     _, err = proc.communicate(timeout=15)
     assert proc.returncode == 2
     assert str(config) in err and "server.listen" in err
+    assert STAMPED.match(err) and " ERROR " in err
 
 
 def test_a_store_path_that_names_no_store_exits_2_and_creates_nothing(tmp_path):

@@ -94,6 +94,10 @@ _TABLE_KEYS = {"metrics": {"listen": str},
                           "renew_share": (int, float), "renew_every": (int, float)}}
 
 
+#: How an error names each expected type ("must be an integer", never "must be a int").
+_NOUNS: dict[Any, str] = {str: "a string", int: "an integer", list: "a list"}
+
+
 class _Reader:
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -107,8 +111,8 @@ class _Reader:
             if kind is None:
                 raise self.fail(where, f"unknown key '{key}' (known: {', '.join(spec)})")
             if isinstance(value, bool) or not isinstance(value, kind):
-                name = kind.__name__ if isinstance(kind, type) else "number"
-                raise self.fail(f"{where} {key}", f"must be a {name}, got {value!r}")
+                noun = _NOUNS.get(kind, "a number")  # (int, float): a number
+                raise self.fail(f"{where} {key}", f"must be {noun}, got {value!r}")
 
     def strings(self, where: str, value: list) -> tuple[str, ...]:
         if not all(isinstance(v, str) and v for v in value):

@@ -1,7 +1,9 @@
 """``vaultd --config PATH [--port-file PATH]``: run the vault in the foreground.
 
 Exit codes: 0 after a graceful stop (SIGTERM/SIGINT), 2 for a bad configuration or
-command line, 1 when the store, catalog or listening address cannot be opened.
+command line, 1 when the store, catalog or listening address cannot be opened, or when
+closing them overran its bound (vault.shutdown: a stop never takes more than the 5 s grace
+and 10 s more, whatever a call is stuck in).
 Logs go to stderr (journald under systemd), one line per event, each starting with its time
 in ISO 8601 UTC to the millisecond: ``2026-03-01T07:01:06.543Z INFO vaultd listening on …``.
 """
@@ -15,6 +17,7 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from bulwark.vault import allocator
@@ -27,6 +30,7 @@ from bulwark.vault.rpc.enrollment import build_enroll_server, open_enrollment
 from bulwark.vault.rpc.server import build_server, open_audit, open_backends, open_clock
 from bulwark.vault.rpc.snapshots_service import host_of
 from bulwark.vault.sdnotify import notify, start_watchdog
+from bulwark.vault.shutdown import STOP_SECONDS, exit_after, exit_now, run_steps
 
 log = logging.getLogger("vaultd")
 GRACE_SECONDS = 5
@@ -133,16 +137,20 @@ def main(argv: list[str] | None = None) -> int:
         pass
     notify("STOPPING=1")
     log.info("vaultd stopping (grace %ds)", GRACE_SECONDS)
-    if airgap is not None:
-        airgap.stop()  # an open window stops at the next message boundary
-    watch.stop()
-    forget_jobs.stop()  # waits for a running job
+    # Bounded (vault.shutdown): a call stuck past the grace never keeps vaultd alive.
+    steps: list[tuple[str, Callable[[], object]]] = []
+    if airgap is not None:  # an open window stops at the next message boundary
+        steps.append(("the air-gap window", airgap.stop))
+    steps += [("the certificate watch", watch.stop),
+              ("the forget jobs", forget_jobs.stop)]  # waits for a running job
     if enroll_server is not None:
-        enroll_server.stop(grace=None)
-    server.stop(grace=GRACE_SECONDS).wait()
-    clock.stop()
-    catalog.close()
-    store.close()
+        steps.append(("the enrollment listener", lambda: enroll_server.stop(grace=None)))
+    steps += [("the gRPC server", lambda: server.stop(grace=GRACE_SECONDS).wait()),
+              ("the compliance clock", clock.stop), ("the catalog", catalog.close),
+              ("the store", store.close)]
+    if not run_steps(steps, GRACE_SECONDS + STOP_SECONDS):
+        exit_now(1)
+    exit_after(STOP_SECONDS, 0)
     log.info("vaultd stopped")
     return 0
 

@@ -7,6 +7,7 @@ import json
 import os
 import sqlite3
 import threading
+import time
 from pathlib import Path
 
 import grpc
@@ -227,3 +228,33 @@ def test_vaultctl_init_bounds_the_retention_a_node_may_ask_for(site, tmp_path):
     assert asked.code == 1, asked.err
     assert "maximum_days" in asked.err
     assert site.ctl("snapshots", "--json").json() == []
+
+
+def test_vaultd_stops_within_its_bound_with_hostile_streams_open(site, node_stub):
+    """Attack 7: vaultd once stayed alive 35 s after "stopping (grace 5s)" after a hostile
+    run. With idle streams held open and a commit stream of 100k-id messages in flight,
+    SIGTERM ends it with exit 0 within the grace and the stop bound (vault.shutdown)."""
+    latest_ids = [os.urandom(32) for _ in range(100_000)]
+    release = threading.Event()
+
+    def idle():
+        release.wait(60)
+        yield from ()
+
+    def hostile():
+        yield vault_pb2.CommitSnapshotRequest(header=vault_pb2.SignedHeader())
+        for _ in range(50):
+            yield vault_pb2.CommitSnapshotRequest(
+                chunks=vault_pb2.ChunkIdBatch(chunk_ids=latest_ids))
+
+    calls = [node_stub.PutChunks.future(idle(), timeout=60) for _ in range(4)]
+    calls.append(node_stub.CommitSnapshot.future(hostile(), timeout=60))
+    started = time.monotonic()
+    try:
+        assert site.stop() == 0
+    finally:
+        release.set()
+    took = time.monotonic() - started
+    assert took < 15, f"vaultd took {took:.1f} s to stop"
+    for call in calls:
+        assert call.exception() is not None

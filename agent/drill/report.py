@@ -26,6 +26,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
 
 from bulwark.agent.errors import KeyMaterialError
 from bulwark.agent.format.constants import KDF_CONTEXT_DRILL_SIGNING
+from bulwark.agent.format.snapshot import decode_header
 from bulwark.agent.keys.keyfile import KeyRing, derive_key
 from bulwark.protos.contract import (
     DRILL_REPORT_FORMAT,
@@ -73,6 +74,8 @@ class DrillReport:
     verify: dict[str, object] = field(default_factory=dict)
     validators: list[dict[str, object]] = field(default_factory=list)
     command: dict[str, object] | None = None
+    # the snapshot's ransomware signals: the vault's mark and the header's summary (issue 18)
+    signals: dict[str, object] = field(default_factory=dict)
     failures: list[str] = field(default_factory=list)
     passed: bool = False
 
@@ -115,6 +118,9 @@ class DrillReport:
             tail = str(self.command["output_tail"]).rstrip()
             if tail:
                 lines += ["    | " + line for line in tail.splitlines()[-10:]]
+        mark = self.signals.get("mark") or {}
+        if mark.get("suspicious"):
+            lines.append(f"  snapshot marked SUSPICIOUS: {'; '.join(mark.get('reasons') or [])}")
         for failure in self.failures:
             lines.append(f"  failure: {failure}")
         return "\n".join(lines)
@@ -171,3 +177,12 @@ def tenant_key_for(keyring: KeyRing, runner: str) -> bytes | None:
     seed = derive_key(KDF_CONTEXT_DRILL_SIGNING,
                       keyring.restore_private + runner.encode("utf-8"))
     return Ed25519PrivateKey.from_private_bytes(seed).public_key().public_bytes_raw()
+
+
+def snapshot_signals(info) -> dict[str, object]:
+    """The drilled snapshot's signals for the report: the vault's mark (an
+    agent.client.vault.SnapshotInfo) and the signed header's summary (None if unscored)."""
+    summary = decode_header(info.header).signals
+    return {"mark": {"suspicious": info.suspicious, "score": info.mark_score_ppm / 1e6,
+                     "reasons": list(info.mark_reasons), "set_by": info.mark_set_by},
+            "summary": None if summary is None else summary.as_dict()}

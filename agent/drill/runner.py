@@ -35,6 +35,7 @@ from bulwark.agent.drill.report import (
     canonical_json,
     drill_signing_key,
     sign_report,
+    snapshot_signals,
 )
 from bulwark.agent.errors import ConfigError, IntegrityError, SnapshotNotFound
 from bulwark.agent.format.manifest import EntryType
@@ -137,7 +138,7 @@ def run_drill(
     info = client.get_snapshot(ref)
     report = DrillReport(id=uuid.uuid4().hex, snapshot=info.id, node=info.node,
                          runner=keyring.node, host=socket.gethostname(), isolation=isolation,
-                         started_ns=started_ns)
+                         started_ns=started_ns, signals=snapshot_signals(info))
     work = Path(tempfile.mkdtemp(prefix="bulwark-drill-", dir=workdir))
     try:
         _drill(client, keyring, report, work, command, timeout, isolated, workers,

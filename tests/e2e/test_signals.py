@@ -83,6 +83,11 @@ def test_encrypted_snapshot_is_marked_kept_and_latest_clean_restores_before(site
     restored = out / str(victims[0]).lstrip("/")
     assert restored.read_bytes() != victims[0].read_bytes()  # the pre-attack content
 
+    drill = site.ctl("drill", second["snapshot"], "--json", config=site.role_toml("drill"))
+    report = json.loads(drill.out)  # the drill's own verdict is another test's business
+    assert report["signals"]["mark"]["suspicious"] is True
+    assert report["signals"]["summary"]["format_lost_ppm"] > 0
+
     audit = site.ctl("audit", "--json")
     assert "snapshot.mark" in audit.out
 

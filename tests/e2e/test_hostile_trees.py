@@ -235,3 +235,30 @@ def test_alternating_paths_do_not_re_read_unchanged_files(site, work):
     (big / "one.bin").write_bytes(os.urandom(5000))
     reads = [site.backup(p)["files_read"] for p in (data, big, data, big)]
     assert reads == [30, 1, 0, 0]
+
+
+def test_paths_round_trip_from_ls_json_into_ls_and_restore_path(site, work):
+    """``ls --json`` prints each path in the one text form ``restore --path`` and ``ls PATH``
+    read back (agent.format.pathtext): a literal backslash-x-4-1 is not the letter A, and a
+    byte that is not UTF-8 is that byte (issue 13)."""
+    src = work / "src"
+    src.mkdir()
+    contents = {b"lit\\x41": b"a literal backslash\n", b"litA": b"the letter A\n",
+                b"bad\xffname": b"not UTF-8\n"}
+    for raw, data in contents.items():
+        Path(os.fsdecode(os.fsencode(src) + b"/" + raw)).write_bytes(data)
+    snapshot = site.backup(src)["snapshot"]
+    listing = site.ctl("ls", snapshot, src, "--json")
+    assert listing.code == 0, listing.err
+    shown = sorted(e["path"] for e in listing.json() if e["type"] == "file")
+    assert shown == [f"{src}/bad\\xffname", f"{src}/litA", f"{src}/lit\\\\x41"]
+    for n, path in enumerate(shown):
+        again = site.ctl("ls", snapshot, path, "--json")
+        assert again.code == 0 and [e["path"] for e in again.json()] == [path], again.err
+        target = work / "r" / str(n)
+        got = site.ctl("restore", snapshot, target, "--path", path, "--json")
+        assert got.code == 0 and got.json()["files"] == 1, got.err
+        out = os.fsencode(restored(target, src))
+        [name] = os.listdir(out)
+        with open(out + b"/" + name, "rb") as f:
+            assert f.read() == contents[name]

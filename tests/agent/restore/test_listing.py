@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from bulwark.agent.errors import SnapshotNotFound, UsageError
+from bulwark.agent.errors import ConfigError, SnapshotNotFound, UsageError
 from bulwark.agent.format.manifest import ChunkRef, Entry, EntryType
 from bulwark.agent.restore.listing import (
+    Listed,
     list_entries,
     manifest_path,
     matcher,
@@ -61,6 +62,26 @@ def test_missing_path_and_bad_path():
 def test_shown_escapes_bytes_that_are_not_utf8():
     assert shown("data/bad\udcffname") == "/data/bad\\xffname"
     assert mode_text(next(entries(["data"]))) == "drwxr-xr-x"
+
+
+def test_what_ls_shows_is_what_ls_path_and_restore_path_read_back():
+    """A literal backslash-x-4-1 in a name is not the letter A, and a byte that is not UTF-8
+    comes back as that byte (issue 13: backslashreplace printed both as ``\\x..``)."""
+    literal, letter, bad = "data/lit\\x41", "data/litA", "data/bad\udcffname"
+    assert shown(literal) == "/data/lit\\\\x41" and shown(letter) == "/data/litA"
+    for path in (literal, letter, bad, "data/new\nline"):
+        assert manifest_path(shown(path)) == path
+    link = Entry(path="l", type=EntryType.SYMLINK, mode=0o777, mtime_ns=0,
+                 link_target="to\\x41\udcfe")
+    assert Listed(link).summary()["link_target"] == "to\\\\x41\\xfe"
+    with pytest.raises(ConfigError, match="^PATH .*: the backslash at position 7 starts nei"):
+        manifest_path("/data/a\\qb")
+
+
+def test_find_patterns_match_the_shown_form():
+    source = ["data", "data/lit\\x41", "data/litA"]
+    names = [e.path for e in entries(source) if matcher(["lit\\\\x41"])(e)]
+    assert names == ["data/lit\\x41"]
 
 
 def test_patterns_match_name_or_whole_path():

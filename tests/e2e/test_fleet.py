@@ -209,3 +209,23 @@ def test_fleet_calls_on_a_vault_without_enroll_are_failed_precondition(site):
             assert "has no [enroll] table" in err.value.details()
     for result in (site.ctl("pki", "token", "--name", "n1"), site.agent("renew")):
         assert result.code == 1 and "has no [enroll] table" in result.err, result.err
+
+
+def test_no_caller_can_replace_an_enrolled_signing_key_through_the_api(fleet):
+    """What holds for joined nodes (docs/threat-model.md "Joined nodes"): once a name has a
+    signing key, no role replaces it through the vault's API, so restores keep checking a
+    node's snapshots against the key it enrolled (tenant-derived or drawn when it joined)."""
+    from bulwark.agent.client.vault import VaultClient
+    from bulwark.agent.errors import AccessDenied
+    from bulwark.agent.site.config import load_agent_config
+
+    site, base = fleet
+    tok = token(site, "--name", "gpu-k", "--ttl", "1h")
+    assert enroll(site, base / "gpu-k" / "agent.toml", "gpu-k", tok["token"]).code == 0
+    with VaultClient.from_config(load_agent_config(site.operator_toml)) as operator:
+        before = {n: operator.enrolled_key(n) for n in ("seed", "gpu-k")}
+        assert all(before.values())
+        for name in before:
+            with pytest.raises(AccessDenied, match="already enrolled with another signing key"):
+                operator.enroll_node(name, b"\x05" * 32)
+        assert {n: operator.enrolled_key(n) for n in before} == before

@@ -20,6 +20,7 @@ from bulwark.agent.cli import (
     keys_cmd,
     ls_cmd,
     mark_cmd,
+    mount_cmd,
     pki_cmd,
     prune_cmd,
     renew_cmd,
@@ -35,7 +36,7 @@ from bulwark.agent.cli import (
 from bulwark.agent.cli.common import dispatch
 
 COMMANDS = (init_cmd, snapshots_cmd, ls_cmd, find_cmd, diff_cmd, restore_cmd, verify_cmd,
-            drill_cmd, drills_cmd, forget_cmd, stats_cmd, tag_cmd, signals_cmd,
+            mount_cmd, drill_cmd, drills_cmd, forget_cmd, stats_cmd, tag_cmd, signals_cmd,
             pki_cmd, keys_cmd, retention_cmd, hold_cmd, mark_cmd, delete_cmd, prune_cmd, scrub_cmd,
             check_cmd, audit_cmd, airgap_cmd, renew_cmd)
 

@@ -27,6 +27,21 @@ class Metrics:
             "bulwark_backup_new_bytes", "Blob bytes sent to the vault", ["set"], registry=r)
         self.backup_new_chunks = Counter(
             "bulwark_backup_new_chunks", "Chunks sent to the vault", ["set"], registry=r)
+        # A backup that could not read everything still commits a snapshot (restic's exit 3):
+        # these say so, per set, so an alert need not read the log.
+        self.backup_last_skipped = Gauge(
+            "bulwark_backup_last_skipped",
+            "Entries the set's last backup could not read (not in its snapshot)", ["set"],
+            registry=r)
+        self.backup_last_changed = Gauge(
+            "bulwark_backup_last_changed",
+            "Files that changed while the set's last backup read them (stored, flagged)",
+            ["set"], registry=r)
+        self.backup_skipped = Counter(
+            "bulwark_backup_skipped", "Entries backups could not read", ["set"], registry=r)
+        self.backup_changed = Counter(
+            "bulwark_backup_changed", "Files that changed while a backup read them", ["set"],
+            registry=r)
         self.backup_failures = Counter(
             "bulwark_backup_failures", "Backups that failed or were interrupted", ["set"],
             registry=r)

@@ -2,7 +2,8 @@
 
 Runs the configured backup sets and drills on their cron schedules (``agent.daemon.schedule``),
 talks to systemd (``agent.daemon.sdnotify``: READY=1 once scheduling, STATUS= with the current
-job, WATCHDOG=1 keepalives, STOPPING=1), serves Prometheus metrics (``agent.daemon.metrics``),
+job and every set whose last backup was partial or failed, WATCHDOG=1 keepalives, STOPPING=1),
+serves Prometheus metrics (``agent.daemon.metrics``),
 and renews its certificate before it expires (``agent.daemon.renewal``, at start and every
 ``[daemon] renew_every`` seconds). After a renewal the next job uses a new channel with the
 new certificate; a job already running finishes on the channel it started with, which is
@@ -35,6 +36,7 @@ from bulwark.agent.daemon.schedule import JobInterrupted, Schedule
 from bulwark.agent.daemon.sdnotify import Notifier
 from bulwark.agent.drill.runner import latest_of_set, record, run_drill
 from bulwark.agent.errors import AgentError, ConfigError
+from bulwark.agent.format.pathtext import show_path
 from bulwark.agent.keys.keyfile import KeyRing
 from bulwark.agent.site.config import AgentConfig
 
@@ -70,6 +72,8 @@ class Daemon:
         self._opened: list[VaultClient] = []
         self.schedule = Schedule(self.daemon.state_dir, self.daemon.timezone)
         self._running: dict[str, threading.Event] = {}
+        # set -> how its last backup ended, when not clean ("2 skipped, 1 changed", "FAILED")
+        self._outcomes: dict[str, str] = {}
         self._lock = threading.Lock()
         if self.daemon.drills and not self.keyring.can_restore:
             raise ConfigError(
@@ -86,8 +90,9 @@ class Daemon:
             done = threading.Event()
             with self._lock:
                 self._running[name] = done
+                status = self.status_text(list(self._running))
             self.metrics.job_running.labels(name).set(1)
-            self.notifier.status(f"running {name}")
+            self.notifier.status(status)
             try:
                 body()
             finally:
@@ -97,9 +102,23 @@ class Daemon:
                     others = list(self._running)
                     if not others:
                         self._close_retired()
+                    status = self.status_text(others)
                 done.set()
-                self.notifier.status(f"running {', '.join(others)}" if others else "idle")
+                self.notifier.status(status)
         return run
+
+    def status_text(self, running: list[str]) -> str:
+        """systemd's STATUS= line: the jobs running (or ``idle``), then each set whose last
+        backup did not end clean, e.g. ``idle; ckpt: 2 skipped, 1 changed; data: FAILED``."""
+        now = f"running {', '.join(running)}" if running else "idle"
+        return "; ".join([now, *(f"{name}: {how}" for name, how in sorted(self._outcomes.items()))])
+
+    def _outcome(self, name: str, how: str) -> None:
+        with self._lock:
+            if how:
+                self._outcomes[name] = how
+            else:
+                self._outcomes.pop(name, None)
 
     def backup(self, spec: BackupSet) -> BackupResult | None:
         """Run one backup of ``spec``; its result, or None if it failed (logged, counted)."""
@@ -119,6 +138,7 @@ class Daemon:
             raise JobInterrupted(str(exc)) from None
         except AgentError as exc:
             self.metrics.backup_failures.labels(spec.name).inc()
+            self._outcome(spec.name, "FAILED")
             log.error("backup %s: FAILED: %s", spec.name, exc)
             return None
         finally:
@@ -128,12 +148,31 @@ class Daemon:
         m.backup_bytes.labels(spec.name).inc(result.bytes)
         m.backup_new_bytes.labels(spec.name).inc(result.new_bytes)
         m.backup_new_chunks.labels(spec.name).inc(result.new_chunks)
-        for path, reason in result.skipped:
-            log.warning("backup %s: skipped %s: %s", spec.name, path, reason)
+        self._report_partial(spec.name, result)
         log.info("backup %s: snapshot %s, %d files (%d read), %d bytes, %d new bytes in %.1fs",
                  spec.name, result.snapshot.id[:12], result.files, result.files_read,
                  result.bytes, result.new_bytes, result.duration_s)
         return result
+
+    def _report_partial(self, name: str, result: BackupResult) -> None:
+        """What the backup could not read, or read while it changed: one log line per path
+        (in agent.format.pathtext's form), the counts in the metrics and in STATUS=."""
+        skipped, changed = len(result.skipped), len(result.changed)
+        m = self.metrics
+        m.backup_last_skipped.labels(name).set(skipped)
+        m.backup_last_changed.labels(name).set(changed)
+        m.backup_skipped.labels(name).inc(skipped)
+        m.backup_changed.labels(name).inc(changed)
+        for path, reason in result.skipped:
+            log.warning("backup %s: skipped %s: %s", name, show_path(path), reason)
+        for path in result.changed:
+            log.warning("backup %s: %s changed while it was read (stored, flagged in the "
+                        "snapshot)", name, show_path(path))
+        partial = skipped or changed
+        if partial:
+            log.warning("backup %s: PARTIAL: snapshot %s: %d skipped (not in it), %d changed "
+                        "while read (flagged)", name, result.snapshot.id[:12], skipped, changed)
+        self._outcome(name, f"{skipped} skipped, {changed} changed" if partial else "")
 
     def drill(self, spec: DrillJob) -> None:
         m, client = self.metrics, self.client

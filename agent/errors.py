@@ -13,7 +13,8 @@
      ├── IntegrityError             exit 1  data failed authentication or a hash check
      │    ├── BlobError             exit 1  a chunk blob is malformed, truncated or forged
      │    └── ManifestError         exit 1  a manifest or sealed root is malformed
-     └── UnsafePathError            exit 1  a manifest path would escape the restore target
+     ├── UnsafePathError            exit 1  a manifest path would escape the restore target
+     └── CacheFull                  exit 1  the agent's cache folder has no space left (ENOSPC)
 
 Integrity errors never subclass "not found", so a broad ``except SnapshotNotFound``
 cannot swallow evidence of tampering.
@@ -79,3 +80,7 @@ class ManifestError(IntegrityError):
 
 class UnsafePathError(AgentError):
     """A manifest path is absolute, contains ``..`` or would leave the restore target."""
+
+
+class CacheFull(AgentError):
+    """The file system of the agent's cache folder is full; the message names the folder."""

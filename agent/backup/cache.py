@@ -28,14 +28,17 @@ and a table left behind by a killed process is dropped by the next one to open t
 
 from __future__ import annotations
 
+import errno
 import os
 import secrets
 import sqlite3
 import struct
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from bulwark.agent.errors import CacheFull
 from bulwark.agent.format.constants import BLOB_VERSION
 from bulwark.agent.format.manifest import ChunkRef
 
@@ -87,6 +90,45 @@ _staging_here: set[str] = set()  # this process's tables in use (the daemon runs
 
 #: Staged rows are written in transactions of this many rows (~1 MiB of rows).
 STAGE_BATCH = 4096
+
+
+_FULL = (errno.ENOSPC, errno.EDQUOT)
+NEARLY_FULL = 1 << 20  # bytes free below which SQLite's "disk I/O error" means a full disk
+
+
+@contextmanager
+def cache_space(directory: Path) -> Iterator[None]:
+    """``with``: a full file system under the cache folder ``directory`` (an ``OSError``
+    ENOSPC or EDQUOT, or SQLite's "database or disk is full") becomes ``CacheFull`` naming
+    the folder, instead of a traceback. A backup writes only there (this cache, the spooled
+    manifest, the seal memo), so that is where the space ran out."""
+    try:
+        yield
+    except sqlite3.OperationalError as exc:
+        # SQLite says "database or disk is full", or "disk I/O error" when its journal
+        # cannot grow: the file system's free space tells the two I/O errors apart.
+        if "full" not in str(exc) and not ("I/O" in str(exc) and _nearly_full(directory)):
+            raise
+        raise _full(directory, exc) from exc
+    except OSError as exc:
+        if exc.errno not in _FULL:
+            raise
+        raise _full(directory, exc) from exc
+
+
+def _nearly_full(directory: Path) -> bool:
+    try:
+        st = os.statvfs(directory)
+    except OSError:
+        return False
+    return st.f_bavail * st.f_frsize < NEARLY_FULL
+
+
+def _full(directory: Path, exc: BaseException) -> CacheFull:
+    return CacheFull(
+        f"the agent's cache folder {directory} is full (ENOSPC: {exc}); free space there or "
+        "set [cache] path in the configuration to a larger file system; the next backup "
+        "sends only what the vault does not hold yet")
 
 
 class FileCache:

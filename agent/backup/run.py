@@ -52,7 +52,7 @@ from typing import BinaryIO
 
 import blake3
 
-from bulwark.agent.backup.cache import CachedFile, CacheKey, FileCache
+from bulwark.agent.backup.cache import CachedFile, CacheKey, FileCache, cache_space
 from bulwark.agent.backup.exclude import PathFilter
 from bulwark.agent.backup.read_ahead import ReadAhead
 from bulwark.agent.backup.scanner import ScanItem, scan
@@ -445,6 +445,20 @@ def _still_stored(
 
 
 def run_backup(
+    client: VaultClient,
+    keyring: KeyRing,
+    paths: Sequence[str],
+    tags: Iterable[str],
+    cache_dir: Path,
+    *args, **kwargs,
+) -> BackupResult:
+    """:func:`backup_paths`, with a full cache folder reported as ``CacheFull`` naming it
+    (``agent.backup.cache.cache_space``) rather than a traceback."""
+    with cache_space(cache_dir):
+        return backup_paths(client, keyring, paths, tags, cache_dir, *args, **kwargs)
+
+
+def backup_paths(
     client: VaultClient,
     keyring: KeyRing,
     paths: Sequence[str],

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import time
 import urllib.request
@@ -18,6 +19,7 @@ from bulwark.agent.client.vault import VaultClient
 from bulwark.agent.keys.keyfile import load_keyring
 from bulwark.agent.site.config import load_agent_config
 from tests.e2e.conftest import BIN
+from tests.lib.trees import WITHOUT_DAC
 
 STOP_BOUND_S = 10
 
@@ -146,3 +148,53 @@ state_dir = "{tmp_path / 'state'}"
     folders = {set_cache_dir(config.cache_dir, s.name) for s in (ckpt, shards)}
     assert len(folders) == 2 and all((f / "files.sqlite").is_file() for f in folders)
     assert set_cache_dir(config.cache_dir, "data/shards").parent == config.cache_dir / "sets"
+
+
+def test_a_partial_backup_shows_in_the_log_the_metrics_and_systemd_status(site, tmp_path):
+    """A set whose backup could not read a file (a daemon without DAC override, as the unit
+    runs it) is committed and reported: log line, metrics and STATUS= (issue 13)."""
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "ok.bin").write_bytes(b"readable\n")
+    secret = data / "secret.bin"
+    secret.write_bytes(b"mode 000\n")
+    secret.chmod(0)
+    config = add_daemon_tables(site, data)
+    state = site.dir / "state"
+    state.mkdir()
+    long_ago = datetime.now(UTC) - timedelta(days=400)  # runs once, right away
+    (state / "last_runs.json").write_text(json.dumps({"small": long_ago.isoformat()}))
+    name = f"@bulwark-test-{os.getpid()}-{time.monotonic_ns()}"
+    statuses: list[str] = []
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
+        sock.bind("\0" + name[1:])
+        sock.settimeout(0.5)
+        proc = subprocess.Popen([*WITHOUT_DAC, BIN / "vault-agent", "--config", config, "run"],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                env={**os.environ, "NOTIFY_SOCKET": name})
+        try:
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline and proc.poll() is None:
+                try:
+                    message = sock.recv(4096).decode()
+                except TimeoutError:
+                    continue
+                statuses += [line[7:] for line in message.splitlines()
+                             if line.startswith("STATUS=")]
+                if statuses and statuses[-1] == "idle; small: 1 skipped, 0 changed":
+                    break
+            addr = (state / "metrics.addr").read_text().strip()
+            text = urllib.request.urlopen(f"http://{addr}/metrics", timeout=5).read().decode()
+            proc.send_signal(signal.SIGTERM)
+            assert proc.wait(timeout=STOP_BOUND_S) == 0
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+            _, err = proc.communicate()
+    assert statuses[-1] == "idle; small: 1 skipped, 0 changed", (statuses, err)
+    assert 'bulwark_backup_last_skipped{set="small"} 1.0' in text
+    assert 'bulwark_backup_skipped_total{set="small"} 1.0' in text
+    assert 'bulwark_backup_last_changed{set="small"} 0.0' in text
+    assert f"backup small: skipped {secret}: cannot read: Permission denied" in err
+    [snap] = site.ctl("snapshots", "--json").json()
+    assert snap["files"] == 1  # committed, with what could be read

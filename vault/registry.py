@@ -4,6 +4,8 @@ Tables::
 
     nodes(name TEXT PK, public_key BLOB(32), enrolled_ns)    one row per enrolled node
     escrow(name TEXT PK, blob BLOB, stored_ns)               write-once escrow blobs
+    retired(name TEXT PK, retired_ns, retired_by, reason)    retired nodes (refused callers)
+    escrow_reads(name TEXT PK, last_ns)                      when each escrow was last read
 
 Enrollment is explicit: an operator or officer calls ``Keys.EnrollNode``, or lists the node
 in the enroll file named by vault.toml ``[keys] enroll_file`` (``vaultctl init`` and
@@ -11,6 +13,10 @@ in the enroll file named by vault.toml ``[keys] enroll_file`` (``vaultctl init``
 newly issued node works without restarting vaultd. A node's key never changes once
 enrolled: a different key for the same name is refused (issue a new name instead), so a
 stolen node certificate cannot re-enroll the node with an attacker's signing key.
+
+A retired node (``retire``) keeps its ``nodes`` row, so its old snapshots still verify, but
+the vault refuses every call made with its certificates (``vault.rpc.authz``): retiring is
+revoking by name, whatever certificate serial the node holds or renews to.
 
 Escrow blobs are opaque here (FORMAT.md "Key escrow": passphrase-wrapped on the client)
 and write-once, so nobody can replace a good escrow with one they know the passphrase of.
@@ -44,6 +50,11 @@ CREATE TABLE IF NOT EXISTS nodes (
     name TEXT PRIMARY KEY, public_key BLOB NOT NULL, enrolled_ns INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS escrow (
     name TEXT PRIMARY KEY, blob BLOB NOT NULL, stored_ns INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS retired (
+    name TEXT PRIMARY KEY, retired_ns INTEGER NOT NULL, retired_by TEXT NOT NULL,
+    reason TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS escrow_reads (
+    name TEXT PRIMARY KEY, last_ns INTEGER NOT NULL);
 """
 
 
@@ -116,6 +127,35 @@ class Registry:
             rows = self._db.execute("SELECT * FROM nodes ORDER BY name").fetchall()
         return [(r[0], bytes(r[1]), r[2]) for r in rows]
 
+    def retire(self, name: str, by: str, reason: str) -> tuple[int, str, str]:
+        """Retire the enrolled node ``name``: ``(retired_ns, retired_by, reason)``. NotFound
+        if it is not enrolled; InvalidRequest without a reason; a second retirement keeps
+        the first."""
+        if not reason.strip():
+            raise InvalidRequest("retire: a reason is required (it is kept and audited)")
+        if self.node_key(name) is None:
+            raise NotFound(f"node {name!r} is not enrolled")
+        with self._lock:
+            try:
+                self._db.execute("INSERT OR IGNORE INTO retired VALUES (?, ?, ?, ?)",
+                                 (name, self._clock.now_ns(), by, reason))
+                row = self._db.execute("SELECT retired_ns, retired_by, reason FROM retired"
+                                       " WHERE name = ?", (name,)).fetchone()
+            except sqlite3.Error as exc:
+                raise StorageError(f"key registry {self.path}: {exc}") from exc
+        return row[0], row[1], row[2]
+
+    def retired(self) -> dict[str, tuple[int, str, str]]:
+        """Every retired node: ``{name: (retired_ns, retired_by, reason)}``."""
+        with self._lock:
+            rows = self._db.execute("SELECT * FROM retired").fetchall()
+        return {r[0]: (r[1], r[2], r[3]) for r in rows}
+
+    def is_retired(self, name: str) -> bool:
+        with self._lock:
+            return self._db.execute(
+                "SELECT 1 FROM retired WHERE name = ?", (name,)).fetchone() is not None
+
     def load_enroll_file(self) -> None:
         """Enroll every ``name = "<base64 key>"`` of the enroll file if it changed.
 
@@ -172,7 +212,20 @@ class Registry:
             ).fetchone()
         if row is None:
             raise NotFound(f"escrow {name!r}: none stored")
+        with self._lock:
+            self._db.execute("INSERT INTO escrow_reads VALUES (?, ?) ON CONFLICT (name)"
+                             " DO UPDATE SET last_ns = excluded.last_ns",
+                             (name, self._clock.now_ns()))
         return bytes(row[0]), row[1]
+
+    def escrows(self) -> list[tuple[str, int, int, int]]:
+        """``(name, stored_ns, blob size, last read ns or 0)`` of every escrow, by name."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT e.name, e.stored_ns, length(e.blob), coalesce(r.last_ns, 0)"
+                " FROM escrow e LEFT JOIN escrow_reads r ON r.name = e.name"
+                " ORDER BY e.name").fetchall()
+        return [(r[0], r[1], r[2], r[3]) for r in rows]
 
 
 def check_enroll_file(path: Path | None) -> None:

@@ -86,6 +86,13 @@ class CatalogStats:
                 sizes.update((bytes(cid), size) for cid, size in rows)
         return [sizes.get(bytes(c), 0) for c in chunk_ids]
 
+    def node_activity(self) -> dict[str, tuple[int, int]]:
+        """``{node: (snapshots held, newest commit time ns)}`` (``vaultctl keys list``)."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT node, count(*), max(time_ns) FROM snapshots GROUP BY node").fetchall()
+        return {r[0]: (r[1], r[2]) for r in rows}
+
     def usage(self, snapshot_id: str = "", node: str = "") -> tuple[Usage | None,
                                                                      list[Usage], Usage | None]:
         """(vault, nodes, snapshot): the vault's usage unless ``node`` is given, each node's

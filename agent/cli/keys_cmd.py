@@ -7,6 +7,8 @@
     vaultctl --config operator.toml keys export --paper
     vaultctl keys import --paper SHEET --out FILE
     vaultctl --config operator.toml keys enroll --node N
+    vaultctl --config operator.toml keys list [--json]
+    vaultctl --config operator.toml keys retire --node N --reason TEXT
 
 The passphrase comes from ``--passphrase-file``, else the environment variable
 ``BULWARK_PASSPHRASE``, else a prompt on the terminal (asked twice for ``escrow``).
@@ -19,10 +21,13 @@ import argparse
 import getpass
 import os
 import sys
+from dataclasses import asdict
 from pathlib import Path
 
 from bulwark.agent.cli.common import Context, print_json
-from bulwark.agent.errors import ConfigError, KeyMaterialError
+from bulwark.agent.cli.listing_out import iso
+from bulwark.agent.client.key_admin import list_keys, retire_node
+from bulwark.agent.errors import ConfigError, KeyMaterialError, SnapshotNotFound, UsageError
 from bulwark.agent.keys.escrow import paper_sheet, read_paper, unwrap, wrap
 from bulwark.agent.keys.keyfile import read_key_file_bytes, write_key_file_bytes
 
@@ -53,6 +58,21 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     n = ks.add_parser("enroll", help="enroll a node's signing key (needs the tenant key)")
     n.add_argument("--node", required=True)
     n.set_defaults(run=run_enroll, needs_config=True)
+    li = ks.add_parser("list", help="enrolled nodes, escrow entries, fingerprints, last use",
+                       epilog="example: vaultctl --config operator.toml keys list --json")
+    li.add_argument("--json", action="store_true", help="print {nodes: [...], escrow: [...]}")
+    li.set_defaults(run=run_list, needs_config=True)
+    rt = ks.add_parser(
+        "retire", help="retire a node: its certificates are refused, its key kept",
+        description="Retire NODE: the vault refuses every call made with its certificates "
+        "from now on (whatever their serial); its enrolled signing key stays, so its old "
+        "snapshots still verify and restore. Audited as keys.retire.",
+        epilog="example: vaultctl --config operator.toml keys retire --node gpu-7 "
+        "--reason 'decommissioned, ticket 4411'")
+    rt.add_argument("--node", required=True)
+    rt.add_argument("--reason", required=True, help="why (kept and audited)")
+    rt.add_argument("--json", action="store_true")
+    rt.set_defaults(run=run_retire, needs_config=True)
 
 
 def _passphrase(args: argparse.Namespace, confirm: bool) -> str:
@@ -116,4 +136,41 @@ def run_enroll(args: argparse.Namespace, ctx: Context) -> int:
         )
     ctx.client.enroll_node(args.node, key)
     print(f"enrolled node {args.node!r} ({key.hex()[:16]}…)")
+    return 0
+
+
+def _when(ns: int) -> str:
+    return iso(ns) if ns else "never"
+
+
+def run_list(args: argparse.Namespace, ctx: Context) -> int:
+    nodes, escrow = list_keys(ctx.client)
+    if args.json:
+        print_json({"nodes": [asdict(n) for n in nodes], "escrow": [asdict(e) for e in escrow]})
+        return 0
+    print(f"{'NODE':<20} {'FINGERPRINT':<40} {'ENROLLED':<20} {'LAST SNAPSHOT':<20} STATE")
+    for n in nodes:
+        state = (f"retired {_when(n.retired_ns)} by {n.retired_by}: {n.reason}"
+                 if n.retired_ns else "active")
+        print(f"{n.node[:20]:<20} {n.fingerprint[:39]:<40} {_when(n.enrolled_ns):<20} "
+              f"{_when(n.last_snapshot_ns):<20} {state}")
+    print(f"{'ESCROW':<20} {'STORED':<20} {'LAST READ':<20} BYTES")
+    for e in escrow:
+        print(f"{e.name[:20]:<20} {_when(e.stored_ns):<20} {_when(e.last_read_ns):<20} {e.size}")
+    return 0
+
+
+def run_retire(args: argparse.Namespace, ctx: Context) -> int:
+    if not args.reason.strip():
+        raise UsageError("--reason: must say why the node is retired")
+    try:
+        node = retire_node(ctx.client, args.node, args.reason)
+    except SnapshotNotFound as exc:  # NOT_FOUND: the node is not enrolled
+        raise UsageError(f"--node {args.node!r}: {exc}") from None
+    if args.json:
+        print_json(asdict(node))
+    else:
+        print(f"node {node.node} retired {_when(node.retired_ns)} by {node.retired_by} "
+              f"({node.reason}); its key {node.fingerprint[:23]}… is kept for its "
+              f"{node.snapshots} snapshot{'s' if node.snapshots != 1 else ''}")
     return 0

@@ -7,7 +7,11 @@ import os
 import threading
 import time
 
+import pytest
+
+from bulwark.vault.errors import InvalidRequest, NotFound
 from bulwark.vault.registry import Registry
+from tests.lib.clock import FakeClock
 
 
 def _write_enroll(path, names: list[str], known: dict[str, bytes] | None = None
@@ -57,3 +61,27 @@ def test_broken_enroll_file_is_not_reread_until_it_changes(tmp_path, caplog):
     assert sum("cannot read the enroll file" in r.message for r in caplog.records) == 1
     keys = _write_enroll(enroll, ["a"])
     assert registry.node_key("a") == keys["a"]
+
+
+def test_retire_keeps_the_key_and_the_first_retirement(tmp_path):
+    reg = Registry(tmp_path / "keys.sqlite", FakeClock(1_000, step=1))
+    key = os.urandom(32)
+    reg.enroll("gpu-1", key)
+    with pytest.raises(NotFound, match="not enrolled"):
+        reg.retire("gpu-2", "op", "gone")
+    with pytest.raises(InvalidRequest, match="reason"):
+        reg.retire("gpu-1", "op", " ")
+    assert not reg.is_retired("gpu-1")
+    first = reg.retire("gpu-1", "op", "decommissioned")
+    assert reg.retire("gpu-1", "other", "again") == first
+    assert reg.is_retired("gpu-1") and reg.node_key("gpu-1") == key
+    assert reg.retired() == {"gpu-1": first}
+
+
+def test_escrow_listing_and_last_read(tmp_path):
+    reg = Registry(tmp_path / "keys.sqlite", FakeClock(1_000, step=1))
+    stored = reg.put_escrow("tenant", b"x" * 10)
+    assert reg.escrows() == [("tenant", stored, 10, 0)]
+    reg.get_escrow("tenant")
+    ((_, _, _, read),) = reg.escrows()
+    assert read > stored

@@ -4,8 +4,8 @@
 call it. :class:`AuthzInterceptor` applies it before any servicer runs:
 
 * a method missing from the table is refused for everyone (deny by default);
-* no usable identity (TLS peer without a certificate naming a known role, or a revoked
-  certificate) -> ``UNAUTHENTICATED``;
+* no usable identity (TLS peer without a certificate naming a known role, a revoked
+  certificate, or a node retired with ``KeyAdmin.RetireNode``) -> ``UNAUTHENTICATED``;
 * a known caller whose role is not listed -> ``PERMISSION_DENIED``;
 * every refusal is appended to the audit log with the caller's identity.
 
@@ -79,6 +79,9 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "/bulwark.v1.Keys/ListNodes": ALL,
     "/bulwark.v1.Keys/PutEscrow": _roles(OPERATOR, OFFICER),
     "/bulwark.v1.Keys/GetEscrow": _roles(OPERATOR, OFFICER),
+    # Key inventory (names, fingerprints, dates; never escrow blobs) and retiring a node.
+    "/bulwark.v1.KeyAdmin/ListKeys": _roles(OPERATOR, OFFICER),
+    "/bulwark.v1.KeyAdmin/RetireNode": _roles(OPERATOR, OFFICER),
     "/bulwark.v1.Drills/RecordDrill": _roles(DRILL, OPERATOR),
     "/bulwark.v1.Drills/ListDrills": _roles(OPERATOR, OFFICER, DRILL),
     # Fleet: join tokens by operator/officer; every identity renews its own certificate
@@ -116,9 +119,11 @@ class AuthzInterceptor(grpc.ServerInterceptor):
     """
 
     def __init__(self, is_revoked: Callable[[int], bool] = lambda serial: False,
-                 audit: AuditSink | None = None) -> None:
+                 audit: AuditSink | None = None,
+                 is_retired: Callable[[str], bool] = lambda node: False) -> None:
         self._is_revoked = is_revoked
         self._audit = audit
+        self._is_retired = is_retired  # node names retired in the registry (vault.registry)
 
     def intercept_service(self, continuation, handler_call_details):
         method = handler_call_details.method
@@ -159,6 +164,10 @@ class AuthzInterceptor(grpc.ServerInterceptor):
                 raise Unauthenticated(
                     f"certificate {caller.name!r} (serial {cert.serial_number:x}) is revoked"
                 )
+            if caller.role == NODE and self._is_retired(caller.name):
+                raise Unauthenticated(
+                    f"node {caller.name!r} is retired: its certificates are refused (its "
+                    "enrolled key is kept to verify its old snapshots)")
         except Unauthenticated as exc:
             self._refuse(context, Caller("unknown", "none"), method,
                          grpc.StatusCode.UNAUTHENTICATED, str(exc))

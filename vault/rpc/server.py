@@ -24,6 +24,8 @@ from bulwark.protos.bulwark.v1 import (
     drills_pb2_grpc,
     forget_pb2,
     forget_pb2_grpc,
+    key_admin_pb2,
+    key_admin_pb2_grpc,
     keys_pb2,
     keys_pb2_grpc,
     quota_pb2,
@@ -60,6 +62,7 @@ from bulwark.vault.rpc.check_service import CheckService
 from bulwark.vault.rpc.drills_service import DrillsService
 from bulwark.vault.rpc.enrollment import Enrollment, add_fleet, reloading_credentials
 from bulwark.vault.rpc.forget_service import ForgetService
+from bulwark.vault.rpc.key_admin_service import KeyAdminService
 from bulwark.vault.rpc.keys_service import KeysService
 from bulwark.vault.rpc.quota_service import QuotaService
 from bulwark.vault.rpc.replication_service import ReplicationService
@@ -86,6 +89,7 @@ AUDIT_SERVICE_NAME = audit_pb2.DESCRIPTOR.services_by_name["Audit"].full_name
 SNAPSHOTS_SERVICE_NAME = snapshots_pb2.DESCRIPTOR.services_by_name["Snapshots"].full_name
 STATS_SERVICE_NAME = stats_pb2.DESCRIPTOR.services_by_name["Stats"].full_name
 TAGS_SERVICE_NAME = tags_pb2.DESCRIPTOR.services_by_name["Tags"].full_name
+KEY_ADMIN_SERVICE_NAME = key_admin_pb2.DESCRIPTOR.services_by_name["KeyAdmin"].full_name
 FORGET_SERVICE_NAME = forget_pb2.DESCRIPTOR.services_by_name["Forget"].full_name
 #: vault.check and vault.quota (issue 15)
 CHECK_QUOTA_SERVICE_NAMES = (check_pb2.DESCRIPTOR.services_by_name["Check"].full_name,
@@ -197,7 +201,8 @@ def build_server(
     credentials = server_credentials(config)
     revocations = Revocations(config.source, config.tls) if credentials is not None else None
     interceptor = AuthzInterceptor(
-        revocations.is_revoked if revocations else (lambda serial: False), audit
+        revocations.is_revoked if revocations else (lambda serial: False), audit,
+        is_retired=registry.is_retired,
     )
     limits = config.limits  # vault.limits: per-caller calls, a reserve, idle streams
     admission = AdmissionInterceptor(CallLimiter(limits), limits.idle_stream_seconds, audit)
@@ -231,6 +236,8 @@ def build_server(
         SignalsService(catalog, clock, audit, config.signals), server)
     stats_pb2_grpc.add_StatsServicer_to_server(StatsService(catalog), server)
     tags_pb2_grpc.add_TagsServicer_to_server(TagsService(catalog, clock, audit), server)
+    key_admin_pb2_grpc.add_KeyAdminServicer_to_server(
+        KeyAdminService(registry, catalog, audit), server)
     forget_pb2_grpc.add_ForgetServicer_to_server(ForgetService(catalog, clock, audit), server)
     replication_pb2_grpc.add_ReplicationServicer_to_server(
         ReplicationService(catalog, registry, clock), server)
@@ -240,14 +247,14 @@ def build_server(
     for name in ("", SERVICE_NAME, KEYS_SERVICE_NAME, DRILLS_SERVICE_NAME,
                  RETENTION_SERVICE_NAME, AUDIT_SERVICE_NAME, SNAPSHOTS_SERVICE_NAME,
                  FORGET_SERVICE_NAME, STATS_SERVICE_NAME, SIGNALS_SERVICE_NAME,
-                 TAGS_SERVICE_NAME):
+                 TAGS_SERVICE_NAME, KEY_ADMIN_SERVICE_NAME):
         health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
     for name in (*REPLICATION_SERVICE_NAMES, *CHECK_QUOTA_SERVICE_NAMES):
         health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
     reflection.enable_server_reflection(
         (SERVICE_NAME, KEYS_SERVICE_NAME, DRILLS_SERVICE_NAME, RETENTION_SERVICE_NAME,
          AUDIT_SERVICE_NAME, SNAPSHOTS_SERVICE_NAME, FORGET_SERVICE_NAME, STATS_SERVICE_NAME,
-         SIGNALS_SERVICE_NAME, TAGS_SERVICE_NAME, HEALTH_SERVICE_NAME,
+         SIGNALS_SERVICE_NAME, TAGS_SERVICE_NAME, KEY_ADMIN_SERVICE_NAME, HEALTH_SERVICE_NAME,
          *REPLICATION_SERVICE_NAMES, *CHECK_QUOTA_SERVICE_NAMES, reflection.SERVICE_NAME),
         server
     )

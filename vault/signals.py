@@ -65,7 +65,6 @@ class Mark:
     note: str = ""
     set_ns: int = 0
     new_chunks_ppm: int = 0
-    scored: bool = False  # the header carried a summary
 
 
 def judge(measures: dict[str, int] | None, note_dirs: int, new_chunks_ppm: int,
@@ -82,7 +81,7 @@ def judge(measures: dict[str, int] | None, note_dirs: int, new_chunks_ppm: int,
     if reasons:
         reasons.append(f"new chunks {new_chunks_ppm / 1e4:.1f}%")
     return Mark(bool(reasons), score, tuple(reasons), set_ns=now_ns,
-                new_chunks_ppm=new_chunks_ppm, scored=True)
+                new_chunks_ppm=new_chunks_ppm)
 
 
 def protect_until(policy: SignalPolicy, now_ns: int) -> int:

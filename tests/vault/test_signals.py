@@ -22,7 +22,7 @@ NOW = 1_750_000_000 * 10**9
 def test_judge_names_every_measure_at_or_above_its_threshold():
     mark = judge({"format_lost": 300_000, "high_entropy": 24_999, "wiped": 25_000}, 0,
                  400_000, POLICY, NOW)
-    assert mark.suspicious and mark.score_ppm == 300_000 and mark.scored
+    assert mark.suspicious and mark.score_ppm == 300_000
     assert mark.reasons == ("format_lost 30.0% >= 2.5%", "wiped 2.5% >= 2.5%",
                             "new chunks 40.0%")
     quiet = judge({"format_lost": 1_000}, 1, 1_000_000, POLICY, NOW)
@@ -30,13 +30,13 @@ def test_judge_names_every_measure_at_or_above_its_threshold():
     notes = judge({}, 3, 0, POLICY, NOW)
     assert notes.suspicious and notes.reasons[0] == "ransom notes in 3 directories"
     unscored = judge(None, 0, 0, POLICY, NOW)
-    assert not unscored.suspicious and not unscored.scored
+    assert not unscored.suspicious and unscored.reasons == ()
     strict = SignalPolicy(measure_ppm={"format_lost": 500_000})
     assert not judge({"format_lost": 300_000}, 0, 0, strict, NOW).suspicious
 
 
 def test_mark_round_trips_through_json():
-    mark = Mark(True, 5, ("a", "b"), "ofc", "why", 7, 9, True)
+    mark = Mark(True, 5, ("a", "b"), "ofc", "why", 7, 9)
     assert mark_from_json(mark_json(mark)) == mark
     assert mark_from_json("") == Mark()
 

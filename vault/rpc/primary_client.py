@@ -44,8 +44,7 @@ def record_of(pb: vault_pb2.Snapshot) -> SnapshotRecord:
         retention=Retention(RETENTION_MODE_NAMES.get(pb.retention.mode, GOVERNANCE),
                             pb.retention.retain_until_ns, pb.retention.legal_hold),
         mark=Mark(pb.mark.suspicious, pb.mark.score_ppm, tuple(pb.mark.reasons),
-                  pb.mark.set_by, pb.mark.note, pb.mark.set_ns, pb.mark.new_chunks_ppm,
-                  pb.HasField("mark")),
+                  pb.mark.set_by, pb.mark.note, pb.mark.set_ns, pb.mark.new_chunks_ppm),
     )
 
 

@@ -133,9 +133,15 @@ def subject_of(name: x509.Name) -> tuple[str, str]:
 
 
 def expiry_warning(what: str, cert_path: Path, clock: Clock) -> str | None:
-    """A warning line if the certificate at ``cert_path`` expires within ``WARN_DAYS``."""
+    """A warning line if the certificate at ``cert_path`` expires within ``WARN_DAYS``, or
+    is not valid yet (the host's clock is before its start)."""
     cert = x509.load_pem_x509_certificate(Path(cert_path).read_bytes())
-    left = cert.not_valid_after_utc - _utc(clock)
+    now = _utc(clock)
+    if now < cert.not_valid_before_utc:  # issue 15: a clock set backwards
+        return (f"{what} {cert_path} is not yet valid: this host's clock says {iso(now)}, "
+                f"before the certificate's start {iso(cert.not_valid_before_utc)}; every TLS "
+                "handshake fails until the clock is set right")
+    left = cert.not_valid_after_utc - now
     if left > dt.timedelta(days=WARN_DAYS):
         return None
     if left.total_seconds() <= 0:

@@ -17,6 +17,7 @@ so one status means one thing whichever command met it.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
@@ -46,7 +47,7 @@ def error_for(
     code = exc.code()
     detail = exc.details() or code.name
     if code == grpc.StatusCode.UNAVAILABLE:
-        return VaultError(f"cannot reach the vault at {address}: {detail}")
+        return VaultError(f"cannot reach the vault at {address}: {detail}{_clock_hint(detail)}")
     if code == grpc.StatusCode.DATA_LOSS:
         return IntegrityError(f"{what}: {detail}")
     if code == grpc.StatusCode.NOT_FOUND:
@@ -58,6 +59,20 @@ def error_for(
     if code == grpc.StatusCode.INVALID_ARGUMENT and invalid is not None:
         return invalid(detail)
     return VaultError(f"{what}: vault answered {code.name}: {detail}")
+
+
+def _clock_hint(detail: str) -> str:
+    """What a failed TLS handshake may mean about clocks (issue 15: a clock set backwards
+    makes every certificate "not yet valid", and gRPC says only "handshake failed")."""
+    now = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    if "not yet valid" in detail:
+        return (f". This machine's clock says {now}, before the vault certificate's start: "
+                "set the clock right (NTP) and retry")
+    if "Socket closed" in detail or "handshake" in detail.lower():
+        return (". If the vault's clock is set backwards it refuses every certificate as not "
+                "yet valid (vaultd logs it at start); if this machine's clock is wrong "
+                f"(it says {now}), set it right")
+    return ""
 
 
 @contextmanager

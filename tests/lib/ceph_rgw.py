@@ -185,7 +185,9 @@ class CephRGW:
         self._daemon("osd.0", "ceph-osd", "-i", "0")
         self._wait(lambda: '"num_up_osds":1' in self._ceph(
             "osd", "stat", "--format=json", timeout=5).replace(" ", ""), deadline, "OSD up")
-        self._daemon("rgw", "radosgw", "-n", "client.rgw")
+        # Its own admin socket: radosgw-admin runs as client.rgw too and would unlink it.
+        self._daemon("rgw", "radosgw", "-n", "client.rgw",
+                     f"--admin-socket={self.root / 'run' / 'radosgw.asok'}")
         self.endpoint = f"http://127.0.0.1:{rgw_port}"
         self.access_key, self.secret_key = self._wait(
             lambda: self.create_user("bulwark-tests"), deadline, "radosgw-admin user create")

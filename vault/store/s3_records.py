@@ -247,13 +247,16 @@ class BucketCatalog(Catalog):
                 found.update(bytes(r[0]) for r in rows)
         return found
 
-    def record_chunks(self, chunks: Iterable[tuple[bytes, int, bytes]],
-                      lease_until_ns: int = 0) -> None:
+    # The overrides pass on any further arguments, so the catalog's own can grow.
+
+    def record_chunks(self, chunks: Iterable[tuple[bytes, int, bytes]], *args: Any,
+                      **kwargs: Any) -> None:
         rows = list(chunks)
         self.records.put_index(rows)
-        super().record_chunks(rows, lease_until_ns)
+        super().record_chunks(rows, *args, **kwargs)
 
-    def commit_snapshot(self, record: SnapshotRecord, chunk_ids: Iterable[bytes]) -> SnapshotRecord:
+    def commit_snapshot(self, record: SnapshotRecord, chunk_ids: Iterable[bytes], *args: Any,
+                        **kwargs: Any) -> SnapshotRecord:
         ids = sorted(set(chunk_ids))
         missing = self.missing_chunks(ids)
         if missing:
@@ -263,21 +266,23 @@ class BucketCatalog(Catalog):
         if record.retention.legal_hold:
             self.store.hold(ids, True)
         self.records.put_snapshot(record, ids)
-        return super().commit_snapshot(record, ids)
+        return super().commit_snapshot(record, ids, *args, **kwargs)
 
-    def set_retain_until(self, snapshot_id: str, until_ns: int) -> None:
+    def set_retain_until(self, snapshot_id: str, until_ns: int, *args: Any,
+                         **kwargs: Any) -> None:
         rec = self.resolve(snapshot_id)
         ids = self._chunk_ids(rec.id)
         new = replace(rec, retention=replace(rec.retention, retain_until_ns=until_ns))
         if until_ns >= rec.retention.retain_until_ns:
             self.store.lock(self.lock_rises(ids, until_ns), until_ns)
             self.records.put_snapshot(new, ids)
-            super().set_retain_until(rec.id, until_ns)
+            super().set_retain_until(rec.id, until_ns, *args, **kwargs)
         else:  # governance bypass: the objects keep their longer retention
-            super().set_retain_until(rec.id, until_ns)
+            super().set_retain_until(rec.id, until_ns, *args, **kwargs)
             self.records.put_snapshot(new, ids)
 
-    def set_legal_hold(self, snapshot_id: str, hold: bool, reason: str) -> None:
+    def set_legal_hold(self, snapshot_id: str, hold: bool, reason: str, *args: Any,
+                       **kwargs: Any) -> None:
         rec = self.resolve(snapshot_id)
         ids = self._chunk_ids(rec.id)
         new = replace(rec, retention=replace(rec.retention, legal_hold=hold,
@@ -285,9 +290,9 @@ class BucketCatalog(Catalog):
         if hold:
             self.store.hold(ids, True)
             self.records.put_snapshot(new, ids)
-            super().set_legal_hold(rec.id, hold, reason)
+            super().set_legal_hold(rec.id, hold, reason, *args, **kwargs)
             return
-        super().set_legal_hold(rec.id, hold, reason)
+        super().set_legal_hold(rec.id, hold, reason, *args, **kwargs)
         self.store.hold(sorted(set(ids) - self._held_elsewhere(rec.id, ids)), False)
         self.records.release_record(rec.id)
         self.records.put_snapshot(new, ids)
@@ -297,15 +302,16 @@ class BucketCatalog(Catalog):
         self.records.put_snapshot(replace(rec, mark=mark), self._chunk_ids(rec.id))
         super().set_mark(rec.id, mark)
 
-    def delete_snapshot(self, snapshot_id: str) -> None:
+    def delete_snapshot(self, snapshot_id: str, *args: Any, **kwargs: Any) -> None:
         rec = self.resolve(snapshot_id)
         if rec.retention.legal_hold:
-            super().delete_snapshot(rec.id)  # refuses
+            super().delete_snapshot(rec.id, *args, **kwargs)  # refuses
         self.records.hide_snapshot(rec.id)
-        super().delete_snapshot(rec.id)
+        super().delete_snapshot(rec.id, *args, **kwargs)
 
-    def delete_expired(self, snapshot_ids: Sequence[str], now_ns: int) -> list[str]:
-        deleted = super().delete_expired(snapshot_ids, now_ns)
+    def delete_expired(self, snapshot_ids: Sequence[str], now_ns: int, *args: Any,
+                       **kwargs: Any) -> list[str]:
+        deleted = super().delete_expired(snapshot_ids, now_ns, *args, **kwargs)
         for sid in deleted:  # were it to fail here, a rebuild brings back expired snapshots
             self.records.hide_snapshot(sid)
         return deleted
@@ -327,9 +333,8 @@ class BucketAuditLog(AuditLog):
                 f"entries up to seq {self._mirrored}: the bucket is the source of truth; move "
                 f"{path} away and rebuild it from the bucket (vaultd --rebuild)")
 
-    def append(self, actor: str, role: str, action: str, target: str, outcome: str,
-               detail: str = "") -> AuditEntry:
-        entry = super().append(actor, role, action, target, outcome, detail)
+    def append(self, *args: Any, **kwargs: Any) -> AuditEntry:
+        entry = super().append(*args, **kwargs)
         with self._mirror_lock:
             for pending in self.entries(self._mirrored + 1):
                 self.records.put_audit(pending)

@@ -108,7 +108,8 @@ def test_lock_extends_and_never_shortens(locked_store, rgw_cluster):
     later = time.time_ns() + 10 * DAY_NS
     store.lock([a[0]], later)
     until = s3.head_object(Bucket=store.bucket, Key=key)["ObjectLockRetainUntilDate"]
-    assert abs(until.timestamp() - later / 1e9) < 2
+    assert abs(until.timestamp() - store.step_up(later) / 1e9) < 2  # whole lock steps
+    assert store.step_up(later) - later < DAY_NS
     store.lock([a[0]], time.time_ns() + 2 * DAY_NS)  # shorter: a no-op, not an error
     assert s3.head_object(Bucket=store.bucket, Key=key)["ObjectLockRetainUntilDate"] == until
 
@@ -232,7 +233,8 @@ def test_catalog_and_audit_rebuild_from_the_bucket_alone(rgw_cluster, tmp_path):
     # snapshots is locked until the later one's (extended) retain-until, and held.
     s3 = rgw_cluster.client()
     head = s3.head_object(Bucket=bucket, Key=store.key_of(blobs[15][0]))
-    assert abs(head["ObjectLockRetainUntilDate"].timestamp() - (now + 5 * DAY_NS) / 1e9) < 2
+    until = head["ObjectLockRetainUntilDate"].timestamp()
+    assert abs(until - store.step_up(now + 5 * DAY_NS) / 1e9) < 2
     assert head["ObjectLockLegalHoldStatus"] == "ON"
     assert s3.head_object(Bucket=bucket, Key=store.key_of(blobs[25][0])).get(
         "ObjectLockLegalHoldStatus") != "ON"

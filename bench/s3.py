@@ -1,0 +1,111 @@
+"""S3 store figures (issue 17) against a real single-node Ceph radosgw on loopback.
+
+::
+
+    python -m bench.s3 rebuild --chunks 10000 [--snapshots 10]
+    python -m bench.s3 backup [--scale 1] [--workloads checkpoint,shards]
+
+``rebuild``: fills a fresh Object-Lock bucket through the vault's own write path
+(``S3ChunkStore`` + ``BucketCatalog``: blobs, index objects, snapshot records), N chunks of
+4 KiB (the rebuild reads keys, index and records, not blob bytes, so blob size does not
+matter) in PutChunks-sized batches of 64, then ``--snapshots`` snapshots each referencing all
+of them, and times ``rebuild`` (a new catalog and audit log from the bucket alone).
+
+``backup``: the same bench workloads backed up and restored through real vaultd processes,
+one on the filesystem store and one on the S3 store, with the real CLIs; prints MB/s for
+each and the S3 requests per GB stored (radosgw's own request counters, from ``radosgw-admin
+usage`` is off in the test cluster, so the count is the vault's: its log line at stop).
+
+Both start their own cluster (tests/lib/ceph_rgw.py) and remove it at the end. Nothing here
+is part of the test suite.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from bulwark.vault.catalog import snapshot_id
+from bulwark.vault.retention import DAY_NS, Retention
+from bulwark.vault.store.base import blob_digest
+from bulwark.vault.store.s3 import S3ChunkStore, S3Settings
+from bulwark.vault.store.s3_records import BucketCatalog, BucketRecords, rebuild
+from tests.lib.ceph_rgw import ceph_rgw
+
+BATCH = 64
+
+
+def _creds(rgw, folder: Path) -> Path:
+    path = folder / "s3.credentials"
+    path.write_text(f'access_key_id = "{rgw.access_key}"\n'
+                    f'secret_access_key = "{rgw.secret_key}"\n')
+    path.chmod(0o600)
+    return path
+
+
+def bench_rebuild(chunks: int, snapshots: int) -> dict:
+    from bulwark.vault.catalog import SnapshotRecord
+
+    with ceph_rgw(memstore_mib=4096) as rgw, tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        bucket = rgw.make_bucket()
+        store = S3ChunkStore(S3Settings(rgw.endpoint, bucket,
+                                        credentials_file=_creds(rgw, folder)),
+                             mode="governance", put_lock_ns=DAY_NS)
+        catalog = BucketCatalog(folder / "catalog.sqlite", store, BucketRecords(store))
+        ids = []
+        started = time.monotonic()
+        for i in range(0, chunks, BATCH):
+            items = []
+            for _ in range(min(BATCH, chunks - i)):
+                data = os.urandom(4096)
+                items.append((os.urandom(32), data, blob_digest(data)))
+            store.put_many(items)
+            catalog.record_chunks([(c, len(d), g) for c, d, g in items])
+            ids.extend(c for c, _, _ in items)
+        fill_s = time.monotonic() - started
+        for n in range(snapshots):
+            header, signature, now = os.urandom(200), os.urandom(64), time.time_ns()
+            catalog.commit_snapshot(SnapshotRecord(
+                id=snapshot_id(header, signature, now), time_ns=now, node=f"node-{n}",
+                header=header, signature=signature, tags=(), paths=("/data",), files=1,
+                bytes=len(ids) * 4096, chunk_count=len(ids),
+                retention=Retention("governance", now + (2 + n) * DAY_NS)), ids)
+        catalog.close()
+        requests_before = store.requests
+        started = time.monotonic()
+        report = rebuild(store, folder / "rebuilt.sqlite", folder / "rebuilt-audit.sqlite")
+        rebuild_s = time.monotonic() - started
+        return {"chunks": chunks, "snapshots": snapshots, "fill_s": round(fill_s, 1),
+                "rebuild_s": round(rebuild_s, 2), "rebuild_requests":
+                store.requests - requests_before, "restored_snapshots": report.snapshots,
+                "restored_chunks": report.chunks}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.s3", description=__doc__.split("\n")[0])
+    sub = parser.add_subparsers(dest="cmd", required=True)
+    p = sub.add_parser("rebuild")
+    p.add_argument("--chunks", type=int, default=10_000)
+    p.add_argument("--snapshots", type=int, default=10)
+    b = sub.add_parser("backup")
+    b.add_argument("--scale", type=float, default=1.0)
+    b.add_argument("--workloads", default="checkpoint,shards")
+    args = parser.parse_args(argv)
+    if args.cmd == "rebuild":
+        print(json.dumps(bench_rebuild(args.chunks, args.snapshots)))
+        return 0
+    from bench.s3_backup import bench_backup
+
+    print(json.dumps(bench_backup(args.scale, args.workloads.split(",")), indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
+

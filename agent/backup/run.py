@@ -535,6 +535,7 @@ def backup_paths(
             node_public_key=public_signing_key(keyring.signing_seed),
             requested_retention_days=retention_days,
             signals=summary,
+            joined=keyring.joined,
         ))
         snapshot = client.commit(header, sign_header(keyring.signing_seed, header), ids)
         cache.swap_staged(os.path.abspath(p).lstrip("/") for p in paths)

@@ -1,7 +1,7 @@
 """``vaultctl pki token|tokens|revoke-token``: join tokens for the fleet (agent.keys.join).
 
 Run with a configuration that carries the tenant key (operator.toml, officer.toml): the
-token's key bundle is sealed from it here, on the operator's side.
+token's secret is derived from it and its key bundle sealed here, on the operator's side.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from bulwark.agent.cli.common import Context, print_json
 from bulwark.agent.client.channel import channel_for
 from bulwark.agent.client.enroll import FleetClient
 from bulwark.agent.errors import KeyMaterialError, UsageError
+from bulwark.agent.format.joined import JoinOrigin
 from bulwark.agent.keys.join import JoinToken
 from bulwark.protos.bulwark.v1 import enroll_pb2
 
@@ -75,13 +76,17 @@ def run_token(args: argparse.Namespace, ctx: Context) -> int:
     if ctx.keyring.master is None:
         raise KeyMaterialError(f"{ctx.config.path}: making a join token needs the tenant key "
                                "(its bundle carries the write keys): use operator.toml")
-    token = JoinToken.new()
+    try:
+        token = JoinToken.new(ctx.keyring.master, args.name or "", args.prefix or "")
+    except ValueError as exc:
+        raise UsageError(f"--name/--prefix: {exc}") from None
+    origin = JoinOrigin(token.id, args.name or "", args.prefix or "")
     fleet = _fleet(ctx)
     try:
         info = fleet.create_token(enroll_pb2.CreateTokenRequest(
-            token_id=token.id, role=args.role, name=args.name or "",
-            prefix=args.prefix or "", ttl_s=ttl, uses=args.uses,
-            auth_hash=_sha256(token.auth), sealed_bundle=token.seal(ctx.keyring)))
+            token_id=token.id, role=args.role, name=origin.name,
+            prefix=origin.prefix, ttl_s=ttl, uses=args.uses,
+            auth_hash=_sha256(token.auth), sealed_bundle=token.seal(ctx.keyring, origin)))
     finally:
         fleet.close()
     if args.json:

@@ -73,6 +73,10 @@ KDF_CONTEXT_NODE_SIGNING: Final = "bulwark 2026-11-28 v1 node signing key"
 KDF_CONTEXT_DRILL_SIGNING: Final = "bulwark 2026-11-28 v1 drill signing key"
 KDF_CONTEXT_BLOB_KEY: Final = "bulwark 2026-11-29 v2 blob encryption key"
 KDF_CONTEXT_BLOB_NONCE: Final = "bulwark 2026-11-29 v2 blob nonce key"
+# A join token's secret, from the master, the token id and its scope; a joined node's signing
+# seed, from that secret and the node's name (FORMAT.md "Joined nodes' signing keys").
+KDF_CONTEXT_JOIN_SECRET: Final = "bulwark 2026-11-29 v1 join token secret"
+KDF_CONTEXT_JOINED_NODE_SIGNING: Final = "bulwark 2026-11-29 v1 joined node signing key"
 
 # --- Key files ---------------------------------------------------------------------------
 KEY_FILE_VERSION: Final = 1

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from google.protobuf.message import DecodeError
 
 from bulwark.agent.errors import ManifestError
+from bulwark.agent.format.joined import JoinOrigin, origin_from_pb, origin_pb
 from bulwark.agent.format.signal_summary import Summary, summary_from_pb, summary_pb
 from bulwark.protos.bulwark.v1 import vault_pb2
 from bulwark.protos.contract import SNAPSHOT_HEADER_VERSION
@@ -38,6 +39,7 @@ class SnapshotHeader:
     requested_retention_days: int = 0  # 0: the vault's default; never below its minimum
     format_version: int = HEADER_FORMAT_VERSION
     signals: Summary | None = None  # ransomware signals (FORMAT.md); None: not scored
+    joined: JoinOrigin | None = None  # the join token the key derives from; None: tenant key
 
 
 def encode_header(header: SnapshotHeader) -> bytes:
@@ -57,6 +59,7 @@ def encode_header(header: SnapshotHeader) -> bytes:
         node_public_key=header.node_public_key,
         requested_retention_days=header.requested_retention_days,
         signals=None if header.signals is None else summary_pb(header.signals),
+        joined=None if header.joined is None else origin_pb(header.joined),
     )
     return message.SerializeToString(deterministic=True)
 
@@ -70,6 +73,10 @@ def decode_header(data: bytes) -> SnapshotHeader:
         raise ManifestError(f"snapshot header does not parse: {exc}") from None
     if message.format_version != HEADER_FORMAT_VERSION:
         raise ManifestError(f"snapshot header has unknown format version {message.format_version}")
+    try:
+        joined = origin_from_pb(message.joined) if message.HasField("joined") else None
+    except ValueError as exc:
+        raise ManifestError(f"snapshot header: joined: {exc}") from None
     return SnapshotHeader(
         node=message.node,
         hostname=message.hostname,
@@ -85,4 +92,5 @@ def decode_header(data: bytes) -> SnapshotHeader:
         requested_retention_days=message.requested_retention_days,
         format_version=message.format_version,
         signals=summary_from_pb(message.signals) if message.HasField("signals") else None,
+        joined=joined,
     )

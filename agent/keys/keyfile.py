@@ -5,9 +5,16 @@
     master (32 random bytes, tenant key file, operators / drill runners / escrow only)
      ├── id key       = derive_key("… chunk id key", master)            chunk ids + chunk keys
      ├── restore key  = X25519(derive_key("… restore key", master))     opens manifest roots
-     └── signing seed = derive_key("… node signing key", master || node) Ed25519, per node
+     ├── signing seed = derive_key("… node signing key", master || node) Ed25519, per node
+     └── join token secret = derive_key("… join token secret", master || token id || scope)
+           └── joined node's signing seed = derive_key("… joined node signing key",
+                                                      secret || node)
 
-(``derive_key`` is BLAKE3 in key-derivation mode.)
+(``derive_key`` is BLAKE3 in key-derivation mode.) A node made by ``vaultctl init`` or
+``pki issue`` signs with the first seed; a node that joined with a token with the second, and
+its key file and every header it signs name that token (:class:`JoinOrigin`), so whoever
+holds the master derives either key without asking the vault (FORMAT.md "Joined nodes'
+signing keys").
 
 A node key file is *write-only*: it carries the id key, the restore **public** key and the
 node's signing seed, never the master nor the restore private key (FORMAT.md "Key hierarchy").
@@ -31,6 +38,8 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from bulwark.agent.errors import KeyMaterialError
 from bulwark.agent.format.constants import (
     KDF_CONTEXT_CHUNK_ID,
+    KDF_CONTEXT_JOIN_SECRET,
+    KDF_CONTEXT_JOINED_NODE_SIGNING,
     KDF_CONTEXT_NODE_SIGNING,
     KDF_CONTEXT_RESTORE,
     KEY_FILE_VERSION,
@@ -38,6 +47,7 @@ from bulwark.agent.format.constants import (
     MASTER_SIZE,
 )
 from bulwark.agent.format.crypto import public_signing_key
+from bulwark.agent.format.joined import JoinOrigin
 
 KIND_TENANT = "tenant"
 KIND_NODE = "node"
@@ -57,18 +67,28 @@ class KeyRing:
     signing_seed: bytes
     node: str
     master: bytes | None = None  # tenant key files only; derives any node's signing key
+    joined: JoinOrigin | None = None  # a joined node's key file: the token its seed derives from
 
     @property
     def can_restore(self) -> bool:
         return self.restore_private is not None
 
-    def signing_public_key(self, node: str) -> bytes | None:
-        """The Ed25519 public key ``node`` must sign with, if this key ring can tell:
-        any node with the tenant master, only its own node with a node key file."""
+    def signing_public_key(self, node: str, joined: JoinOrigin | None = None) -> bytes | None:
+        """The Ed25519 public key ``node`` must sign with when its headers state ``joined``
+        (None: a node made from the tenant key), if this key ring can tell: any node and
+        any token with the tenant master (None for a name the token does not cover); only
+        its own node and token with a node key file. Never asks anyone: derived or known."""
         if self.master is not None:
-            seed = derive_key(KDF_CONTEXT_NODE_SIGNING, self.master + node.encode("utf-8"))
+            if joined is None:
+                seed = derive_key(KDF_CONTEXT_NODE_SIGNING, self.master + node.encode("utf-8"))
+            elif joined.covers(node):
+                seed = joined_signing_seed(join_token_secret(self.master, joined), node)
+            else:
+                return None
             return public_signing_key(seed)
-        return public_signing_key(self.signing_seed) if node == self.node else None
+        if node == self.node and joined == self.joined:
+            return public_signing_key(self.signing_seed)
+        return None
 
     def __repr__(self) -> str:  # never print key bytes into logs or tracebacks
         return (
@@ -80,6 +100,19 @@ class KeyRing:
 def derive_key(context: str, material: bytes) -> bytes:
     """BLAKE3 in derive_key mode, 32 bytes."""
     return blake3.blake3(material, derive_key_context=context).digest()
+
+
+def join_token_secret(master: bytes, origin: JoinOrigin) -> bytes:
+    """The secret of the join token ``origin`` names: its creator makes it from the master,
+    so a reader with the master can make it again. ``master`` is 32 bytes and the token id
+    16, so ``master || id || scope`` is unambiguous."""
+    material = master + origin.token_id.encode("ascii") + origin.scope.encode("utf-8")
+    return derive_key(KDF_CONTEXT_JOIN_SECRET, material)
+
+
+def joined_signing_seed(secret: bytes, node: str) -> bytes:
+    """The Ed25519 seed of ``node`` joined with the token whose secret is ``secret``."""
+    return derive_key(KDF_CONTEXT_JOINED_NODE_SIGNING, secret + node.encode("utf-8"))
 
 
 def derive_keyring(master: bytes, tenant: str, node: str) -> KeyRing:
@@ -138,13 +171,16 @@ def write_node_key_file(tenant_key_path: Path, node: str, path: Path) -> None:
 
 
 def write_joined_node_key_file(path: Path, tenant: str, node: str, id_key: bytes,
-                               restore_public: bytes, seed: bytes) -> None:
+                               restore_public: bytes, seed: bytes, origin: JoinOrigin) -> None:
     """Write a write-only key file for a node that joined with a token (agent.keys.join):
-    the tenant's write material from the token's bundle and ``seed``, the signing seed the
-    node drew itself (``os.urandom``; its public key is what the vault enrolled)."""
+    the tenant's write material from the token's bundle, ``seed`` (derived on the node from
+    the token's secret and ``node``; its public key is what the vault enrolled) and
+    ``origin``, the token the seed derives from, which every header the node signs names."""
     _check_name(path, "node", node)
     if len(id_key) != KEY_SIZE or len(restore_public) != KEY_SIZE or len(seed) != KEY_SIZE:
         raise KeyMaterialError(f"{path}: the join bundle's keys have the wrong size")
+    if not origin.covers(node):
+        raise KeyMaterialError(f"{path}: {origin.describe()} does not cover node {node!r}")
     out = {
         "version": KEY_FILE_VERSION,
         "kind": KIND_NODE,
@@ -153,6 +189,8 @@ def write_joined_node_key_file(path: Path, tenant: str, node: str, id_key: bytes
         "id_key": _b64(id_key),
         "restore_public": _b64(restore_public),
         "signing_seed": _b64(seed),
+        "join_token": origin.token_id,
+        **({"join_name": origin.name} if origin.name else {"join_prefix": origin.prefix}),
     }
     _write_new_private_file(Path(path), tomli_w.dumps(out).encode("utf-8"))
 
@@ -183,7 +221,24 @@ def load_keyring(path: Path, node: str) -> KeyRing:
         restore_private=None,
         signing_seed=_field_bytes(path, doc, "signing_seed", KEY_SIZE),
         node=node,
+        joined=_join_origin(path, doc, node),
     )
+
+
+def _join_origin(path: Path, doc: dict, node: str) -> JoinOrigin | None:
+    """A joined node key file's ``join_token`` and ``join_name`` or ``join_prefix``."""
+    if "join_token" not in doc:
+        return None
+    values = [doc.get(k, "") for k in ("join_token", "join_name", "join_prefix")]
+    if not all(isinstance(v, str) for v in values):
+        raise KeyMaterialError(f"{path}: join_token, join_name and join_prefix must be strings")
+    try:
+        origin = JoinOrigin(*values)
+    except ValueError as exc:
+        raise KeyMaterialError(f"{path}: {exc}") from None
+    if not origin.covers(node):
+        raise KeyMaterialError(f"{path}: {origin.describe()} does not cover node {node!r}")
+    return origin
 
 
 def read_key_file_bytes(path: Path) -> bytes:

@@ -21,7 +21,7 @@ from typing import BinaryIO
 import blake3
 
 from bulwark.agent.client.vault import SnapshotInfo, VaultClient
-from bulwark.agent.errors import IntegrityError, ManifestError
+from bulwark.agent.errors import IntegrityError, KeyMaterialError, ManifestError
 from bulwark.agent.format.crypto import open_root, verify_header
 from bulwark.agent.format.manifest import Entry, ManifestRoot, decode_manifest, decode_root
 from bulwark.agent.format.snapshot import SnapshotHeader, decode_header
@@ -40,7 +40,8 @@ def open_snapshot(client: VaultClient, keyring: KeyRing, ref: str) -> OpenedSnap
     """Resolve ``ref`` and authenticate the snapshot's header and sealed root.
 
     Raises SnapshotNotFound, ManifestError (forged, re-signed or altered record) or
-    KeyMaterialError (this key cannot open the root: write-only or wrong tenant key).
+    KeyMaterialError (this key cannot check the signer or open the root: write-only or
+    wrong tenant key).
     """
     info = client.get_snapshot(ref)
     header = decode_header(info.header)
@@ -50,22 +51,7 @@ def open_snapshot(client: VaultClient, keyring: KeyRing, ref: str) -> OpenedSnap
         raise ManifestError(
             f"snapshot {info.id}: the signed header was altered (signature does not verify)"
         ) from None
-    # The key in the header proves nothing by itself: bind it to the node. The tenant key
-    # derives every node's key; a node key file knows its own; else ask the vault's
-    # enrollment (DESIGN.md §4, issue #4).
-    expected = keyring.signing_public_key(header.node)
-    if expected != header.node_public_key:
-        # A node that joined with a token drew its own signing key (agent.keys.join): no
-        # key ring derives it, and the vault's registry holds it (enrolled once, never
-        # replaced, the join audited).
-        expected = client.enrolled_key(header.node) or expected
-    if expected is None:
-        raise ManifestError(f"snapshot {info.id}: node {header.node!r} has no enrolled key")
-    if header.node_public_key != expected:
-        raise ManifestError(
-            f"snapshot {info.id}: signed by a key that is not node {header.node!r}'s "
-            "(forged or re-signed header)"
-        )
+    check_signer(info.id, header, keyring)
     if (info.node, info.files, info.bytes, info.chunk_count) != (
         header.node, header.files, header.bytes, header.chunk_count
     ):
@@ -74,6 +60,34 @@ def open_snapshot(client: VaultClient, keyring: KeyRing, ref: str) -> OpenedSnap
         )
     root = decode_root(open_root(keyring.restore_private, header.sealed_root))
     return OpenedSnapshot(info, header, root)
+
+
+def check_signer(snapshot: str, header: SnapshotHeader, keyring: KeyRing) -> None:
+    """Bind the header's key to its node, from the key ring alone: the key in the header
+    proves nothing by itself (DESIGN.md §4, issue #4). The tenant key derives every node's
+    key, a joined node's from the token its header names (FORMAT.md "Joined nodes' signing
+    keys"); a node key file knows only its own. The vault's registry is never asked: whoever
+    writes it (the vault's host, its disks) could otherwise vouch for a key of their own.
+
+    Raises ManifestError naming the snapshot and why, or KeyMaterialError when this key
+    ring cannot tell (another node's key file).
+    """
+    node, joined = header.node, header.joined
+    if joined is not None and not joined.covers(node):
+        raise ManifestError(f"snapshot {snapshot}: the header names {joined.describe()}, "
+                            f"which does not cover node {node!r} (forged header)")
+    expected = keyring.signing_public_key(node, joined)
+    if expected is None and keyring.master is None and node != keyring.node:
+        raise KeyMaterialError(
+            f"snapshot {snapshot}: node {node!r}'s signing key cannot be checked with the "
+            f"key file of node {keyring.node!r} (a node key file knows only its own key): "
+            "use the tenant key (operator.toml)")
+    if header.node_public_key != expected:
+        source = (f"{joined.describe()} gives it another" if joined else
+                  "the tenant key gives it another, and the header names no join token")
+        raise ManifestError(
+            f"snapshot {snapshot}: signed by a key that is not node {node!r}'s ({source}): "
+            "forged or re-signed header")
 
 
 #: The manifest spool stays in memory up to this size (~20k files' entries).

@@ -5,7 +5,8 @@ leaving the host it was made on.
 
     pki/ca.crt                 the pinned site CA (public)
     pki/<role>-<name>.key      0600, made here        pki/<role>-<name>.crt   signed by the vault
-    node.key                   0600, write-only: the token's bundle + a signing seed made here
+    node.key                   0600, write-only: the token's bundle, the token it joined with,
+                               and the signing seed derived here from the token and the name
     agent.toml                 [vault] the vault's real address, [tls], [keys], [cache]
 
 and refuses to overwrite any of them. ``renew(config, fleet)`` makes a new key and CSR for
@@ -27,7 +28,7 @@ from cryptography.hazmat.primitives.asymmetric.ec import SECP256R1, generate_pri
 from cryptography.x509.oid import NameOID
 
 from bulwark.agent.client.enroll import FleetClient, join, pinned_ca
-from bulwark.agent.errors import ConfigError
+from bulwark.agent.errors import ConfigError, KeyMaterialError
 from bulwark.agent.format.crypto import public_signing_key
 from bulwark.agent.keys.join import JoinToken
 from bulwark.agent.keys.keyfile import write_joined_node_key_file
@@ -95,7 +96,10 @@ def join_site(config_path: Path, vault: str, pin: str, token_text: str, name: st
             raise ConfigError(f"{path}: already exists; refusing to overwrite (join once)")
     ca_pem = pinned_ca(vault, pin)  # before the token is sent anywhere
     key_pem, csr = make_csr(name, role)
-    seed = os.urandom(32)  # the node's snapshot signing seed: made here, never sent
+    # The node's snapshot signing seed: derived here from the token's secret and the name,
+    # never sent; readers derive its public key from the tenant key (FORMAT.md "Joined
+    # nodes' signing keys"), not from what the vault enrolls.
+    seed = token.signing_seed(name)
     (base / "pki").mkdir(mode=0o700, exist_ok=True)
     _write_new(files["key"], key_pem, 0o600)
     try:
@@ -103,13 +107,16 @@ def join_site(config_path: Path, vault: str, pin: str, token_text: str, name: st
             token_id=token.id, token_secret=token.auth, name=name, csr_der=csr,
             signing_public_key=public_signing_key(seed)))
         bundle = token.open(reply.sealed_bundle)
+        if not bundle["origin"].covers(name):
+            raise KeyMaterialError(f"{bundle['origin'].describe()} does not cover {name!r}, "
+                                   "yet the vault let it join: refusing the bundle")
     except Exception:
         files["key"].unlink()
         raise
     _write_new(files["ca"], ca_pem, 0o644)
     _write_new(files["cert"], reply.certificate_pem, 0o644)
     write_joined_node_key_file(files["node_key"], bundle["tenant"], name, bundle["id_key"],
-                               bundle["restore_public"], seed)
+                               bundle["restore_public"], seed, bundle["origin"])
     address = reply.vault_address or f"{vault.rpartition(':')[0]}:{reply.vault_port}"
     write_toml(config_path, {
         "vault": {"address": address},

@@ -22,48 +22,49 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from bulwark.protos.bulwark.v1 import joined_pb2 as bulwark_dot_protos_dot_bulwark_dot_v1_dot_joined__pb2
 from bulwark.protos.bulwark.v1 import signals_pb2 as bulwark_dot_protos_dot_bulwark_dot_v1_dot_signals__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n%bulwark/protos/bulwark/v1/vault.proto\x12\nbulwark.v1\x1a\'bulwark/protos/bulwark/v1/signals.proto\"\'\n\x12\x46indMissingRequest\x12\x11\n\tchunk_ids\x18\x01 \x03(\x0c\"&\n\x13\x46indMissingResponse\x12\x0f\n\x07missing\x18\x01 \x03(\x0c\"6\n\x04\x42lob\x12\x10\n\x08\x63hunk_id\x18\x01 \x01(\x0c\x12\x0c\n\x04\x64\x61ta\x18\x02 \x01(\x0c\x12\x0e\n\x06\x64igest\x18\x03 \x01(\x0c\"3\n\x10PutChunksRequest\x12\x1f\n\x05\x62lobs\x18\x01 \x03(\x0b\x32\x10.bulwark.v1.Blob\"R\n\x11PutChunksResponse\x12\x0e\n\x06stored\x18\x01 \x01(\x04\x12\x17\n\x0f\x61lready_present\x18\x02 \x01(\x04\x12\x14\n\x0cstored_bytes\x18\x03 \x01(\x04\"\xc6\x02\n\x0eSnapshotHeader\x12\x16\n\x0e\x66ormat_version\x18\x01 \x01(\r\x12\x0c\n\x04node\x18\x02 \x01(\t\x12\x10\n\x08hostname\x18\x03 \x01(\t\x12\r\n\x05paths\x18\x04 \x03(\t\x12\x0c\n\x04tags\x18\x05 \x03(\t\x12\x16\n\x0e\x63lient_time_ns\x18\x06 \x01(\x03\x12\r\n\x05\x66iles\x18\x07 \x01(\x04\x12\r\n\x05\x62ytes\x18\x08 \x01(\x04\x12\x13\n\x0bsealed_root\x18\t \x01(\x0c\x12\x13\n\x0b\x63hunk_count\x18\n \x01(\x04\x12\x18\n\x10\x63hunk_ids_digest\x18\x0b \x01(\x0c\x12\x17\n\x0fnode_public_key\x18\x0c \x01(\x0c\x12 \n\x18requested_retention_days\x18\r \x01(\r\x12*\n\x07signals\x18\x0e \x01(\x0b\x32\x19.bulwark.v1.SignalSummary\"w\n\x15\x43ommitSnapshotRequest\x12*\n\x06header\x18\x01 \x01(\x0b\x32\x18.bulwark.v1.SignedHeaderH\x00\x12*\n\x06\x63hunks\x18\x02 \x01(\x0b\x32\x18.bulwark.v1.ChunkIdBatchH\x00\x42\x06\n\x04part\"1\n\x0cSignedHeader\x12\x0e\n\x06header\x18\x01 \x01(\x0c\x12\x11\n\tsignature\x18\x02 \x01(\x0c\"!\n\x0c\x43hunkIdBatch\x12\x11\n\tchunk_ids\x18\x01 \x03(\x0c\"@\n\x16\x43ommitSnapshotResponse\x12&\n\x08snapshot\x18\x01 \x01(\x0b\x32\x14.bulwark.v1.Snapshot\"\x9d\x02\n\x08Snapshot\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0f\n\x07time_ns\x18\x02 \x01(\x03\x12(\n\x06signed\x18\x03 \x01(\x0b\x32\x18.bulwark.v1.SignedHeader\x12\x0c\n\x04node\x18\x04 \x01(\t\x12\x0c\n\x04tags\x18\x05 \x03(\t\x12\r\n\x05paths\x18\x06 \x03(\t\x12\r\n\x05\x66iles\x18\x07 \x01(\x04\x12\r\n\x05\x62ytes\x18\x08 \x01(\x04\x12\x13\n\x0b\x63hunk_count\x18\t \x01(\x04\x12\x30\n\tretention\x18\n \x01(\x0b\x32\x1d.bulwark.v1.SnapshotRetention\x12&\n\x04mark\x18\x0b \x01(\x0b\x32\x18.bulwark.v1.SnapshotMark\x12\x12\n\nadded_tags\x18\x0c \x03(\t\"N\n\x11SnapshotRetention\x12\x0c\n\x04mode\x18\x01 \x01(\r\x12\x17\n\x0fretain_until_ns\x18\x02 \x01(\x03\x12\x12\n\nlegal_hold\x18\x03 \x01(\x08\"$\n\x14ListSnapshotsRequest\x12\x0c\n\x04node\x18\x01 \x01(\t\"@\n\x15ListSnapshotsResponse\x12\'\n\tsnapshots\x18\x01 \x03(\x0b\x32\x14.bulwark.v1.Snapshot\"/\n\x12GetSnapshotRequest\x12\x0b\n\x03ref\x18\x01 \x01(\t\x12\x0c\n\x04node\x18\x02 \x01(\t\"%\n\x10GetChunksRequest\x12\x11\n\tchunk_ids\x18\x01 \x03(\x0c\x32\xdc\x03\n\x05Vault\x12R\n\x0b\x46indMissing\x12\x1e.bulwark.v1.FindMissingRequest\x1a\x1f.bulwark.v1.FindMissingResponse(\x01\x30\x01\x12J\n\tPutChunks\x12\x1c.bulwark.v1.PutChunksRequest\x1a\x1d.bulwark.v1.PutChunksResponse(\x01\x12Y\n\x0e\x43ommitSnapshot\x12!.bulwark.v1.CommitSnapshotRequest\x1a\".bulwark.v1.CommitSnapshotResponse(\x01\x12T\n\rListSnapshots\x12 .bulwark.v1.ListSnapshotsRequest\x1a!.bulwark.v1.ListSnapshotsResponse\x12\x43\n\x0bGetSnapshot\x12\x1e.bulwark.v1.GetSnapshotRequest\x1a\x14.bulwark.v1.Snapshot\x12=\n\tGetChunks\x12\x1c.bulwark.v1.GetChunksRequest\x1a\x10.bulwark.v1.Blob0\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n%bulwark/protos/bulwark/v1/vault.proto\x12\nbulwark.v1\x1a&bulwark/protos/bulwark/v1/joined.proto\x1a\'bulwark/protos/bulwark/v1/signals.proto\"\'\n\x12\x46indMissingRequest\x12\x11\n\tchunk_ids\x18\x01 \x03(\x0c\"&\n\x13\x46indMissingResponse\x12\x0f\n\x07missing\x18\x01 \x03(\x0c\"6\n\x04\x42lob\x12\x10\n\x08\x63hunk_id\x18\x01 \x01(\x0c\x12\x0c\n\x04\x64\x61ta\x18\x02 \x01(\x0c\x12\x0e\n\x06\x64igest\x18\x03 \x01(\x0c\"3\n\x10PutChunksRequest\x12\x1f\n\x05\x62lobs\x18\x01 \x03(\x0b\x32\x10.bulwark.v1.Blob\"R\n\x11PutChunksResponse\x12\x0e\n\x06stored\x18\x01 \x01(\x04\x12\x17\n\x0f\x61lready_present\x18\x02 \x01(\x04\x12\x14\n\x0cstored_bytes\x18\x03 \x01(\x04\"\xee\x02\n\x0eSnapshotHeader\x12\x16\n\x0e\x66ormat_version\x18\x01 \x01(\r\x12\x0c\n\x04node\x18\x02 \x01(\t\x12\x10\n\x08hostname\x18\x03 \x01(\t\x12\r\n\x05paths\x18\x04 \x03(\t\x12\x0c\n\x04tags\x18\x05 \x03(\t\x12\x16\n\x0e\x63lient_time_ns\x18\x06 \x01(\x03\x12\r\n\x05\x66iles\x18\x07 \x01(\x04\x12\r\n\x05\x62ytes\x18\x08 \x01(\x04\x12\x13\n\x0bsealed_root\x18\t \x01(\x0c\x12\x13\n\x0b\x63hunk_count\x18\n \x01(\x04\x12\x18\n\x10\x63hunk_ids_digest\x18\x0b \x01(\x0c\x12\x17\n\x0fnode_public_key\x18\x0c \x01(\x0c\x12 \n\x18requested_retention_days\x18\r \x01(\r\x12*\n\x07signals\x18\x0e \x01(\x0b\x32\x19.bulwark.v1.SignalSummary\x12&\n\x06joined\x18\x0f \x01(\x0b\x32\x16.bulwark.v1.JoinOrigin\"w\n\x15\x43ommitSnapshotRequest\x12*\n\x06header\x18\x01 \x01(\x0b\x32\x18.bulwark.v1.SignedHeaderH\x00\x12*\n\x06\x63hunks\x18\x02 \x01(\x0b\x32\x18.bulwark.v1.ChunkIdBatchH\x00\x42\x06\n\x04part\"1\n\x0cSignedHeader\x12\x0e\n\x06header\x18\x01 \x01(\x0c\x12\x11\n\tsignature\x18\x02 \x01(\x0c\"!\n\x0c\x43hunkIdBatch\x12\x11\n\tchunk_ids\x18\x01 \x03(\x0c\"@\n\x16\x43ommitSnapshotResponse\x12&\n\x08snapshot\x18\x01 \x01(\x0b\x32\x14.bulwark.v1.Snapshot\"\x9d\x02\n\x08Snapshot\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0f\n\x07time_ns\x18\x02 \x01(\x03\x12(\n\x06signed\x18\x03 \x01(\x0b\x32\x18.bulwark.v1.SignedHeader\x12\x0c\n\x04node\x18\x04 \x01(\t\x12\x0c\n\x04tags\x18\x05 \x03(\t\x12\r\n\x05paths\x18\x06 \x03(\t\x12\r\n\x05\x66iles\x18\x07 \x01(\x04\x12\r\n\x05\x62ytes\x18\x08 \x01(\x04\x12\x13\n\x0b\x63hunk_count\x18\t \x01(\x04\x12\x30\n\tretention\x18\n \x01(\x0b\x32\x1d.bulwark.v1.SnapshotRetention\x12&\n\x04mark\x18\x0b \x01(\x0b\x32\x18.bulwark.v1.SnapshotMark\x12\x12\n\nadded_tags\x18\x0c \x03(\t\"N\n\x11SnapshotRetention\x12\x0c\n\x04mode\x18\x01 \x01(\r\x12\x17\n\x0fretain_until_ns\x18\x02 \x01(\x03\x12\x12\n\nlegal_hold\x18\x03 \x01(\x08\"$\n\x14ListSnapshotsRequest\x12\x0c\n\x04node\x18\x01 \x01(\t\"@\n\x15ListSnapshotsResponse\x12\'\n\tsnapshots\x18\x01 \x03(\x0b\x32\x14.bulwark.v1.Snapshot\"/\n\x12GetSnapshotRequest\x12\x0b\n\x03ref\x18\x01 \x01(\t\x12\x0c\n\x04node\x18\x02 \x01(\t\"%\n\x10GetChunksRequest\x12\x11\n\tchunk_ids\x18\x01 \x03(\x0c\x32\xdc\x03\n\x05Vault\x12R\n\x0b\x46indMissing\x12\x1e.bulwark.v1.FindMissingRequest\x1a\x1f.bulwark.v1.FindMissingResponse(\x01\x30\x01\x12J\n\tPutChunks\x12\x1c.bulwark.v1.PutChunksRequest\x1a\x1d.bulwark.v1.PutChunksResponse(\x01\x12Y\n\x0e\x43ommitSnapshot\x12!.bulwark.v1.CommitSnapshotRequest\x1a\".bulwark.v1.CommitSnapshotResponse(\x01\x12T\n\rListSnapshots\x12 .bulwark.v1.ListSnapshotsRequest\x1a!.bulwark.v1.ListSnapshotsResponse\x12\x43\n\x0bGetSnapshot\x12\x1e.bulwark.v1.GetSnapshotRequest\x1a\x14.bulwark.v1.Snapshot\x12=\n\tGetChunks\x12\x1c.bulwark.v1.GetChunksRequest\x1a\x10.bulwark.v1.Blob0\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'bulwark.protos.bulwark.v1.vault_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_FINDMISSINGREQUEST']._serialized_start=94
-  _globals['_FINDMISSINGREQUEST']._serialized_end=133
-  _globals['_FINDMISSINGRESPONSE']._serialized_start=135
-  _globals['_FINDMISSINGRESPONSE']._serialized_end=173
-  _globals['_BLOB']._serialized_start=175
-  _globals['_BLOB']._serialized_end=229
-  _globals['_PUTCHUNKSREQUEST']._serialized_start=231
-  _globals['_PUTCHUNKSREQUEST']._serialized_end=282
-  _globals['_PUTCHUNKSRESPONSE']._serialized_start=284
-  _globals['_PUTCHUNKSRESPONSE']._serialized_end=366
-  _globals['_SNAPSHOTHEADER']._serialized_start=369
-  _globals['_SNAPSHOTHEADER']._serialized_end=695
-  _globals['_COMMITSNAPSHOTREQUEST']._serialized_start=697
-  _globals['_COMMITSNAPSHOTREQUEST']._serialized_end=816
-  _globals['_SIGNEDHEADER']._serialized_start=818
-  _globals['_SIGNEDHEADER']._serialized_end=867
-  _globals['_CHUNKIDBATCH']._serialized_start=869
-  _globals['_CHUNKIDBATCH']._serialized_end=902
-  _globals['_COMMITSNAPSHOTRESPONSE']._serialized_start=904
-  _globals['_COMMITSNAPSHOTRESPONSE']._serialized_end=968
-  _globals['_SNAPSHOT']._serialized_start=971
-  _globals['_SNAPSHOT']._serialized_end=1256
-  _globals['_SNAPSHOTRETENTION']._serialized_start=1258
-  _globals['_SNAPSHOTRETENTION']._serialized_end=1336
-  _globals['_LISTSNAPSHOTSREQUEST']._serialized_start=1338
-  _globals['_LISTSNAPSHOTSREQUEST']._serialized_end=1374
-  _globals['_LISTSNAPSHOTSRESPONSE']._serialized_start=1376
-  _globals['_LISTSNAPSHOTSRESPONSE']._serialized_end=1440
-  _globals['_GETSNAPSHOTREQUEST']._serialized_start=1442
-  _globals['_GETSNAPSHOTREQUEST']._serialized_end=1489
-  _globals['_GETCHUNKSREQUEST']._serialized_start=1491
-  _globals['_GETCHUNKSREQUEST']._serialized_end=1528
-  _globals['_VAULT']._serialized_start=1531
-  _globals['_VAULT']._serialized_end=2007
+  _globals['_FINDMISSINGREQUEST']._serialized_start=134
+  _globals['_FINDMISSINGREQUEST']._serialized_end=173
+  _globals['_FINDMISSINGRESPONSE']._serialized_start=175
+  _globals['_FINDMISSINGRESPONSE']._serialized_end=213
+  _globals['_BLOB']._serialized_start=215
+  _globals['_BLOB']._serialized_end=269
+  _globals['_PUTCHUNKSREQUEST']._serialized_start=271
+  _globals['_PUTCHUNKSREQUEST']._serialized_end=322
+  _globals['_PUTCHUNKSRESPONSE']._serialized_start=324
+  _globals['_PUTCHUNKSRESPONSE']._serialized_end=406
+  _globals['_SNAPSHOTHEADER']._serialized_start=409
+  _globals['_SNAPSHOTHEADER']._serialized_end=775
+  _globals['_COMMITSNAPSHOTREQUEST']._serialized_start=777
+  _globals['_COMMITSNAPSHOTREQUEST']._serialized_end=896
+  _globals['_SIGNEDHEADER']._serialized_start=898
+  _globals['_SIGNEDHEADER']._serialized_end=947
+  _globals['_CHUNKIDBATCH']._serialized_start=949
+  _globals['_CHUNKIDBATCH']._serialized_end=982
+  _globals['_COMMITSNAPSHOTRESPONSE']._serialized_start=984
+  _globals['_COMMITSNAPSHOTRESPONSE']._serialized_end=1048
+  _globals['_SNAPSHOT']._serialized_start=1051
+  _globals['_SNAPSHOT']._serialized_end=1336
+  _globals['_SNAPSHOTRETENTION']._serialized_start=1338
+  _globals['_SNAPSHOTRETENTION']._serialized_end=1416
+  _globals['_LISTSNAPSHOTSREQUEST']._serialized_start=1418
+  _globals['_LISTSNAPSHOTSREQUEST']._serialized_end=1454
+  _globals['_LISTSNAPSHOTSRESPONSE']._serialized_start=1456
+  _globals['_LISTSNAPSHOTSRESPONSE']._serialized_end=1520
+  _globals['_GETSNAPSHOTREQUEST']._serialized_start=1522
+  _globals['_GETSNAPSHOTREQUEST']._serialized_end=1569
+  _globals['_GETCHUNKSREQUEST']._serialized_start=1571
+  _globals['_GETCHUNKSREQUEST']._serialized_end=1608
+  _globals['_VAULT']._serialized_start=1611
+  _globals['_VAULT']._serialized_end=2087
 # @@protoc_insertion_point(module_scope)

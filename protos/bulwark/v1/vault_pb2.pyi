@@ -1,3 +1,4 @@
+from bulwark.protos.bulwark.v1 import joined_pb2 as _joined_pb2
 from bulwark.protos.bulwark.v1 import signals_pb2 as _signals_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf import descriptor as _descriptor
@@ -46,7 +47,7 @@ class PutChunksResponse(_message.Message):
     def __init__(self, stored: _Optional[int] = ..., already_present: _Optional[int] = ..., stored_bytes: _Optional[int] = ...) -> None: ...
 
 class SnapshotHeader(_message.Message):
-    __slots__ = ("format_version", "node", "hostname", "paths", "tags", "client_time_ns", "files", "bytes", "sealed_root", "chunk_count", "chunk_ids_digest", "node_public_key", "requested_retention_days", "signals")
+    __slots__ = ("format_version", "node", "hostname", "paths", "tags", "client_time_ns", "files", "bytes", "sealed_root", "chunk_count", "chunk_ids_digest", "node_public_key", "requested_retention_days", "signals", "joined")
     FORMAT_VERSION_FIELD_NUMBER: _ClassVar[int]
     NODE_FIELD_NUMBER: _ClassVar[int]
     HOSTNAME_FIELD_NUMBER: _ClassVar[int]
@@ -61,6 +62,7 @@ class SnapshotHeader(_message.Message):
     NODE_PUBLIC_KEY_FIELD_NUMBER: _ClassVar[int]
     REQUESTED_RETENTION_DAYS_FIELD_NUMBER: _ClassVar[int]
     SIGNALS_FIELD_NUMBER: _ClassVar[int]
+    JOINED_FIELD_NUMBER: _ClassVar[int]
     format_version: int
     node: str
     hostname: str
@@ -75,7 +77,8 @@ class SnapshotHeader(_message.Message):
     node_public_key: bytes
     requested_retention_days: int
     signals: _signals_pb2.SignalSummary
-    def __init__(self, format_version: _Optional[int] = ..., node: _Optional[str] = ..., hostname: _Optional[str] = ..., paths: _Optional[_Iterable[str]] = ..., tags: _Optional[_Iterable[str]] = ..., client_time_ns: _Optional[int] = ..., files: _Optional[int] = ..., bytes: _Optional[int] = ..., sealed_root: _Optional[bytes] = ..., chunk_count: _Optional[int] = ..., chunk_ids_digest: _Optional[bytes] = ..., node_public_key: _Optional[bytes] = ..., requested_retention_days: _Optional[int] = ..., signals: _Optional[_Union[_signals_pb2.SignalSummary, _Mapping]] = ...) -> None: ...
+    joined: _joined_pb2.JoinOrigin
+    def __init__(self, format_version: _Optional[int] = ..., node: _Optional[str] = ..., hostname: _Optional[str] = ..., paths: _Optional[_Iterable[str]] = ..., tags: _Optional[_Iterable[str]] = ..., client_time_ns: _Optional[int] = ..., files: _Optional[int] = ..., bytes: _Optional[int] = ..., sealed_root: _Optional[bytes] = ..., chunk_count: _Optional[int] = ..., chunk_ids_digest: _Optional[bytes] = ..., node_public_key: _Optional[bytes] = ..., requested_retention_days: _Optional[int] = ..., signals: _Optional[_Union[_signals_pb2.SignalSummary, _Mapping]] = ..., joined: _Optional[_Union[_joined_pb2.JoinOrigin, _Mapping]] = ...) -> None: ...
 
 class CommitSnapshotRequest(_message.Message):
     __slots__ = ("header", "chunks")

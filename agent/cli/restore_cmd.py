@@ -4,10 +4,11 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
-from bulwark.agent.cli.common import EXIT_DATA, EXIT_PARTIAL, Context, print_json
+from bulwark.agent.cli.common import EXIT_DATA, EXIT_PARTIAL, Context, counted, print_json
 from bulwark.agent.cli.progress import ProgressBar
 from bulwark.agent.cli.selection import (
     SNAPSHOT_HELP,
@@ -67,6 +68,10 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
         print(f"vaultctl: kept {show_path(path)}: {reason}", file=sys.stderr)
     for path, reason in result.skipped:
         print(f"vaultctl: warning: {show_path(path)}: {reason}", file=sys.stderr)
+    if result.owners_not_set:
+        print(f"vaultctl: warning: not root: {counted(result.owners_not_set, 'entry', 'entries')}"
+              f" belong to uid {os.geteuid()} here, not to the owner the snapshot names (as "
+              "tar does; restore as root to set owners)", file=sys.stderr)
     if result.failed:
         for path, error in result.failed:
             print(f"vaultctl: error: {show_path(path)}: not restored: {error}", file=sys.stderr)

@@ -5,7 +5,9 @@ What is restored (README "What a snapshot keeps"):
 - FIFOs and sockets (``mknod``, any user); character and block devices where the restorer
   may create them (``CAP_MKNOD``); otherwise the entry is reported, not failed.
 - Owner and group when the restore runs as root and the manifest recorded them (older
-  manifests did not); an unprivileged restore leaves files owned by the restorer, as tar.
+  manifests did not); an owner root may not give (no ``CAP_CHOWN``) is reported. An
+  unprivileged restore leaves files owned by the restorer, as tar; :func:`owner_left` says
+  which entries that changed, so the restore can count them.
 - Permission bits, after the owner (``chown`` clears set-id bits).
 - Extended attributes (ACLs and ``security.capability`` included), after owner and mode:
   ``chown`` drops a capability and a POSIX access ACL must win over the group bits.
@@ -48,13 +50,25 @@ def make_node(path: os.PathLike | str, entry: Entry) -> bool:
     return True
 
 
+def owner_left(entry: Entry) -> bool:
+    """True when the snapshot names an owner this restorer may not give (it is not root)
+    and the restored entry belongs to the restorer instead."""
+    euid = os.geteuid()
+    return (euid != 0 and entry.uid is not None
+            and (entry.uid, entry.gid if entry.gid is not None else os.getegid())
+            != (euid, os.getegid()))
+
+
 def apply(target: int | os.PathLike | str, entry: Entry, report: Report) -> None:
     """Set owner, mode, xattrs and mtime of ``target`` (a descriptor of a file being
     written, or the path of a node or directory; a symlink gets owner, xattrs and mtime)."""
     follow = entry.type is not EntryType.SYMLINK
     if entry.uid is not None and os.geteuid() == 0:
-        os.chown(target, entry.uid, entry.gid if entry.gid is not None else -1,
-                 **({} if isinstance(target, int) else {"follow_symlinks": False}))
+        try:
+            os.chown(target, entry.uid, entry.gid if entry.gid is not None else -1,
+                     **({} if isinstance(target, int) else {"follow_symlinks": False}))
+        except PermissionError as exc:  # root without CAP_CHOWN (a container, a unit)
+            report(f"owner {entry.uid}:{entry.gid} not restored: {exc.strerror}")
     if follow:
         os.chmod(target, entry.mode)
     for attr in entry.xattrs:

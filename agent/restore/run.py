@@ -86,6 +86,7 @@ class RestoreResult:
     unchanged: int = 0
     deleted: list[str] = field(default_factory=list)
     verified: int = 0
+    owners_not_set: int = 0  # an unprivileged restore: entries now owned by the restorer
     planned: list[tuple[str, str]] | None = None  # dry run: (path, action)
 
     def summary(self) -> dict[str, object]:
@@ -101,6 +102,7 @@ class RestoreResult:
             "unchanged": self.unchanged,
             "deleted": [show_path(p) for p in self.deleted],
             "verified": self.verified,
+            "owners_not_set": self.owners_not_set,
         }
         if self.planned is not None:
             out["dry_run"] = True
@@ -218,23 +220,25 @@ def _place(tmp: Path, dest: Path) -> None:
 
 
 def _make_other(target: Path, dest: Path, entry: Entry, report: attrs.Report,
-                first_name: Path | None) -> None:
-    """Create a symlink, FIFO, socket or device node, or a hard link to ``first_name``."""
+                first_name: Path | None) -> bool:
+    """Create a symlink, FIFO, socket or device node, or a hard link to ``first_name``;
+    False if it was not created (reported)."""
     ensure_within(target, dest)
     tmp = _temp_name(dest)
     try:
         if first_name is not None:
             os.link(first_name, tmp)
             _place(tmp, dest)
-            return
+            return True
         if entry.type is EntryType.SYMLINK:
             os.symlink(entry.link_target, tmp)
         elif not attrs.make_node(tmp, entry):
             report("device node not created: this restore may not create device nodes "
                    "(needs CAP_MKNOD)")
-            return
+            return False
         attrs.apply(tmp, entry, report)
         _place(tmp, dest)
+        return True
     finally:
         if os.path.lexists(tmp):
             os.unlink(tmp)
@@ -390,6 +394,7 @@ class _Restore:
             if own:
                 dest = target_path(self.target, entry.path)
                 attrs.apply(dest, entry, self.reporter(entry))
+                self.count_owner(entry)
         self.delete_extras(top)
 
     def note(self, entry: Entry, decision: Decision) -> None:
@@ -445,11 +450,19 @@ class _Restore:
                                            f"/{self.groups[entry.link_group]}, which was not "
                                            "restored"))
                 return
-        _make_other(self.target, dest, entry, report, first)
+        if not _make_other(self.target, dest, entry, report, first):
+            return
         if entry.type is EntryType.FILE:
             self.count_file(entry, dest)
+        else:
+            self.count_owner(entry)
+
+    def count_owner(self, entry: Entry) -> None:
+        if attrs.owner_left(entry):
+            self.result.owners_not_set += 1
 
     def count_file(self, entry: Entry, dest: Path) -> None:
+        self.count_owner(entry)
         self.result.files += 1
         self.result.bytes += entry.size
         if self.options.verify:

@@ -7,6 +7,8 @@ hard links, device numbers and xattrs."""
 from __future__ import annotations
 
 import os
+import shutil
+import stat
 import subprocess
 import threading
 import time
@@ -17,9 +19,12 @@ import pytest
 from bulwark.agent.format.pathtext import show_path
 from tests.e2e.conftest import BIN, Result
 from tests.lib.trees import (
+    AS_NOBODY,
     BAD_NAME,
+    NOBODY,
     SPARSE_SIZE,
     WITHOUT_DAC,
+    WITHOUT_MKNOD,
     build_hostile,
     differences,
     remove_tree,
@@ -262,3 +267,78 @@ def test_paths_round_trip_from_ls_json_into_ls_and_restore_path(site, work):
         [name] = os.listdir(out)
         with open(out + b"/" + name, "rb") as f:
             assert f.read() == contents[name]
+
+
+def _special_tree(root: Path) -> Path:
+    """A device node, a FIFO, a file of another owner and one of root's, under ``root``."""
+    (root / "d").mkdir(parents=True)
+    os.mknod(root / "d" / "null", stat.S_IFCHR | 0o666, os.makedev(1, 3))
+    os.mkfifo(root / "d" / "fifo", 0o640)
+    (root / "d" / "theirs").write_bytes(b"owned by 1000\n")
+    os.chown(root / "d" / "theirs", 1000, 1000)
+    (root / "d" / "mine").write_bytes(b"owned by root\n")
+    return root
+
+
+def _ctl_as(prefix: list[str], config: Path, *args: object) -> Result:
+    proc = subprocess.run([*prefix, str(BIN / "vaultctl"), "--config", str(config),
+                           *map(str, args)], capture_output=True, text=True, timeout=300)
+    return Result(proc.returncode, proc.stdout, proc.stderr)
+
+
+def test_a_device_node_without_cap_mknod_is_skipped_and_exits_3(site, work):
+    src = _special_tree(work / "src")
+    snapshot = site.backup(src)["snapshot"]
+    got = _ctl_as(WITHOUT_MKNOD, site.operator_toml, "restore", snapshot, work / "r", "--json")
+    assert got.code == 3, got.err
+    node = show_path(str(src / "d" / "null"))
+    reason = "device node not created: this restore may not create device nodes (needs CAP_MKNOD)"
+    assert got.json()["skipped"] == [{"path": node, "reason": reason}]
+    assert got.json()["failed"] == [] and got.json()["files"] == 2
+    assert f"vaultctl: warning: {node}: {reason}" in got.err
+    out = restored(work / "r", src) / "d"
+    assert sorted(os.listdir(out)) == ["fifo", "mine", "theirs"]  # the rest is there
+    assert stat.S_ISFIFO(os.lstat(out / "fifo").st_mode)
+    assert (out / "theirs").read_bytes() == b"owned by 1000\n"
+
+
+def test_an_unprivileged_restore_keeps_its_own_owner_and_says_so(site, work):
+    src = _special_tree(work / "src")
+    snapshot = site.backup(src)["snapshot"]
+    home = work / "r"  # nobody's: its configuration, keys, cache and restore target
+    (home / "pki").mkdir(parents=True)
+    for name in ("operator.toml", "tenant.key", "pki/ca.crt", "pki/operator-operator.crt",
+                 "pki/operator-operator.key"):
+        shutil.copy2(site.dir / name, home / name)
+    for path in (home, home / "pki", *home.rglob("*")):
+        os.chown(path, NOBODY, NOBODY)
+    got = _ctl_as(AS_NOBODY, home / "operator.toml", "restore", snapshot, home / "t", "--json")
+    assert got.code == 3, got.err  # the device node, as without CAP_MKNOD; nothing else
+    summary = got.json()
+    assert [s["path"] for s in summary["skipped"]] == [show_path(str(src / "d" / "null"))]
+    assert summary["failed"] == [] and summary["files"] == 2
+    out = restored(home / "t", src) / "d"
+    assert {os.lstat(out / n).st_uid for n in ("fifo", "mine", "theirs")} == {NOBODY}
+    assert (out / "theirs").read_bytes() == b"owned by 1000\n"
+    # every restored entry named another owner: the folders down to d, fifo, mine, theirs
+    entries = len(src.parts) - 1 + 1 + 3
+    assert summary["owners_not_set"] == entries
+    assert (f"vaultctl: warning: not root: {entries} entries belong to uid {NOBODY} here, not "
+            "to the owner the snapshot names") in got.err
+
+
+def test_root_without_cap_chown_restores_the_file_and_reports_its_owner(site, work):
+    """A container's root may not chown: the file used to be lost ("not restored:
+    Operation not permitted"); it is restored, owned by root, and the owner is reported."""
+    src = _special_tree(work / "src")
+    snapshot = site.backup(src)["snapshot"]
+    got = _ctl_as(["setpriv", "--bounding-set=-chown", "--"], site.operator_toml, "restore",
+                  snapshot, work / "r", "--json")
+    assert got.code == 3, got.err
+    theirs = show_path(str(src / "d" / "theirs"))
+    assert got.json()["skipped"] == [
+        {"path": theirs, "reason": "owner 1000:1000 not restored: Operation not permitted"}]
+    assert got.json()["failed"] == [] and got.json()["owners_not_set"] == 0
+    out = restored(work / "r", src) / "d"
+    assert (out / "theirs").read_bytes() == b"owned by 1000\n"
+    assert os.lstat(out / "theirs").st_uid == 0

@@ -25,6 +25,14 @@ from pathlib import Path
 #: Prefix a command with this to run it as root without the capabilities that bypass file
 #: permissions (util-linux setpriv): mode-000 entries become unreadable to it.
 WITHOUT_DAC = ["setpriv", "--bounding-set=-dac_override,-dac_read_search", "--"]
+#: ... as root without CAP_MKNOD (a container, a sandboxed unit): no device nodes.
+WITHOUT_MKNOD = ["setpriv", "--bounding-set=-mknod", "--"]
+#: ... as the unprivileged user nobody. It keeps CAP_DAC_READ_SEARCH only, to reach an
+#: interpreter installed under a private home (as vault-agent.service keeps it to read); it
+#: cannot chown, mknod devices or write where nobody may not.
+NOBODY = 65534
+AS_NOBODY = ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups",
+             "--inh-caps=+dac_read_search", "--ambient-caps=+dac_read_search", "--"]
 
 LONG_NAME = "L" * 250 + ".bin"  # a name near NAME_MAX (255 bytes)
 BAD_NAME = b"bad\xffname\xfe.bin"  # not UTF-8

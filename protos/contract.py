@@ -137,3 +137,23 @@ SIGNAL_SCORING_MEASURES: Final = (
 SIGNAL_DEFAULT_THRESHOLD_PPM: Final = 25_000  # 2.5 % of the snapshot's files or bytes
 SIGNAL_DEFAULT_NOTE_DIRS: Final = 2  # ransom-note-like files new in this many directories
 PPM: Final = 1_000_000
+
+
+# FORMAT.md "Restore key rotation": a restore key announcement, the 40 bytes the tenant's
+# restore key authority signs and the vault keeps for nodes to fetch:
+# magic(4) | generation (u32, little-endian, >= 1) | X25519 restore public key(32).
+# The vault reads only the generation (to keep one announcement per generation); the nodes
+# verify the signature, Ed25519 over context || announcement.
+RESTORE_KEY_MAGIC: Final = b"BWRK"
+RESTORE_KEY_SIZE: Final = 40
+RESTORE_KEY_SIGNATURE_CONTEXT: Final = b"bulwark-restore-key-v1\x00"
+RESTORE_KEY_GENERATION_MAX: Final = 0xFFFF_FFFF
+
+
+def restore_key_generation(announcement: bytes) -> int | None:
+    """The generation a well-formed announcement names, or None if it is not one (wrong
+    size or magic, or generation 0, which is never announced: it derives from the master)."""
+    if len(announcement) != RESTORE_KEY_SIZE or announcement[:4] != RESTORE_KEY_MAGIC:
+        return None
+    generation = int.from_bytes(announcement[4:8], "little")
+    return generation or None

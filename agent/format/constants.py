@@ -57,6 +57,11 @@ BYTEGROUP_WIDTHS: Final = (2, 4)
 ROOT_MAGIC: Final = b"BWR1"
 ROOT_HKDF_INFO: Final = b"bulwark v1 sealed root"
 ROOT_NONCE: Final = bytes(NONCE_SIZE)  # all zero: each root key is used exactly once
+# A root sealed to restore key generation >= 1 (FORMAT.md "Restore key rotation"):
+# magic(4) | generation (u32 LE)(4) | ephemeral public key(32) | ciphertext | tag(16).
+# Generation 0 is always written as BWR1, exactly as before rotation existed.
+ROOT_V2_MAGIC: Final = b"BWR2"
+ROOT_V2_PREFIX_SIZE: Final = 8
 
 # --- Manifest stream ---------------------------------------------------------------------
 MANIFEST_MAGIC: Final = b"BWM1"
@@ -80,3 +85,9 @@ KDF_CONTEXT_JOINED_NODE_SIGNING: Final = "bulwark 2026-11-29 v1 joined node sign
 
 # --- Key files ---------------------------------------------------------------------------
 KEY_FILE_VERSION: Final = 1
+# A key file that holds restore key generations >= 1 (FORMAT.md "Restore key rotation"):
+# version 2, so a reader that predates rotation refuses it instead of sealing new
+# snapshots to a retired restore key.
+KEY_FILE_VERSION_ROTATED: Final = 2
+# The Ed25519 key that signs restore key announcements, from the master.
+KDF_CONTEXT_RESTORE_AUTHORITY: Final = "bulwark 2026-11-29 v1 restore key authority"

@@ -21,6 +21,8 @@ from bulwark.agent.format.constants import (
     ROOT_HKDF_INFO,
     ROOT_MAGIC,
     ROOT_NONCE,
+    ROOT_V2_MAGIC,
+    ROOT_V2_PREFIX_SIZE,
     SIGNATURE_SIZE,
     TAG_SIZE,
 )
@@ -57,10 +59,20 @@ def _root_key(shared: bytes, eph_pub: bytes, restore_public: bytes) -> bytes:
     ).derive(shared)
 
 
-def seal_root(restore_public: bytes, plaintext: bytes) -> bytes:
-    """Seal ``plaintext`` to the tenant's restore public key: ROOT_MAGIC | eph_pub | ct+tag."""
+def seal_root(restore_public: bytes, plaintext: bytes, generation: int = 0) -> bytes:
+    """Seal ``plaintext`` to the tenant's restore public key of ``generation``.
+
+    Generation 0 (the key the master derives): ROOT_MAGIC | eph_pub | ct+tag, byte for byte
+    what v1 wrote. Generation >= 1 (a rotated key, FORMAT.md "Restore key rotation"):
+    ROOT_V2_MAGIC | generation u32 LE | eph_pub | ct+tag, the first 8 bytes as associated
+    data, so a reader knows which key to use and nobody can relabel the root.
+    """
     if len(restore_public) != KEY_SIZE:
         raise KeyMaterialError(f"restore public key must be {KEY_SIZE} bytes")
+    if not 0 <= generation <= 0xFFFF_FFFF:
+        raise KeyMaterialError(f"restore key generation {generation} is out of range")
+    prefix = (ROOT_MAGIC if generation == 0
+              else ROOT_V2_MAGIC + generation.to_bytes(4, "little"))
     eph = X25519PrivateKey.generate()
     eph_pub = eph.public_key().public_bytes_raw()
     try:
@@ -68,11 +80,35 @@ def seal_root(restore_public: bytes, plaintext: bytes) -> bytes:
     except ValueError:
         raise KeyMaterialError("restore public key is not a usable X25519 key") from None
     key = _root_key(shared, eph_pub, restore_public)
-    return ROOT_MAGIC + eph_pub + AESGCM(key).encrypt(ROOT_NONCE, plaintext, ROOT_MAGIC)
+    return prefix + eph_pub + AESGCM(key).encrypt(ROOT_NONCE, plaintext, prefix)
+
+
+def sealed_root_generation(sealed: bytes) -> int:
+    """The restore key generation a sealed root was sealed to: 0 for ``BWR1`` (every root
+    written before rotation), the stated one for ``BWR2``. ManifestError if it is neither."""
+    prefix = _root_prefix(bytes(sealed))
+    return 0 if len(prefix) == len(ROOT_MAGIC) else int.from_bytes(prefix[4:], "little")
+
+
+def _root_prefix(sealed: bytes) -> bytes:
+    """The magic (and, for BWR2, the generation): what the AEAD binds as associated data."""
+    magic = sealed[:4]
+    size = (len(ROOT_MAGIC) if magic == ROOT_MAGIC
+            else ROOT_V2_PREFIX_SIZE if magic == ROOT_V2_MAGIC else 0)
+    if not size:
+        raise ManifestError(f"sealed manifest root has bad magic {magic!r} "
+                            f"(expected {ROOT_MAGIC!r} or {ROOT_V2_MAGIC!r})")
+    if len(sealed) < size + KEY_SIZE + TAG_SIZE:
+        raise ManifestError(
+            f"sealed manifest root is truncated: {len(sealed)} bytes, "
+            f"at least {size + KEY_SIZE + TAG_SIZE} expected"
+        )
+    return sealed[:size]
 
 
 def open_root(restore_private: bytes | None, sealed: bytes) -> bytes:
-    """Open a sealed root.
+    """Open a sealed root (either layout) with the restore private key of its generation
+    (:func:`sealed_root_generation` says which; ``KeyRing.restore_key_for`` picks it).
 
     Raises KeyMaterialError for a write-only key ring or the wrong restore key, ManifestError
     for a malformed root.
@@ -87,11 +123,9 @@ def open_root(restore_private: bytes | None, sealed: bytes) -> bytes:
             f"sealed manifest root is truncated: {len(sealed)} bytes, "
             f"at least {SEALED_ROOT_OVERHEAD} expected"
         )
-    if sealed[:4] != ROOT_MAGIC:
-        raise ManifestError(
-            f"sealed manifest root has bad magic {sealed[:4]!r} (expected {ROOT_MAGIC!r})"
-        )
-    eph_pub = sealed[4 : 4 + KEY_SIZE]
+    prefix = _root_prefix(sealed)
+    at = len(prefix)
+    eph_pub = sealed[at : at + KEY_SIZE]
     priv = X25519PrivateKey.from_private_bytes(restore_private)
     restore_public = priv.public_key().public_bytes_raw()
     try:
@@ -100,7 +134,7 @@ def open_root(restore_private: bytes | None, sealed: bytes) -> bytes:
         raise ManifestError("sealed manifest root carries an invalid ephemeral key") from None
     key = _root_key(shared, eph_pub, restore_public)
     try:
-        return AESGCM(key).decrypt(ROOT_NONCE, sealed[4 + KEY_SIZE :], ROOT_MAGIC)
+        return AESGCM(key).decrypt(ROOT_NONCE, sealed[at + KEY_SIZE :], prefix)
     except InvalidTag:
         raise KeyMaterialError(
             "the restore key does not open this snapshot's manifest root (wrong tenant key?)"

@@ -12,6 +12,7 @@ from bulwark.agent.format.crypto import (
     open_root,
     public_signing_key,
     seal_root,
+    sealed_root_generation,
     sign_header,
     verify_header,
 )
@@ -135,3 +136,24 @@ def test_signature_covers_context():
     bare = Ed25519PrivateKey.from_private_bytes(RING.signing_seed).sign(b"h")
     with pytest.raises(ManifestError):
         verify_header(public_signing_key(RING.signing_seed), b"h", bare)
+
+
+def test_generation_zero_seals_as_v1_and_rotated_generations_as_bwr2():
+    v1 = seal_root(RING.restore_public, b"root")
+    assert v1[:4] == b"BWR1" and len(v1) == 4 + 32 + 4 + 16 and sealed_root_generation(v1) == 0
+    v2 = seal_root(RING.restore_public, b"root", generation=7)
+    assert v2[:8] == b"BWR2" + (7).to_bytes(4, "little") and len(v2) == len(v1) + 4
+    assert sealed_root_generation(v2) == 7
+    assert open_root(RING.restore_private, v2) == b"root"
+    assert sealed_root_generation(bytes.fromhex(KAT["sealed_root"])) == 0
+
+
+def test_bwr2_generation_is_bound_by_the_aead():
+    sealed = bytearray(seal_root(RING.restore_public, b"root", generation=1))
+    sealed[4] = 2  # relabelled as generation 2: the associated data no longer matches
+    with pytest.raises(KeyMaterialError, match="does not open"):
+        open_root(RING.restore_private, bytes(sealed))
+    with pytest.raises(ManifestError, match="truncated"):
+        open_root(RING.restore_private, bytes(sealed[:8 + 32 + 15]))
+    with pytest.raises(ManifestError, match="bad magic"):
+        sealed_root_generation(b"BWR3" + bytes(60))

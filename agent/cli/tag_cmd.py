@@ -11,7 +11,12 @@ from __future__ import annotations
 import argparse
 
 from bulwark.agent.cli.common import Context, print_json
-from bulwark.agent.cli.selection import SNAPSHOT_HELP, add_selection_args, resolve_snapshot
+from bulwark.agent.cli.selection import (
+    SNAPSHOT_HELP,
+    add_selection_args,
+    resolve_snapshot,
+    snapshot_ref,
+)
 from bulwark.agent.client.tags import set_tags
 from bulwark.agent.errors import UsageError
 
@@ -26,7 +31,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "filters like signed ones.",
         epilog="example: vaultctl --config operator.toml tag 3fa2 --add reviewed,keep "
         "--remove candidate")
-    p.add_argument("snapshot", metavar="SNAPSHOT", help=SNAPSHOT_HELP)
+    p.add_argument("snapshot", metavar="SNAPSHOT", type=snapshot_ref, help=SNAPSHOT_HELP)
     p.add_argument("--add", action="append", default=[], metavar="T[,T...]",
                    help="tags to add (repeatable)")
     p.add_argument("--remove", action="append", default=[], metavar="T[,T...]",

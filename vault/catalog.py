@@ -10,8 +10,6 @@ Tables (schema version 2; docs/vault-records.md, docs/worm.md)::
     chunk_locks(chunk_id PK, locked_until_ns) WITHOUT ROWID   lock extension by reference: the
                                                               latest retain-until of every live
                                                               snapshot referencing the chunk
-    chunk_leases(chunk_id PK, lease_until_ns) WITHOUT ROWID   chunks reported present (or put)
-                                                              to an agent: prune keeps them
     damaged_chunks(chunk_id PK, problem, found_ns)            what the last scrub found
     snapshot_tags(snapshot_id, tag, added_ns, added_by)       tags added in the vault (vault.tags)
     chunk_uploads(chunk_id PK, node, size) WITHOUT ROWID     who first put each blob (the
@@ -20,6 +18,10 @@ Tables (schema version 2; docs/vault-records.md, docs/worm.md)::
 Invariants: a ``chunks`` row is written only after its blob is durable in the store, so a
 row always has a blob. A snapshot and all its ``snapshot_chunks`` rows are committed in one
 transaction, and only if every referenced chunk has a row.
+
+Upload leases (chunks reported present or put to an agent: prune keeps them) are held in
+memory, not in a table (``vault.leases``; migration ``leases-in-memory`` dropped
+``chunk_leases``); the catalog grants and checks them under its lock.
 
 Durability: WAL journal with ``synchronous=FULL``. Concurrency: one connection shared by
 all gRPC worker threads behind a lock; every public method is one short transaction.
@@ -41,6 +43,7 @@ import blake3
 from bulwark.vault.catalog_schema import migrate
 from bulwark.vault.clock import Clock, SystemClock
 from bulwark.vault.errors import InvalidRequest, MissingChunks, NotFound, StorageError, short_id
+from bulwark.vault.leases import Leases
 from bulwark.vault.retention import GOVERNANCE, Retention, date
 from bulwark.vault.signals import LATEST_CLEAN, Mark, mark_from_json, mark_json
 
@@ -85,14 +88,6 @@ def _batches(items: Sequence[bytes]) -> Iterator[Sequence[bytes]]:
         yield items[i : i + BATCH]
 
 
-def _lease(db: sqlite3.Connection, ids: Sequence[bytes], until_ns: int) -> None:
-    db.executemany(
-        "INSERT INTO chunk_leases VALUES (?, ?) ON CONFLICT (chunk_id) DO UPDATE"
-        " SET lease_until_ns = MAX(lease_until_ns, excluded.lease_until_ns)",
-        [(c, until_ns) for c in ids],
-    )
-
-
 def _record(row: sqlite3.Row) -> SnapshotRecord:
     return SnapshotRecord(
         id=row["id"],
@@ -123,6 +118,7 @@ class Catalog:
         self.path = Path(path)
         self._clock = clock or SystemClock()
         self._lock = threading.Lock()
+        self._leases = Leases()  # upload leases, in memory (vault.leases)
         try:
             self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         except sqlite3.Error as exc:
@@ -191,23 +187,24 @@ class Catalog:
                     db.execute("INSERT OR IGNORE INTO chunk_uploads VALUES (?, ?, ?)",
                                (cid, uploader, size))
             if lease_until_ns:
-                _lease(db, [r[0] for r in rows], lease_until_ns)
+                self._leases.grant((r[0] for r in rows), lease_until_ns)
 
     def missing_chunks(self, chunk_ids: Sequence[bytes], lease_until_ns: int = 0) -> list[bytes]:
         """The ids of ``chunk_ids`` without a row, in input order (duplicates kept).
 
-        With ``lease_until_ns``, every id reported present is leased until then in the same
-        transaction (one ``executemany``), so prune cannot remove a chunk between the answer
-        "present" and the agent's commit (docs/worm.md, "Prune").
+        With ``lease_until_ns``, every id reported present is leased until then (in memory,
+        vault.leases) under the same lock as the lookup, so prune cannot remove a chunk
+        between the answer "present" and the agent's commit (docs/worm.md, "Leases"). Reads
+        only: nothing is written to the catalog.
         """
         present: set[bytes] = set()
-        with self._transaction() as db:
+        with self._locked() as db:
             for batch in _batches(list(set(chunk_ids))):
                 marks = ",".join("?" * len(batch))
                 rows = db.execute(f"SELECT id FROM chunks WHERE id IN ({marks})", batch)
                 present.update(bytes(r[0]) for r in rows)
             if lease_until_ns and present:
-                _lease(db, list(present), lease_until_ns)
+                self._leases.grant(present, lease_until_ns)
         return [c for c in chunk_ids if c not in present]
 
     def chunk_digest(self, chunk_id: bytes) -> bytes:
@@ -461,20 +458,21 @@ class Catalog:
 
         The store's lock oracle: a live snapshot references it, its lock (the latest
         retain-until of the snapshots that referenced it) has not passed, or an upload
-        holds a lease on it.
+        holds a lease on it (vault.leases: after a restart, every chunk with a row).
         """
         with self._locked() as db:
-            ref, lock, lease = db.execute(
+            ref, lock, row = db.execute(
                 "SELECT (SELECT snapshot_id FROM snapshot_chunks WHERE chunk_id = ?1 LIMIT 1),"
                 " (SELECT locked_until_ns FROM chunk_locks WHERE chunk_id = ?1),"
-                " (SELECT lease_until_ns FROM chunk_leases WHERE chunk_id = ?1)",
+                " (SELECT 1 FROM chunks WHERE id = ?1)",
                 (chunk_id,),
             ).fetchone()
+            lease = self._leases.until_ns(chunk_id, has_row=row is not None)
         if ref is not None:
             return f"referenced by live snapshot {short_id(ref, 12)}"
         if lock is not None and lock > now_ns:
             return f"locked by reference until {date(lock)}"
-        if lease is not None and lease > now_ns:
+        if lease > now_ns:
             return f"leased to an upload until {date(lease)}"
         return None
 
@@ -517,11 +515,11 @@ class Catalog:
             db.executemany("INSERT OR IGNORE INTO temp.doomed VALUES (?)", [(d,) for d in doomed])
             rows = db.execute(_GC_CANDIDATES, {"now": now_ns}).fetchall()
             db.execute("DELETE FROM temp.doomed")
-        return [(bytes(r[0]), r[1]) for r in rows]
+            return [(bytes(r[0]), r[1]) for r in self._leases.unleased(rows, now_ns)]
 
     def forget_chunks(self, chunk_ids: Sequence[bytes], now_ns: int) -> list[tuple[bytes, int]]:
-        """Delete the rows (and leases) of those ``chunk_ids`` that are still GC candidates,
-        in one transaction; returns ``(id, size)`` of the rows deleted. Delete the blobs
+        """Delete the rows of those ``chunk_ids`` that are still GC candidates (leases
+        included), in one transaction; returns ``(id, size)`` of the rows deleted. Delete the blobs
         after this (a crash in between leaves blobs without rows: harmless, pruned later)."""
         with self._transaction() as db:
             db.execute("CREATE TEMP TABLE IF NOT EXISTS doomed (id TEXT PRIMARY KEY)")
@@ -529,12 +527,12 @@ class Catalog:
             wanted = set(chunk_ids)
             rows = [
                 (bytes(r[0]), r[1])
-                for r in db.execute(_GC_CANDIDATES, {"now": now_ns}).fetchall()
+                for r in self._leases.unleased(
+                    db.execute(_GC_CANDIDATES, {"now": now_ns}).fetchall(), now_ns)
                 if bytes(r[0]) in wanted
             ]
             ids = [(r[0],) for r in rows]
             db.executemany("DELETE FROM chunks WHERE id = ?", ids)
-            db.executemany("DELETE FROM chunk_leases WHERE chunk_id = ?", ids)
             db.executemany("DELETE FROM damaged_chunks WHERE chunk_id = ?", ids)
         return rows
 
@@ -547,10 +545,15 @@ class Catalog:
             )
 
     def purge_leases(self, now_ns: int) -> int:
-        with self._transaction() as db:
-            return db.execute(
-                "DELETE FROM chunk_leases WHERE lease_until_ns <= ?", (now_ns,)
-            ).rowcount
+        """Forget the upload leases that ended by ``now_ns``; how many."""
+        with self._locked():
+            return self._leases.purge(now_ns)
+
+    def hold_all_leases(self, until_ns: int) -> None:
+        """Lease every chunk the catalog holds until ``until_ns``: vaultd's start, when the
+        previous process's leases are gone (vault.leases)."""
+        with self._locked():
+            self._leases.hold_all(until_ns)
 
     def newest_time_ns(self) -> int:
         """The newest vault time recorded (snapshot ingest, chunk stored): 0 if none."""
@@ -600,9 +603,7 @@ class Catalog:
 _GC_CANDIDATES = """
 SELECT c.id, c.size FROM chunks c
 LEFT JOIN chunk_locks l ON l.chunk_id = c.id
-LEFT JOIN chunk_leases e ON e.chunk_id = c.id
 WHERE COALESCE(l.locked_until_ns, 0) <= :now
-  AND COALESCE(e.lease_until_ns, 0) <= :now
   AND NOT EXISTS (
       SELECT 1 FROM snapshot_chunks sc
       WHERE sc.chunk_id = c.id AND sc.snapshot_id NOT IN (SELECT id FROM temp.doomed))

@@ -123,6 +123,11 @@ CREATE TABLE chunk_uploads (
 ) WITHOUT ROWID;
 CREATE INDEX chunk_uploads_by_node ON chunk_uploads (node)
 """),
+    # issue 20: upload leases live in memory (vault.leases); a restarted vaultd leases every
+    # chunk for lease_hours instead, which covers whatever rows this drops
+    ("leases-in-memory", """
+DROP TABLE chunk_leases
+"""),
 ]
 
 

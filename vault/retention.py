@@ -46,6 +46,11 @@ class RetentionPolicy:
     maximum_days: int = 0
     lease_hours: int = 24  # how long a chunk reported present stays protected from prune
 
+    @property
+    def lease_ns(self) -> int:
+        """``lease_hours`` in nanoseconds (vault.leases)."""
+        return self.lease_hours * 3_600_000_000_000
+
 
 @dataclass(frozen=True)
 class Retention:

@@ -212,6 +212,9 @@ def build_server(
     )
     guard = UploadGuard()  # uploads x prune (docs/worm.md, concurrency table)
     store.set_lock_oracle(CatalogLocks(catalog, clock))
+    # Upload leases live in memory: the previous process's are gone, so every chunk is
+    # leased for lease_hours from this start (vault.leases, docs/worm.md "Leases").
+    catalog.hold_all_leases(clock.now_ns() + config.retention.lease_ns)
     quotas = Quotas(catalog.path, limits)  # [limits] node_*_bytes (vault.quota)
     vault_pb2_grpc.add_VaultServicer_to_server(
         VaultService(store, catalog, clock, registry, policy=config.retention, guard=guard,

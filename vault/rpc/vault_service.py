@@ -116,7 +116,7 @@ class VaultService(vault_pb2_grpc.VaultServicer):
 
     def _lease_until(self) -> int:
         """Chunks reported present or put now stay safe from prune until then."""
-        return self.clock.now_ns() + self.policy.lease_hours * 3_600_000_000_000
+        return self.clock.now_ns() + self.policy.lease_ns
 
     def _own_node(self, context, requested: str) -> str | None:
         return ingest.node_filter(caller_of(context), requested)

@@ -347,7 +347,8 @@ class BackupRun:
                     continue  # skipped
                 changed = head.read and _changed_while_read(item, content)
                 signals = None if self.signals is None else self.signals.file_done(
-                    item.rel, content.content_hash, content.size, head.facts)
+                    item.rel, content.content_hash, content.size,
+                    head.link_of.facts if head.link_of else head.facts)
                 self.write(self.writer.add(Entry(
                     item.rel, EntryType.FILE, item.mode, item.mtime_ns, size=content.size,
                     content_hash=content.content_hash, chunks=content.chunks,

@@ -82,13 +82,16 @@ class Baseline:
     def has_previous(self) -> bool:
         return self._previous > 0
 
-    def previous(self, path: bytes) -> FileRecord | None:
-        """The previous snapshot's numbers of ``path`` (None: no such file then)."""
+    def previous(self, path: bytes, content_hash: bytes | None = None) -> FileRecord | None:
+        """The previous snapshot's numbers of ``path`` (None: no such file then; with
+        ``content_hash``, also None if its content was another)."""
         if not self._previous:
             return None
-        row = self._db.execute(f"SELECT {_COLUMNS} FROM files WHERE scope = ? AND path = ?",
+        row = self._db.execute(f"SELECT hash, {_COLUMNS} FROM files WHERE scope = ? AND path = ?",
                                (self.scope, path)).fetchone()
-        return None if row is None else _record(row)
+        if row is None or (content_hash is not None and bytes(row[0]) != content_hash):
+            return None
+        return _record(row[1:])
 
     def has_content(self, content_hash: bytes) -> bool:
         """Whether a file of the previous snapshot had this content (a move, a copy)."""

@@ -25,7 +25,7 @@ from bulwark.agent.format.facts import byte_entropy_mbit
 from bulwark.agent.format.manifest import FileSignals
 from bulwark.agent.format.signal_summary import Summary
 from bulwark.agent.signals.baseline import Baseline
-from bulwark.agent.signals.file_stats import NOISE_MBIT, FileFacts, compare
+from bulwark.agent.signals.file_stats import NOISE_MBIT, FileFacts, FileRecord, compare
 from bulwark.agent.signals.formats import HEAD, TAIL, detect
 from bulwark.agent.signals.names import is_ransom_note, parent
 from bulwark.agent.signals.score import Tally, summarize
@@ -67,8 +67,11 @@ class Signals:
             return None
         raw = path.encode("utf-8", "surrogateescape")
         if facts is None:
-            self.baseline.stage(raw, content_hash, None, size)
-            return None
+            # unchanged: the previous numbers, no flags, so an unchanged tree writes the same
+            # manifest (and re-sends no manifest chunk)
+            kept = self.baseline.previous(raw, content_hash)
+            self.baseline.stage(raw, content_hash, kept, size)
+            return None if kept is None else _signals(kept, ())
         record = facts.record()
         before = self.baseline.previous(raw)
         if before is None and (not self.baseline.has_previous
@@ -82,9 +85,7 @@ class Signals:
                 self.tally.note(parent(raw))
         self.tally.count(flags, size)
         self.baseline.stage(raw, content_hash, record, size)
-        return FileSignals(record.format, record.format_ok, record.stored_ppm,
-                           record.high_ppm, record.zero_ppm, record.exp_entropy_mbit,
-                           record.exp_mean_milli, flags)
+        return _signals(record, flags)
 
     def summary(self, new_bytes: int) -> Summary | None:
         if self.baseline is None:
@@ -105,3 +106,8 @@ class Signals:
 
 
 
+
+
+def _signals(record: FileRecord, flags: tuple[str, ...]) -> FileSignals:
+    return FileSignals(record.format, record.format_ok, record.stored_ppm, record.high_ppm,
+                       record.zero_ppm, record.exp_entropy_mbit, record.exp_mean_milli, flags)

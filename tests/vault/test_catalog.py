@@ -137,6 +137,25 @@ def test_reopen_keeps_data(tmp_path):
     again.close()
 
 
+def test_leases_in_memory_drops_the_lease_rows_of_an_older_catalog(tmp_path):
+    """Migration ``leases-in-memory``: the one-row-per-chunk lease table of an older vaultd
+    goes (vault.leases; a restarted vaultd leases every chunk for lease_hours instead)."""
+    Catalog(tmp_path / "catalog.sqlite", clock=FakeClock()).close()
+    db = sqlite3.connect(tmp_path / "catalog.sqlite")  # as the previous release left it
+    db.execute("CREATE TABLE chunk_leases (chunk_id BLOB PRIMARY KEY,"
+               " lease_until_ns INTEGER NOT NULL) WITHOUT ROWID")
+    db.execute("INSERT INTO chunk_leases VALUES (?, 1)", (os.urandom(32),))
+    db.execute("DELETE FROM catalog_migrations WHERE name = 'leases-in-memory'")
+    db.commit()
+    db.close()
+    Catalog(tmp_path / "catalog.sqlite", clock=FakeClock()).close()
+    db = sqlite3.connect(tmp_path / "catalog.sqlite")
+    tables = {name for (name,) in db.execute("SELECT name FROM sqlite_master")}
+    applied = {name for (name,) in db.execute("SELECT name FROM catalog_migrations")}
+    db.close()
+    assert "chunk_leases" not in tables and "leases-in-memory" in applied
+
+
 def test_a_catalog_written_by_a_newer_vaultd_is_refused(tmp_path):
     """A migration this vaultd does not know means a newer vaultd wrote the file: refuse it
     with the reason, never half-understand it."""

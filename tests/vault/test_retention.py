@@ -298,6 +298,42 @@ def test_prune_keeps_chunks_leased_to_an_upload_until_the_lease_ends(w):
     assert w.prune().chunks == 2
 
 
+def test_a_chunk_reported_present_after_prune_listed_it_is_not_deleted(w):
+    """Prune re-checks leases inside its delete transaction: a FindMissing answer between
+    the candidate list and the delete keeps the chunk."""
+    a = make_blob()
+    w.put(a)
+    assert [c for c, _ in w.catalog.gc_candidates(T0)] == [a[0]]
+    assert w.catalog.missing_chunks([a[0]], lease_until_ns=T0 + DAY_NS) == []  # "present"
+    assert w.catalog.forget_chunks([a[0]], T0) == []
+    assert w.catalog.has_chunk(a[0])
+
+
+def test_a_restarted_vault_leases_every_chunk_it_holds_for_lease_hours(w, tmp_path):
+    """Leases live in memory: after a restart (a new Catalog on the same file) none are
+    left, so vaultd leases every chunk with a row from its start; blobs without a row are
+    not covered (no upload was ever told they are present)."""
+    a, b, orphan = make_blob(), make_blob(), make_blob()
+    w.put(a)
+    assert w.catalog.missing_chunks([a[0]], lease_until_ns=T0 + DAY_NS) == []  # "present"
+    w.put(b)  # never announced
+    w.store.put(*orphan)  # a crash between store and catalog
+    w.catalog.close()
+    w.clock.t += 3_600_000_000_000  # restarted an hour later
+    w.catalog = Catalog(tmp_path / "catalog.sqlite", clock=w.clock)
+    w.store.set_lock_oracle(CatalogLocks(w.catalog, w.clock))
+    restart = w.clock.t
+    w.catalog.hold_all_leases(restart + DAY_NS)
+    report = w.prune()
+    assert (report.chunks, report.orphans) == (0, 1) and not w.store.has(orphan[0])
+    assert w.store.has(a[0]) and w.store.has(b[0])
+    assert "leased to an upload until" in CatalogLocks(w.catalog, w.clock).why_locked(b[0])
+    w.clock.t = restart + DAY_NS - 1
+    assert w.prune(dry_run=True).chunks == 0
+    w.clock.t = restart + DAY_NS
+    assert w.prune().chunks == 2 and not w.store.has(a[0]) and not w.store.has(b[0])
+
+
 def test_prune_removes_blobs_left_without_rows(w):
     a = make_blob()
     w.store.put(*a)  # a crash between store and catalog

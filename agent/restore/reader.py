@@ -86,8 +86,8 @@ def check_signer(snapshot: str, header: SnapshotHeader, keyring: KeyRing) -> Non
         source = (f"{joined.describe()} gives it another" if joined else
                   "the tenant key gives it another, and the header names no join token")
         raise ManifestError(
-            f"snapshot {snapshot}: signed by a key that is not node {node!r}'s ({source}): "
-            "forged or re-signed header")
+            f"snapshot {snapshot}: not signed with the signing key of node {node!r} "
+            f"({source}): forged or re-signed header")
 
 
 #: The manifest spool stays in memory up to this size (~20k files' entries).

@@ -17,6 +17,7 @@ from bulwark.agent.format.crypto import (
     seal_root,
     sign_header,
 )
+from bulwark.agent.format.joined import JoinOrigin
 from bulwark.agent.format.manifest import ChunkRef, ManifestRoot, encode_root
 from bulwark.agent.format.snapshot import SnapshotHeader, encode_header
 from bulwark.agent.keys.keyfile import KeyRing
@@ -60,8 +61,10 @@ def file_entry(path: bytes, ref: ChunkRef, content: bytes) -> manifest_pb2.Entry
 
 
 def commit_raw_manifest(client: VaultClient, keyring: KeyRing,
-                        entries: list[manifest_pb2.Entry], data_refs: list[ChunkRef]) -> str:
-    """Commit a correctly signed and sealed snapshot whose manifest is ``entries``."""
+                        entries: list[manifest_pb2.Entry], data_refs: list[ChunkRef],
+                        joined: JoinOrigin | None = None) -> str:
+    """Commit a correctly signed and sealed snapshot whose manifest is ``entries``, signed
+    with ``keyring``'s seed as ``keyring.node``, its header naming ``joined``."""
     manifest = MANIFEST_MAGIC + b"".join(
         _varint(len(raw)) + raw for raw in (e.SerializeToString() for e in entries))
     manifest_ref = upload(client, keyring, manifest)
@@ -73,5 +76,5 @@ def commit_raw_manifest(client: VaultClient, keyring: KeyRing,
         bytes=sum(r.size for r in data_refs),
         sealed_root=seal_root(keyring.restore_public, encode_root(root)),
         chunk_count=len(ids), chunk_ids_digest=chunk_ids_digest(ids),
-        node_public_key=public_signing_key(keyring.signing_seed)))
+        node_public_key=public_signing_key(keyring.signing_seed), joined=joined))
     return client.commit(header, sign_header(keyring.signing_seed, header), ids).id

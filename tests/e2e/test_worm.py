@@ -216,6 +216,36 @@ def test_kill_9_during_prune_and_during_upload(site, tmp_path):
     assert len(stored) == chunks  # garbage from both crashes is gone
 
 
+def test_a_chunk_put_before_a_vaultd_restart_survives_prune_until_its_commit(site, tmp_path):
+    """Upload leases live in vaultd's memory; a restart loses them, so the new process
+    leases every chunk it holds for lease_hours (docs/worm.md, "Leases"). A node puts a
+    chunk, vaultd is killed and restarted, prune runs, and the node's commit still finds
+    the chunk; an expired snapshot is deleted meanwhile, its chunks kept by the same rule."""
+    from bulwark.agent.client.vault import VaultClient
+    from bulwark.agent.keys.keyfile import load_keyring
+    from bulwark.agent.site.config import load_agent_config
+    from tests.e2e.forge import commit_raw_manifest, file_entry, upload
+
+    configure(site, mode="governance", default_days=0, minimum_days=0, lease_hours=1)
+    expired = site.backup(small_tree(tmp_path / "old", files=2, seed=4))["snapshot"]
+    config = load_agent_config(site.agent_toml)
+    ring = load_keyring(config.key_file, config.node)
+    content = os.urandom(5_000)
+    with VaultClient.from_config(config) as node:
+        ref = upload(node, ring, content)  # put, not committed yet
+    first = json.loads(site.ctl("prune", "--yes", "--json").out)
+    assert first["snapshots"] == [expired] and first["chunks"] == 0  # leased in memory
+    kill9(site)
+    start(site)
+    again = site.ctl("prune", "--yes", "--json")
+    assert again.code == 0, again.err
+    assert json.loads(again.out)["chunks"] == 0  # the restart's floor: every chunk leased
+    with VaultClient.from_config(config) as node:
+        sid = commit_raw_manifest(node, ring, [file_entry(b"data/late.bin", ref, content)],
+                                  [ref])
+    assert site.ctl("verify", sid).code == 0
+
+
 def test_node_may_ask_for_longer_retention_never_shorter(site, tmp_path):
     configure(site, mode="governance", default_days=30, minimum_days=7)
     day_ns = 86_400 * 10**9

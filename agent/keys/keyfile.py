@@ -18,6 +18,14 @@ signing keys").
 
 A node key file is *write-only*: it carries the id key, the restore **public** key and the
 node's signing seed, never the master nor the restore private key (FORMAT.md "Key hierarchy").
+
+Restore key rotation (FORMAT.md "Restore key rotation", ``agent.keys.rotation``): generation
+0 of the restore key is the one the master derives; each rotation adds a random generation
+to the tenant key file (``[[restore_keys]]``, version 2), which keeps every older one, so a
+key ring opens a root sealed to any generation it holds and seals new roots to the newest.
+A node key file holds one generation's public key (``restore_generation``) and the public
+key of the tenant's restore key authority (``restore_authority``), which signs the
+announcements that tell nodes of a newer generation.
 """
 
 from __future__ import annotations
@@ -42,11 +50,13 @@ from bulwark.agent.format.constants import (
     KDF_CONTEXT_JOINED_NODE_SIGNING,
     KDF_CONTEXT_NODE_SIGNING,
     KDF_CONTEXT_RESTORE,
+    KDF_CONTEXT_RESTORE_AUTHORITY,
     KEY_FILE_VERSION,
+    KEY_FILE_VERSION_ROTATED,
     KEY_SIZE,
     MASTER_SIZE,
 )
-from bulwark.agent.format.crypto import public_signing_key
+from bulwark.agent.format.crypto import WRITE_ONLY_MESSAGE, public_signing_key
 from bulwark.agent.format.joined import JoinOrigin
 
 KIND_TENANT = "tenant"
@@ -58,6 +68,9 @@ class KeyRing:
     """Everything the agent needs for one tenant on one node.
 
     ``restore_private`` is None when loaded from a write-only node key file.
+    ``restore_public`` and ``restore_private`` are generation ``restore_generation``, the
+    newest this ring knows: new roots are sealed to it. ``restore_keys`` holds every
+    (generation, private key) of a tenant key file, oldest first; empty for a node.
     """
 
     tenant: str
@@ -68,6 +81,9 @@ class KeyRing:
     node: str
     master: bytes | None = None  # tenant key files only; derives any node's signing key
     joined: JoinOrigin | None = None  # a joined node's key file: the token its seed derives from
+    restore_generation: int = 0
+    restore_keys: tuple[tuple[int, bytes], ...] = ()
+    restore_authority: bytes | None = None  # Ed25519 public key; None: an older node key file
 
     @property
     def can_restore(self) -> bool:
@@ -89,6 +105,21 @@ class KeyRing:
         if node == self.node and joined == self.joined:
             return public_signing_key(self.signing_seed)
         return None
+
+    def restore_key_for(self, generation: int) -> bytes:
+        """The restore private key of ``generation`` (what a sealed root names). Raises
+        KeyMaterialError: write-only, or naming the generation this key file lacks."""
+        if not self.restore_keys:
+            raise KeyMaterialError(WRITE_ONLY_MESSAGE)
+        for held, key in self.restore_keys:
+            if held == generation:
+                return key
+        have = ", ".join(str(g) for g, _ in self.restore_keys)
+        raise KeyMaterialError(
+            f"sealed to restore key generation {generation}, which this key file does not "
+            f"hold (it holds generation{'s' if len(self.restore_keys) > 1 else ''} {have}): "
+            "use the tenant key file that holds it, e.g. recover the newest escrowed copy "
+            "(vaultctl keys recover)")
 
     def __repr__(self) -> str:  # never print key bytes into logs or tracebacks
         return (
@@ -115,22 +146,34 @@ def joined_signing_seed(secret: bytes, node: str) -> bytes:
     return derive_key(KDF_CONTEXT_JOINED_NODE_SIGNING, secret + node.encode("utf-8"))
 
 
-def derive_keyring(master: bytes, tenant: str, node: str) -> KeyRing:
-    """The full key ring (restore private key included) from a tenant master secret."""
+def restore_authority_seed(master: bytes) -> bytes:
+    """The Ed25519 seed of the tenant's restore key authority (signs announcements)."""
+    return derive_key(KDF_CONTEXT_RESTORE_AUTHORITY, master)
+
+
+def x25519_public(private: bytes) -> bytes:
+    return X25519PrivateKey.from_private_bytes(private).public_key().public_bytes_raw()
+
+
+def derive_keyring(master: bytes, tenant: str, node: str,
+                   rotated: tuple[tuple[int, bytes], ...] = ()) -> KeyRing:
+    """The full key ring (restore private keys included) from a tenant master secret and
+    the rotated restore keys ``(generation >= 1, private)`` its key file holds."""
     if len(master) != MASTER_SIZE:
         raise KeyMaterialError(f"master secret must be {MASTER_SIZE} bytes, got {len(master)}")
-    restore_private = derive_key(KDF_CONTEXT_RESTORE, master)
-    restore_public = (
-        X25519PrivateKey.from_private_bytes(restore_private).public_key().public_bytes_raw()
-    )
+    keys = ((0, derive_key(KDF_CONTEXT_RESTORE, master)), *sorted(rotated))
+    generation, restore_private = keys[-1]
     return KeyRing(
         tenant=tenant,
         id_key=derive_key(KDF_CONTEXT_CHUNK_ID, master),
-        restore_public=restore_public,
+        restore_public=x25519_public(restore_private),
         restore_private=restore_private,
         signing_seed=derive_key(KDF_CONTEXT_NODE_SIGNING, master + node.encode("utf-8")),
         node=node,
         master=master,
+        restore_generation=generation,
+        restore_keys=keys,
+        restore_authority=public_signing_key(restore_authority_seed(master)),
     )
 
 
@@ -157,15 +200,18 @@ def write_node_key_file(tenant_key_path: Path, node: str, path: Path) -> None:
             "be made from the tenant key file"
         )
     ring = derive_keyring(_field_bytes(tenant_key_path, doc, "master", MASTER_SIZE),
-                          _field_str(tenant_key_path, doc, "tenant"), node)
+                          _field_str(tenant_key_path, doc, "tenant"), node,
+                          rotated_restore_keys(tenant_key_path, doc))
     out = {
-        "version": KEY_FILE_VERSION,
+        "version": KEY_FILE_VERSION_ROTATED if ring.restore_generation else KEY_FILE_VERSION,
         "kind": KIND_NODE,
         "tenant": ring.tenant,
         "node": node,
         "id_key": _b64(ring.id_key),
         "restore_public": _b64(ring.restore_public),
         "signing_seed": _b64(ring.signing_seed),
+        "restore_authority": _b64(ring.restore_authority or b""),
+        **({"restore_generation": ring.restore_generation} if ring.restore_generation else {}),
     }
     _write_new_private_file(Path(path), tomli_w.dumps(out).encode("utf-8"))
 
@@ -202,7 +248,8 @@ def load_keyring(path: Path, node: str) -> KeyRing:
     kind = doc.get("kind", KIND_TENANT)
     tenant = _field_str(path, doc, "tenant")
     if kind == KIND_TENANT:
-        return derive_keyring(_field_bytes(path, doc, "master", MASTER_SIZE), tenant, node)
+        return derive_keyring(_field_bytes(path, doc, "master", MASTER_SIZE), tenant, node,
+                              rotated_restore_keys(path, doc))
     if kind != KIND_NODE:
         raise KeyMaterialError(
             f"{path}: unknown key file kind {kind!r} (expected 'tenant' or 'node')"
@@ -222,7 +269,41 @@ def load_keyring(path: Path, node: str) -> KeyRing:
         signing_seed=_field_bytes(path, doc, "signing_seed", KEY_SIZE),
         node=node,
         joined=_join_origin(path, doc, node),
+        restore_generation=_node_generation(path, doc),
+        restore_authority=(_field_bytes(path, doc, "restore_authority", KEY_SIZE)
+                           if "restore_authority" in doc else None),
     )
+
+
+def rotated_restore_keys(path: Path | str, doc: dict) -> tuple[tuple[int, bytes], ...]:
+    """A tenant key file's ``[[restore_keys]]``: (generation, private), generations >= 1,
+    distinct; only in a version-2 file (an older reader must refuse it, not ignore it)."""
+    entries = doc.get("restore_keys", [])
+    if not isinstance(entries, list):
+        raise KeyMaterialError(f"{path}: 'restore_keys' must be an array of tables")
+    keys: dict[int, bytes] = {}
+    for i, entry in enumerate(entries):
+        where = f"{path}: restore_keys[{i}]"
+        generation = entry.get("generation") if isinstance(entry, dict) else None
+        if type(generation) is not int or not 1 <= generation <= 0xFFFF_FFFF:
+            raise KeyMaterialError(f"{where}.generation: must be an integer 1..4294967295")
+        if generation in keys:
+            raise KeyMaterialError(f"{where}: generation {generation} appears twice")
+        keys[generation] = _field_bytes(where, entry, "private", KEY_SIZE)
+    if keys and doc.get("version") != KEY_FILE_VERSION_ROTATED:
+        raise KeyMaterialError(f"{path}: holds restore_keys but is not version "
+                               f"{KEY_FILE_VERSION_ROTATED}")
+    return tuple(sorted(keys.items()))
+
+
+def _node_generation(path: Path, doc: dict) -> int:
+    generation = doc.get("restore_generation", 0)
+    if type(generation) is not int or not 0 <= generation <= 0xFFFF_FFFF:
+        raise KeyMaterialError(f"{path}: 'restore_generation' must be an integer 0..4294967295")
+    if generation and doc.get("version") != KEY_FILE_VERSION_ROTATED:
+        raise KeyMaterialError(f"{path}: names restore_generation {generation} but is not "
+                               f"version {KEY_FILE_VERSION_ROTATED}")
+    return generation
 
 
 def _join_origin(path: Path, doc: dict, node: str) -> JoinOrigin | None:
@@ -254,7 +335,8 @@ def write_key_file_bytes(path: Path, data: bytes) -> None:
         doc = tomllib.loads(data.decode("utf-8"))
     except (UnicodeDecodeError, tomllib.TOMLDecodeError):
         raise KeyMaterialError("recovered data is not a key file") from None
-    if doc.get("version") != KEY_FILE_VERSION or doc.get("kind") not in (KIND_TENANT, KIND_NODE):
+    if (doc.get("version") not in (KEY_FILE_VERSION, KEY_FILE_VERSION_ROTATED)
+            or doc.get("kind", KIND_TENANT) not in (KIND_TENANT, KIND_NODE)):
         raise KeyMaterialError("recovered data is not a key file of this version")
     _write_new_private_file(Path(path), data)
 
@@ -289,9 +371,10 @@ def _read_doc(path: Path) -> dict:
     except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise KeyMaterialError(f"{path}: key file is not valid TOML: {exc}") from None
     version = doc.get("version")
-    if version != KEY_FILE_VERSION:
+    if version not in (KEY_FILE_VERSION, KEY_FILE_VERSION_ROTATED):
         raise KeyMaterialError(
-            f"{path}: unsupported key file version {version!r} (expected {KEY_FILE_VERSION})"
+            f"{path}: unsupported key file version {version!r} "
+            f"(expected {KEY_FILE_VERSION} or {KEY_FILE_VERSION_ROTATED})"
         )
     return doc
 

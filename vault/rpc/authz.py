@@ -82,6 +82,10 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     # Key inventory (names, fingerprints, dates; never escrow blobs) and retiring a node.
     "/bulwark.v1.KeyAdmin/ListKeys": _roles(OPERATOR, OFFICER),
     "/bulwark.v1.KeyAdmin/RetireNode": _roles(OPERATOR, OFFICER),
+    # Restore key rotation: announcements are public keys signed by the tenant (nodes verify
+    # them), read by everyone; publishing one is for the roles that hold the tenant key.
+    "/bulwark.v1.RestoreKeys/PublishRestoreKey": _roles(OPERATOR, OFFICER),
+    "/bulwark.v1.RestoreKeys/ListRestoreKeys": ALL,
     "/bulwark.v1.Drills/RecordDrill": _roles(DRILL, OPERATOR),
     "/bulwark.v1.Drills/ListDrills": _roles(OPERATOR, OFFICER, DRILL),
     # Fleet: join tokens by operator/officer; every identity renews its own certificate

@@ -32,6 +32,8 @@ from bulwark.protos.bulwark.v1 import (
     quota_pb2_grpc,
     replication_pb2,
     replication_pb2_grpc,
+    restore_keys_pb2,
+    restore_keys_pb2_grpc,
     retention_pb2,
     retention_pb2_grpc,
     signals_pb2_grpc,
@@ -55,6 +57,7 @@ from bulwark.vault.limits import CallLimiter, CommitRate
 from bulwark.vault.prune import CatalogLocks
 from bulwark.vault.quota import Quotas
 from bulwark.vault.registry import Registry
+from bulwark.vault.restore_keys import RestoreKeyLog
 from bulwark.vault.rpc.admission import AdmissionInterceptor
 from bulwark.vault.rpc.airgap_service import AirgapService
 from bulwark.vault.rpc.authz import AuthzInterceptor
@@ -66,6 +69,7 @@ from bulwark.vault.rpc.key_admin_service import KeyAdminService
 from bulwark.vault.rpc.keys_service import KeysService
 from bulwark.vault.rpc.quota_service import QuotaService
 from bulwark.vault.rpc.replication_service import ReplicationService
+from bulwark.vault.rpc.restore_key_service import RestoreKeyService
 from bulwark.vault.rpc.retention_service import AuditService, RetentionService
 from bulwark.vault.rpc.revocation import Revocations
 from bulwark.vault.rpc.signals_service import SERVICE_NAME as SIGNALS_SERVICE_NAME
@@ -91,6 +95,7 @@ STATS_SERVICE_NAME = stats_pb2.DESCRIPTOR.services_by_name["Stats"].full_name
 TAGS_SERVICE_NAME = tags_pb2.DESCRIPTOR.services_by_name["Tags"].full_name
 KEY_ADMIN_SERVICE_NAME = key_admin_pb2.DESCRIPTOR.services_by_name["KeyAdmin"].full_name
 FORGET_SERVICE_NAME = forget_pb2.DESCRIPTOR.services_by_name["Forget"].full_name
+RESTORE_KEYS_SERVICE_NAME = restore_keys_pb2.DESCRIPTOR.services_by_name["RestoreKeys"].full_name
 #: vault.check and vault.quota (issue 15)
 CHECK_QUOTA_SERVICE_NAMES = (check_pb2.DESCRIPTOR.services_by_name["Check"].full_name,
                              quota_pb2.DESCRIPTOR.services_by_name["Quotas"].full_name)
@@ -241,6 +246,8 @@ def build_server(
     tags_pb2_grpc.add_TagsServicer_to_server(TagsService(catalog, clock, audit), server)
     key_admin_pb2_grpc.add_KeyAdminServicer_to_server(
         KeyAdminService(registry, catalog, audit), server)
+    restore_keys_pb2_grpc.add_RestoreKeysServicer_to_server(RestoreKeyService(
+        RestoreKeyLog(registry.path, clock), audit), server)  # the same keys.sqlite
     forget_pb2_grpc.add_ForgetServicer_to_server(ForgetService(catalog, clock, audit), server)
     replication_pb2_grpc.add_ReplicationServicer_to_server(
         ReplicationService(catalog, registry, clock), server)
@@ -250,7 +257,7 @@ def build_server(
     for name in ("", SERVICE_NAME, KEYS_SERVICE_NAME, DRILLS_SERVICE_NAME,
                  RETENTION_SERVICE_NAME, AUDIT_SERVICE_NAME, SNAPSHOTS_SERVICE_NAME,
                  FORGET_SERVICE_NAME, STATS_SERVICE_NAME, SIGNALS_SERVICE_NAME,
-                 TAGS_SERVICE_NAME, KEY_ADMIN_SERVICE_NAME):
+                 TAGS_SERVICE_NAME, KEY_ADMIN_SERVICE_NAME, RESTORE_KEYS_SERVICE_NAME):
         health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
     for name in (*REPLICATION_SERVICE_NAMES, *CHECK_QUOTA_SERVICE_NAMES):
         health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
@@ -258,6 +265,7 @@ def build_server(
         (SERVICE_NAME, KEYS_SERVICE_NAME, DRILLS_SERVICE_NAME, RETENTION_SERVICE_NAME,
          AUDIT_SERVICE_NAME, SNAPSHOTS_SERVICE_NAME, FORGET_SERVICE_NAME, STATS_SERVICE_NAME,
          SIGNALS_SERVICE_NAME, TAGS_SERVICE_NAME, KEY_ADMIN_SERVICE_NAME, HEALTH_SERVICE_NAME,
+         RESTORE_KEYS_SERVICE_NAME,
          *REPLICATION_SERVICE_NAMES, *CHECK_QUOTA_SERVICE_NAMES, reflection.SERVICE_NAME),
         server
     )

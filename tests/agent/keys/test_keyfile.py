@@ -99,7 +99,13 @@ def _write(p: Path, text: str) -> Path:
 
 @pytest.mark.parametrize("text, reason", [
     ("not = [toml", "not valid TOML"),
-    ("version = 2\ntenant='t'\nmaster='AAAA'", "unsupported key file version"),
+    ("version = 3\ntenant='t'\nmaster='AAAA'", "unsupported key file version"),
+    ("version = 1\ntenant='t'\nmaster='" + "A" * 43 + "='\n[[restore_keys]]\ngeneration = 1\n"
+     "private='" + "A" * 43 + "='", "not version 2"),
+    ("version = 2\ntenant='t'\nmaster='" + "A" * 43 + "='\n[[restore_keys]]\ngeneration = 0\n"
+     "private='" + "A" * 43 + "='", r"restore_keys\[0\]\.generation"),
+    ("version = 2\ntenant='t'\nmaster='" + "A" * 43 + "='\n[[restore_keys]]\ngeneration = 1\n"
+     "private='AAAA'", r"restore_keys\[0\]: key 'private' must decode to 32 bytes"),
     ("version = 1\nmaster='AAAA'", "'tenant'"),
     ("version = 1\ntenant='t'\nmaster='AAAA'", "must decode to 32 bytes"),
     ("version = 1\ntenant='t'\nmaster='!!!'", "not valid base64"),

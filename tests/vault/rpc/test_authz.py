@@ -30,6 +30,7 @@ from bulwark.protos.bulwark.v1 import (
     keys_pb2,
     quota_pb2,
     replication_pb2,
+    restore_keys_pb2,
     retention_pb2,
     signals_pb2,
     snapshots_pb2,
@@ -48,7 +49,7 @@ from tests.lib.paths import README
 
 DESCRIPTORS = (vault_pb2, retention_pb2, audit_pb2, keys_pb2, drills_pb2, snapshots_pb2,
                forget_pb2, stats_pb2, signals_pb2, tags_pb2, key_admin_pb2,
-               replication_pb2, enroll_pb2, check_pb2, quota_pb2,
+               replication_pb2, enroll_pb2, check_pb2, quota_pb2, restore_keys_pb2,
                health_pb2, reflection_pb2)
 ROLE_FILES = {"node": "agent.toml", "operator": "operator.toml", "officer": "officer.toml",
               "drill": "drill.toml", "replica": "replica-replica.toml"}

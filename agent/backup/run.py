@@ -62,6 +62,7 @@ from bulwark.agent.backup.source_file import open_source
 from bulwark.agent.backup.tensors import read_layout
 from bulwark.agent.backup.uploader import Uploader
 from bulwark.agent.backup.xattrs import read_xattrs
+from bulwark.agent.client.restore_keys import list_restore_keys
 from bulwark.agent.client.vault import SnapshotInfo, VaultClient
 from bulwark.agent.errors import AgentError
 from bulwark.agent.format.blob import SealedChunk
@@ -86,6 +87,7 @@ from bulwark.agent.format.pathtext import show_path
 from bulwark.agent.format.signal_summary import Summary
 from bulwark.agent.format.snapshot import SnapshotHeader, encode_header
 from bulwark.agent.keys.keyfile import KeyRing
+from bulwark.agent.keys.rotation import sealing_key
 from bulwark.agent.signals.collector import Signals
 from bulwark.agent.signals.file_stats import FileFacts
 from bulwark.agent.signals.score import reasons
@@ -481,9 +483,13 @@ def backup_paths(
     made durable (so the next run does not send them again) and BackupCancelled is raised.
     With ``on_progress``, the tree is first walked once more to learn the total size.
     ``signals`` scores the snapshot for ransomware (agent.signals; the summary goes into
-    the signed header); it never stops a backup.
+    the signed header); it never stops a backup. The manifest root is sealed to the newest
+    restore key generation the node can verify (agent.keys.rotation), asked of the vault
+    before anything is read.
     """
     started = time.monotonic()
+    sealing = sealing_key(keyring, [(k.announcement, k.signature)
+                                    for k in list_restore_keys(client)], cache_dir)
     skipped: list[tuple[str, str]] = []
     items = scan(paths, exclude=exclude, on_skip=lambda path, why: skipped.append((path, why)))
     cache = FileCache(cache_dir)
@@ -530,7 +536,7 @@ def backup_paths(
             client_time_ns=time.time_ns(),
             files=run.files,
             bytes=run.bytes,
-            sealed_root=seal_root(keyring.restore_public, encode_root(root)),
+            sealed_root=seal_root(sealing.public, encode_root(root), sealing.generation),
             chunk_count=len(ids),
             chunk_ids_digest=chunk_ids_digest(ids),
             node_public_key=public_signing_key(keyring.signing_seed),

@@ -9,6 +9,8 @@
     vaultctl --config operator.toml keys enroll --node N
     vaultctl --config operator.toml keys list [--json]
     vaultctl --config operator.toml keys retire --node N --reason TEXT
+    vaultctl --config operator.toml keys rotate-restore [--escrow N] [--publish-only] [--json]
+    vaultctl --config operator.toml keys restore-keys [--json]
 
 The passphrase comes from ``--passphrase-file``, else the environment variable
 ``BULWARK_PASSPHRASE``, else a prompt on the terminal (asked twice for ``escrow``).
@@ -27,9 +29,17 @@ from pathlib import Path
 from bulwark.agent.cli.common import Context, print_json
 from bulwark.agent.cli.listing_out import iso
 from bulwark.agent.client.key_admin import list_keys, retire_node
-from bulwark.agent.errors import ConfigError, KeyMaterialError, SnapshotNotFound, UsageError
+from bulwark.agent.client.restore_keys import list_restore_keys, publish_restore_key
+from bulwark.agent.errors import (
+    AgentError,
+    ConfigError,
+    KeyMaterialError,
+    SnapshotNotFound,
+    UsageError,
+)
 from bulwark.agent.keys.escrow import paper_sheet, read_paper, unwrap, wrap
-from bulwark.agent.keys.keyfile import read_key_file_bytes, write_key_file_bytes
+from bulwark.agent.keys.keyfile import load_keyring, read_key_file_bytes, write_key_file_bytes
+from bulwark.agent.keys.rotation import rotate_key_file, sign_announcement, verify_announcement
 
 ENV = "BULWARK_PASSPHRASE"
 
@@ -73,6 +83,27 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     rt.add_argument("--reason", required=True, help="why (kept and audited)")
     rt.add_argument("--json", action="store_true")
     rt.set_defaults(run=run_retire, needs_config=True)
+    ro = ks.add_parser(
+        "rotate-restore", help="add a restore key generation and tell the nodes about it",
+        description="Add a new restore key generation to the tenant key file (it keeps every "
+        "older one, so old snapshots stay readable), escrow the new file if asked, and "
+        "publish the new public key, signed by the tenant's restore key authority, in the "
+        "vault: nodes seal every snapshot after their next backup starts to it.",
+        epilog="example: vaultctl --config operator.toml keys rotate-restore "
+        "--escrow tenant-2027 --passphrase-file pass.txt")
+    ro.add_argument("--key-file", type=Path, help="tenant key file (default: this config's)")
+    ro.add_argument("--escrow", metavar="NAME", help="escrow the rotated key file as NAME "
+                    "before publishing (needs a passphrase, as keys escrow)")
+    ro.add_argument("--passphrase-file", type=Path)
+    ro.add_argument("--publish-only", action="store_true",
+                    help="publish the key file's newest generation again; rotate nothing")
+    ro.add_argument("--json", action="store_true")
+    ro.set_defaults(run=run_rotate_restore, needs_config=True)
+    rk = ks.add_parser(
+        "restore-keys", help="restore key generations: this key file's and the vault's",
+        epilog="example: vaultctl --config operator.toml keys restore-keys --json")
+    rk.add_argument("--json", action="store_true")
+    rk.set_defaults(run=run_restore_keys, needs_config=True)
 
 
 def _passphrase(args: argparse.Namespace, confirm: bool) -> str:
@@ -173,4 +204,63 @@ def run_retire(args: argparse.Namespace, ctx: Context) -> int:
         print(f"node {node.node} retired {_when(node.retired_ns)} by {node.retired_by} "
               f"({node.reason}); its key {node.fingerprint[:23]}… is kept for its "
               f"{node.snapshots} snapshot{'s' if node.snapshots != 1 else ''}")
+    return 0
+
+
+def run_rotate_restore(args: argparse.Namespace, ctx: Context) -> int:
+    key_file = args.key_file or ctx.config.key_file
+    if args.escrow:  # ask first: a missing passphrase must not leave a rotated, unescrowed file
+        passphrase = _passphrase(args, confirm=True)
+    if not args.publish_only:
+        rotate_key_file(key_file)
+    keyring = load_keyring(key_file, ctx.config.node)
+    announcement, signature = sign_announcement(keyring)
+    generation = keyring.restore_generation
+    try:
+        if args.escrow:
+            ctx.client.put_escrow(args.escrow, wrap(read_key_file_bytes(key_file), passphrase))
+        published = publish_restore_key(ctx.client, announcement, signature)
+    except AgentError as exc:
+        raise type(exc)(f"{exc}; {key_file} holds restore key generation {generation}, but "
+                        "the nodes do not know it yet: publish it with "
+                        "'vaultctl keys rotate-restore --publish-only'") from None
+    held = [g for g, _ in keyring.restore_keys]
+    if args.json:
+        print_json({"generation": generation, "key_file": str(key_file), "held": held,
+                    "public_key": keyring.restore_public.hex(), "escrow": args.escrow,
+                    "published_ns": published.published_ns,
+                    "published_by": published.published_by})
+    else:
+        print(f"restore key generation {generation} is in {key_file} (it holds generations "
+              f"{', '.join(map(str, held))})"
+              + (f", escrowed as {args.escrow!r}" if args.escrow else "")
+              + f", and published by {published.published_by}: nodes seal new snapshots to "
+              "it from their next backup")
+    return 0
+
+
+def run_restore_keys(args: argparse.Namespace, ctx: Context) -> int:
+    ring = ctx.keyring
+    rows = []
+    for k in list_restore_keys(ctx.client):
+        ok = ring.restore_authority is not None
+        try:
+            if ok:
+                verify_announcement(ring.restore_authority, k.announcement, k.signature)
+        except KeyMaterialError:
+            ok = False
+        rows.append({"generation": k.generation, "public_key": k.announcement[8:].hex(),
+                     "published_ns": k.published_ns, "published_by": k.published_by,
+                     "verified": ok, "held": k.generation in dict(ring.restore_keys)})
+    doc = {"key_file": str(ctx.config.key_file), "generation": ring.restore_generation,
+           "held": [g for g, _ in ring.restore_keys], "published": rows}
+    if args.json:
+        print_json(doc)
+        return 0
+    print(f"{ctx.config.key_file}: seals to generation {ring.restore_generation}; holds "
+          f"{', '.join(map(str, doc['held'])) or 'no private key (write-only)'}")
+    print(f"{'GENERATION':<11} {'PUBLISHED':<20} {'BY':<20} {'SIGNATURE':<10} HELD")
+    for r in rows:
+        print(f"{r['generation']:<11} {_when(r['published_ns']):<20} {r['published_by'][:20]:<20} "
+              f"{'valid' if r['verified'] else 'INVALID':<10} {'yes' if r['held'] else 'no'}")
     return 0

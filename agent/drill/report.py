@@ -5,7 +5,7 @@ Canonical JSON (FORMAT.md "Drill report"): UTF-8, keys sorted, no whitespace
 is Ed25519 over ``DRILL_SIGNATURE_CONTEXT || report`` with a key derived from the tenant's
 restore key and the runner's name::
 
-    drill seed = derive_key(KDF_CONTEXT_DRILL_SIGNING, restore_private || runner)
+    drill seed = derive_key(KDF_CONTEXT_DRILL_SIGNING, restore_private(generation 0) || runner)
 
 so only holders of the restore key (operators, drill runners, escrow; never a write-only
 GPU node) can produce a report that a key holder will accept as the tenant's, and any key
@@ -151,8 +151,15 @@ def drill_signing_key(keyring: KeyRing) -> Ed25519PrivateKey:
         raise KeyMaterialError(
             "this key file is write-only: drills need the restore key (use drill.toml)")
     seed = derive_key(KDF_CONTEXT_DRILL_SIGNING,
-                      keyring.restore_private + keyring.node.encode("utf-8"))
+                      _drill_root(keyring) + keyring.node.encode("utf-8"))
     return Ed25519PrivateKey.from_private_bytes(seed)
+
+
+def _drill_root(keyring: KeyRing) -> bytes:
+    """Generation 0 of the restore key (the one the master derives), whatever the newest:
+    a drill key must not change when the restore key rotates, or every report recorded
+    before the rotation would look foreign (FORMAT.md "Restore key rotation")."""
+    return keyring.restore_key_for(0)
 
 
 def sign_report(keyring: KeyRing, report: bytes) -> tuple[bytes, bytes]:
@@ -174,8 +181,7 @@ def tenant_key_for(keyring: KeyRing, runner: str) -> bytes | None:
     """The drill public key ``runner`` has if it holds this tenant's restore key."""
     if keyring.restore_private is None:
         return None
-    seed = derive_key(KDF_CONTEXT_DRILL_SIGNING,
-                      keyring.restore_private + runner.encode("utf-8"))
+    seed = derive_key(KDF_CONTEXT_DRILL_SIGNING, _drill_root(keyring) + runner.encode("utf-8"))
     return Ed25519PrivateKey.from_private_bytes(seed).public_key().public_bytes_raw()
 
 

@@ -22,7 +22,7 @@ import blake3
 
 from bulwark.agent.client.vault import SnapshotInfo, VaultClient
 from bulwark.agent.errors import IntegrityError, KeyMaterialError, ManifestError
-from bulwark.agent.format.crypto import open_root, verify_header
+from bulwark.agent.format.crypto import open_root, sealed_root_generation, verify_header
 from bulwark.agent.format.manifest import Entry, ManifestRoot, decode_manifest, decode_root
 from bulwark.agent.format.snapshot import SnapshotHeader, decode_header
 from bulwark.agent.keys.keyfile import KeyRing
@@ -58,7 +58,7 @@ def open_snapshot(client: VaultClient, keyring: KeyRing, ref: str) -> OpenedSnap
         raise ManifestError(
             f"snapshot {info.id}: the vault's record disagrees with the signed header"
         )
-    root = decode_root(open_root(keyring.restore_private, header.sealed_root))
+    root = decode_root(open_root(restore_key(info.id, header, keyring), header.sealed_root))
     return OpenedSnapshot(info, header, root)
 
 
@@ -88,6 +88,16 @@ def check_signer(snapshot: str, header: SnapshotHeader, keyring: KeyRing) -> Non
         raise ManifestError(
             f"snapshot {snapshot}: not signed with the signing key of node {node!r} "
             f"({source}): forged or re-signed header")
+
+
+def restore_key(snapshot: str, header: SnapshotHeader, keyring: KeyRing) -> bytes:
+    """The restore private key of the generation the header's sealed root names (0 for
+    every root written before rotation); KeyMaterialError naming the snapshot and the
+    generation when this key ring does not hold it (FORMAT.md "Restore key rotation")."""
+    try:
+        return keyring.restore_key_for(sealed_root_generation(header.sealed_root))
+    except KeyMaterialError as exc:
+        raise KeyMaterialError(f"snapshot {snapshot}: {exc}") from None
 
 
 #: The manifest spool stays in memory up to this size (~20k files' entries).

@@ -3,6 +3,7 @@
 ``[server] metrics = "127.0.0.1:9466"`` serves, from a registry of its own::
 
     bulwark_vault_certificate_expiry_timestamp_seconds{cert="server"|"ca"}
+    bulwark_vault_snapshots_marked_total{node}    snapshots marked suspicious (vault.quarantine)
 
 and every ``CHECK_SECONDS`` (and at start) vaultd logs a WARNING for a certificate that
 expires within ``vault.signer.WARN_DAYS`` days (docs/operations.md "Monitoring" has the
@@ -18,6 +19,7 @@ from pathlib import Path
 from prometheus_client import CollectorRegistry, Gauge, start_http_server
 
 from bulwark.vault.clock import Clock, SystemClock
+from bulwark.vault.quarantine import MARKED
 from bulwark.vault.signer import expiry_warning, not_after_s
 
 log = logging.getLogger("vaultd")
@@ -32,6 +34,7 @@ class CertWatch:
         self.expiry = Gauge("bulwark_vault_certificate_expiry_timestamp_seconds",
                             "Unix time the vault's certificate expires", ["cert"],
                             registry=self.registry)
+        self.registry.register(MARKED)  # vault.quarantine: snapshots marked suspicious
         self._server = None
         self._stop = threading.Event()
 

@@ -116,3 +116,20 @@ def test_officer_clears_and_sets_by_hand_audited(vault):
         set_by_officer(audit, catalog, POLICY, f"{4:x}" * 64, False, " ", officer, NOW)
     with pytest.raises(InvalidRequest, match="by id"):
         set_by_officer(audit, catalog, POLICY, "latest-clean", False, "x", officer, NOW)
+
+
+def test_a_mark_is_counted_in_the_metrics_vaultd_serves(vault):
+    from prometheus_client import generate_latest
+
+    from bulwark.vault.monitor import CertWatch
+    from bulwark.vault.quarantine import marked
+
+    catalog, audit = vault
+    watch = CertWatch({})
+    before = watch.registry.get_sample_value("bulwark_vault_snapshots_marked_total",
+                                             {"node": "gpu-1"}) or 0
+    marked(audit, catalog, POLICY, catalog.resolve(f"{5:x}" * 64), Caller("gpu-1", "node"), NOW)
+    assert watch.registry.get_sample_value("bulwark_vault_snapshots_marked_total",
+                                           {"node": "gpu-1"}) == before + 1
+    assert b"bulwark_vault_snapshots_marked_total" in generate_latest(watch.registry)
+    assert audit.latest(f"snapshot:{'5' * 64}", ("snapshot.mark",)) is not None

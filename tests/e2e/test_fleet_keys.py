@@ -77,7 +77,7 @@ def forge(site: Site, node: str, seed: bytes, joined=None) -> str:
     content = b"planted by whoever owns the vault host\n"
     with operator_client(site) as client:
         ref = upload(client, ring, content)
-        return commit_raw_manifest(client, ring, [file_entry(b"srv/evil.sh", ref, content)],
+        return commit_raw_manifest(client, ring, [file_entry(b"evil.sh", ref, content)],
                                    [ref], joined)
 
 

@@ -130,3 +130,37 @@ def test_kdf_known_answers():
     assert ring.restore_private.hex() == KAT["restore_private"]
     assert ring.restore_public.hex() == KAT["restore_public"]
     assert ring.signing_seed.hex() == KAT["signing_seed"]
+
+
+def test_a_joined_node_key_file_names_its_token_and_stays_write_only(tmp_path: Path):
+    from bulwark.agent.format.joined import JoinOrigin
+    from bulwark.agent.keys.keyfile import write_joined_node_key_file
+
+    tenant = derive_keyring(os.urandom(32), "acme", "op")
+    origin = JoinOrigin("0123456789abcdef", prefix="gpu-")
+    seed = os.urandom(32)
+    path = tmp_path / "node.key"
+    write_joined_node_key_file(path, "acme", "gpu-1", tenant.id_key, tenant.restore_public,
+                               seed, origin)
+    doc = tomllib.loads(path.read_text())
+    assert (doc["join_token"], doc["join_prefix"]) == (origin.token_id, "gpu-")
+    assert "join_name" not in doc and "master" not in doc and "restore_private" not in doc
+    ring = load_keyring(path, "gpu-1")
+    assert ring.joined == origin and ring.signing_seed == seed and not ring.can_restore
+    with pytest.raises(KeyMaterialError, match="does not cover node 'cpu-1'"):
+        write_joined_node_key_file(tmp_path / "other.key", "acme", "cpu-1", tenant.id_key,
+                                   tenant.restore_public, seed, origin)
+
+
+@pytest.mark.parametrize(("extra", "reason"), [
+    ('join_token = "0123456789abcdef"\njoin_prefix = "cpu-"\n', "does not cover node 'n1'"),
+    ('join_token = "xyz"\njoin_name = "n1"\n', "join token id 'xyz'"),
+    ('join_token = "0123456789abcdef"\n', "exactly one of name and prefix"),
+    ('join_token = "0123456789abcdef"\njoin_name = 7\n', "must be strings"),
+])
+def test_bad_join_fields_in_a_node_key_file(tmp_path: Path, extra: str, reason: str):
+    k = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="
+    p = _write(tmp_path / "n.key", f'version = 1\nkind = "node"\ntenant = "t"\nnode = "n1"\n'
+               f'id_key = "{k}"\nrestore_public = "{k}"\nsigning_seed = "{k}"\n{extra}')
+    with pytest.raises(KeyMaterialError, match=reason):
+        load_keyring(p, "n1")

@@ -76,3 +76,14 @@ def test_v2_blob_header_matches_format_md():
     text = FORMAT_MD.read_text()
     assert f'context "{fmt.KDF_CONTEXT_BLOB_KEY}"' in text
     assert f'context "{fmt.KDF_CONTEXT_BLOB_NONCE}"' in text
+
+
+def test_joined_node_contexts_are_dated_unique_and_in_format_md():
+    joined = (fmt.KDF_CONTEXT_JOIN_SECRET, fmt.KDF_CONTEXT_JOINED_NODE_SIGNING)
+    assert joined == ("bulwark 2026-11-29 v1 join token secret",
+                      "bulwark 2026-11-29 v1 joined node signing key")
+    every = [v for k, v in vars(fmt).items() if k.startswith("KDF_CONTEXT_")]
+    assert len(set(every)) == len(every)
+    text = FORMAT_MD.read_text()
+    section = text[text.index("### Joined nodes' signing keys"):]
+    assert all(f'"{c}"' in section for c in joined)

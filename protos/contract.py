@@ -14,7 +14,7 @@ from typing import Final
 
 import blake3
 
-from bulwark.protos.bulwark.v1 import retention_pb2
+from bulwark.protos.bulwark.v1 import drills_pb2, retention_pb2
 
 # FORMAT.md "Snapshot header and its signature": Ed25519 over context || serialized header.
 SNAPSHOT_SIGNATURE_CONTEXT: Final = b"bulwark-snapshot-v1\x00"
@@ -62,6 +62,10 @@ def legacy_blob_problem(chunk_id: bytes, blob: bytes | bytearray | memoryview) -
         return "format-v1 blob names another chunk id"
     return None
 
+
+# A recorded drill's fields, in the DrillRecord message's order: the vault's drill log
+# stores them as columns and both sides' record types have exactly these fields.
+DRILL_RECORD_FIELDS: Final = tuple(f.name for f in drills_pb2.DrillRecord.DESCRIPTOR.fields)
 
 # FindMissing, CommitSnapshot and GetChunks carry at most this many ids per message; the
 # vault refuses more (INVALID_ARGUMENT), so a message's size is bounded by the protocol.

@@ -18,6 +18,7 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
+from bulwark.protos.contract import DRILL_RECORD_FIELDS
 from bulwark.vault.errors import StorageError
 
 _SCHEMA = """
@@ -38,8 +39,8 @@ CREATE INDEX IF NOT EXISTS drills_snapshot ON drills(snapshot_id);
 CREATE INDEX IF NOT EXISTS drills_node ON drills(node);
 """
 
-_COLUMNS = ("id, recorded_ns, snapshot_id, node, passed, report, signature, public_key, "
-            "recorded_by, recorded_role")
+_COLUMNS = ", ".join(DRILL_RECORD_FIELDS)  # the DrillRecord message's fields, in order
+_MARKS = ",".join("?" * len(DRILL_RECORD_FIELDS))
 
 
 @dataclass(frozen=True)
@@ -89,7 +90,7 @@ class DrillLog:
         with self._lock:
             try:
                 self._db.execute(
-                    f"INSERT OR IGNORE INTO drills ({_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                    f"INSERT OR IGNORE INTO drills ({_COLUMNS}) VALUES ({_MARKS})",
                     (entry.id, entry.recorded_ns, entry.snapshot_id, entry.node,
                      int(entry.passed), entry.report, entry.signature, entry.public_key,
                      entry.recorded_by, entry.recorded_role),

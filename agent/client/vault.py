@@ -24,7 +24,7 @@ from bulwark.protos.bulwark.v1 import (
     vault_pb2,
     vault_pb2_grpc,
 )
-from bulwark.protos.contract import IDS_PER_MESSAGE, RETENTION_MODE_NAMES
+from bulwark.protos.contract import DRILL_RECORD_FIELDS, IDS_PER_MESSAGE, RETENTION_MODE_NAMES
 
 #: The vault refuses more ids than this in one FindMissing/ChunkIdBatch message.
 
@@ -277,12 +277,7 @@ class DrillRecordInfo:
 
 
 def _drill_record(message: drills_pb2.DrillRecord) -> DrillRecordInfo:
-    return DrillRecordInfo(
-        id=message.id, recorded_ns=message.recorded_ns, snapshot_id=message.snapshot_id,
-        node=message.node, passed=message.passed, report=message.report,
-        signature=message.signature, public_key=message.public_key,
-        recorded_by=message.recorded_by, recorded_role=message.recorded_role,
-    )
+    return DrillRecordInfo(**{name: getattr(message, name) for name in DRILL_RECORD_FIELDS})
 
 
 def _chunk_not_found(what: str) -> Callable[[str], Exception]:

@@ -94,18 +94,24 @@ class JoinToken:
         whoever holds this token."""
         doc = {"tenant": ring.tenant, "id_key": ring.id_key.hex(),
                "restore_public": ring.restore_public.hex(),
+               "restore_generation": ring.restore_generation,
+               "restore_authority": (ring.restore_authority or b"").hex(),
                "name": origin.name, "prefix": origin.prefix}
         nonce = os.urandom(12)
         return nonce + AESGCM(self.wrap).encrypt(nonce, json.dumps(doc).encode(), self._aad())
 
     def open(self, sealed: bytes) -> dict:
-        """The bundle's fields (``tenant``, ``id_key``, ``restore_public`` as bytes, and
-        ``origin``: this token's :class:`JoinOrigin`)."""
+        """The bundle's fields (``tenant``, ``id_key``, ``restore_public`` as bytes,
+        ``restore_generation``, ``restore_authority`` (bytes, None from a token made before
+        restore key rotation) and ``origin``: this token's :class:`JoinOrigin`)."""
         try:
             plain = AESGCM(self.wrap).decrypt(sealed[:12], sealed[12:], self._aad())
             doc = json.loads(plain)
             fields = {"tenant": doc["tenant"], "id_key": bytes.fromhex(doc["id_key"]),
-                      "restore_public": bytes.fromhex(doc["restore_public"])}
+                      "restore_public": bytes.fromhex(doc["restore_public"]),
+                      "restore_generation": int(doc.get("restore_generation", 0)),
+                      "restore_authority": bytes.fromhex(doc.get("restore_authority", ""))
+                      or None}
         except (InvalidTag, ValueError, KeyError, TypeError):
             raise KeyMaterialError(
                 f"join token {self.id}: the vault returned a key bundle this token does not "

@@ -217,13 +217,17 @@ def write_node_key_file(tenant_key_path: Path, node: str, path: Path) -> None:
 
 
 def write_joined_node_key_file(path: Path, tenant: str, node: str, id_key: bytes,
-                               restore_public: bytes, seed: bytes, origin: JoinOrigin) -> None:
+                               restore_public: bytes, seed: bytes, origin: JoinOrigin, *,
+                               restore_generation: int = 0,
+                               restore_authority: bytes | None = None) -> None:
     """Write a write-only key file for a node that joined with a token (agent.keys.join):
     the tenant's write material from the token's bundle, ``seed`` (derived on the node from
     the token's secret and ``node``; its public key is what the vault enrolled) and
-    ``origin``, the token the seed derives from, which every header the node signs names."""
+    ``origin``, the token the seed derives from, which every header the node signs names;
+    the bundle's restore key generation and authority (absent from older tokens' bundles)."""
     _check_name(path, "node", node)
-    if len(id_key) != KEY_SIZE or len(restore_public) != KEY_SIZE or len(seed) != KEY_SIZE:
+    if (len(id_key) != KEY_SIZE or len(restore_public) != KEY_SIZE or len(seed) != KEY_SIZE
+            or (restore_authority is not None and len(restore_authority) != KEY_SIZE)):
         raise KeyMaterialError(f"{path}: the join bundle's keys have the wrong size")
     if not origin.covers(node):
         raise KeyMaterialError(f"{path}: {origin.describe()} does not cover node {node!r}")
@@ -237,7 +241,11 @@ def write_joined_node_key_file(path: Path, tenant: str, node: str, id_key: bytes
         "signing_seed": _b64(seed),
         "join_token": origin.token_id,
         **({"join_name": origin.name} if origin.name else {"join_prefix": origin.prefix}),
+        **({"restore_authority": _b64(restore_authority)} if restore_authority else {}),
+        **({"restore_generation": restore_generation} if restore_generation else {}),
     }
+    if restore_generation:
+        out["version"] = KEY_FILE_VERSION_ROTATED
     _write_new_private_file(Path(path), tomli_w.dumps(out).encode("utf-8"))
 
 

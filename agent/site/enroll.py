@@ -116,7 +116,9 @@ def join_site(config_path: Path, vault: str, pin: str, token_text: str, name: st
     _write_new(files["ca"], ca_pem, 0o644)
     _write_new(files["cert"], reply.certificate_pem, 0o644)
     write_joined_node_key_file(files["node_key"], bundle["tenant"], name, bundle["id_key"],
-                               bundle["restore_public"], seed, bundle["origin"])
+                               bundle["restore_public"], seed, bundle["origin"],
+                               restore_generation=bundle["restore_generation"],
+                               restore_authority=bundle["restore_authority"])
     address = reply.vault_address or f"{vault.rpartition(':')[0]}:{reply.vault_port}"
     write_toml(config_path, {
         "vault": {"address": address},

@@ -67,7 +67,8 @@ def test_the_bundle_carries_write_material_and_scope_never_the_master():
     assert MASTER not in sealed and RING.restore_private not in sealed
     opened = token.open(sealed)
     assert opened == {"tenant": "acme", "id_key": RING.id_key,
-                      "restore_public": RING.restore_public,
+                      "restore_public": RING.restore_public, "restore_generation": 0,
+                      "restore_authority": RING.restore_authority,
                       "origin": JoinOrigin(token.id, name="gpu-9")}
     other = JoinToken.new(MASTER, name="gpu-9")
     with pytest.raises(KeyMaterialError, match="does not open"):

@@ -15,10 +15,13 @@ import tomli_w
 from bulwark.agent.drill.report import tenant_key_for
 from bulwark.agent.errors import KeyMaterialError
 from bulwark.agent.format.crypto import open_root, seal_root, sealed_root_generation
+from bulwark.agent.format.joined import JoinOrigin
+from bulwark.agent.keys.join import JoinToken
 from bulwark.agent.keys.keyfile import (
     derive_keyring,
     generate_tenant_key_file,
     load_keyring,
+    write_joined_node_key_file,
     write_node_key_file,
 )
 from bulwark.agent.keys.rotation import (
@@ -158,3 +161,20 @@ def test_drill_keys_and_v1_vectors_survive_rotation(tenant: Path):
     assert ring.restore_private.hex() == kat["restore_private"]
     assert open_root(ring.restore_key_for(sealed_root_generation(sealed)), sealed).hex() == \
         kat["root"]
+
+
+def test_a_node_joining_after_rotation_gets_the_generation_and_authority(tenant: Path,
+                                                                        tmp_path: Path):
+    rotate_key_file(tenant)
+    ring = load_keyring(tenant, "operator")
+    token = JoinToken.new(ring.master, name="gpu-9")
+    bundle = token.open(token.seal(ring, JoinOrigin(token.id, name="gpu-9")))
+    write_joined_node_key_file(
+        tmp_path / "gpu-9.key", bundle["tenant"], "gpu-9", bundle["id_key"],
+        bundle["restore_public"], token.signing_seed("gpu-9"), bundle["origin"],
+        restore_generation=bundle["restore_generation"],
+        restore_authority=bundle["restore_authority"])
+    node = load_keyring(tmp_path / "gpu-9.key", "gpu-9")
+    assert (node.restore_generation, node.restore_public, node.restore_authority) == (
+        1, ring.restore_public, ring.restore_authority)
+    assert node.restore_keys == () and node.restore_private is None

@@ -345,6 +345,35 @@ class Catalog:
                               " ORDER BY chunk_id", (snapshot_id,)).fetchall()
         return [bytes(r[0]) for r in rows]
 
+    def chunk_locks(self, chunk_ids: Sequence[bytes]) -> dict[bytes, int]:
+        """``{id: locked_until_ns}`` for those of ``chunk_ids`` with a lock by reference (a
+        chunk no snapshot has referenced yet is absent). The S3 store's bucket layer asks
+        this to extend each object lock only when it must rise (vault.store.s3_records)."""
+        locks: dict[bytes, int] = {}
+        with self._locked() as db:
+            for batch in _batches(list(set(chunk_ids))):
+                marks = ",".join("?" * len(batch))
+                for cid, until in db.execute(
+                        "SELECT chunk_id, locked_until_ns FROM chunk_locks"
+                        f" WHERE chunk_id IN ({marks})", batch):
+                    locks[bytes(cid)] = until
+        return locks
+
+    def held_chunks(self, chunk_ids: Sequence[bytes], excluding: str = "") -> set[bytes]:
+        """Those of ``chunk_ids`` that a snapshot under legal hold references, not counting
+        ``excluding`` (a snapshot id): the chunks whose object legal hold must stay on when
+        that snapshot's hold is cleared (vault.store.s3_records)."""
+        found: set[bytes] = set()
+        with self._locked() as db:
+            for batch in _batches(list(set(chunk_ids))):
+                marks = ",".join("?" * len(batch))
+                rows = db.execute(
+                    "SELECT DISTINCT sc.chunk_id FROM snapshot_chunks sc JOIN snapshots s"
+                    " ON s.id = sc.snapshot_id WHERE s.legal_hold = 1 AND s.id != ?"
+                    f" AND sc.chunk_id IN ({marks})", (excluding, *batch))
+                found.update(bytes(r[0]) for r in rows)
+        return found
+
     def has_snapshot(self, snapshot_id: str) -> bool:
         with self._locked() as db:
             row = db.execute("SELECT 1 FROM snapshots WHERE id = ?", (snapshot_id,)).fetchone()

@@ -86,6 +86,33 @@ def test_commit_and_references(catalog):
     assert catalog.resolve(r1.id) == r1
 
 
+def test_chunk_locks_and_held_chunks_across_batches(catalog):
+    """The seam the S3 bucket layer uses: locks by reference per chunk, and the chunks a
+    held snapshot other than the given one references."""
+    from dataclasses import replace
+
+    from bulwark.vault.retention import Retention
+
+    chunks = ids(BATCH + 3)
+    catalog.record_chunks([(c, 1, b"d" * 32) for c in chunks])
+    early = replace(record("a1" * 32, 1), retention=Retention("governance", 100))
+    late = replace(record("b2" * 32, 2), retention=Retention("governance", 300))
+    catalog.commit_snapshot(early, chunks[:-1])
+    catalog.commit_snapshot(late, chunks[BATCH:-1])
+    unreferenced = chunks[-1]
+    locks = catalog.chunk_locks([*chunks, *ids(1)])
+    assert set(locks) == set(chunks[:-1])
+    assert locks[chunks[0]] == 100 and locks[chunks[BATCH]] == 300
+    assert unreferenced not in locks
+
+    assert catalog.held_chunks(chunks) == set()
+    catalog.set_legal_hold(late.id, True, "case 1")
+    assert catalog.held_chunks(chunks) == set(chunks[BATCH:-1])
+    assert catalog.held_chunks(chunks, excluding=late.id) == set()
+    catalog.set_legal_hold(early.id, True, "case 2")
+    assert catalog.held_chunks(chunks, excluding=late.id) == set(chunks[:-1])
+
+
 def test_duplicate_snapshot_id_is_refused(catalog):
     catalog.commit_snapshot(record("a1" * 32, 1), [])
     with pytest.raises(StorageError):

@@ -87,3 +87,18 @@ def test_joined_node_contexts_are_dated_unique_and_in_format_md():
     text = FORMAT_MD.read_text()
     section = text[text.index("### Joined nodes' signing keys"):]
     assert all(f'"{c}"' in section for c in joined)
+
+
+def test_rotation_constants_match_format_md():
+    text = FORMAT_MD.read_text()
+    v2 = text[text.index("| 0 | 4 | magic `BWR2` |"):]
+    offsets = [int(line.split("|")[1]) for line in v2.splitlines()[:4]]
+    assert offsets == [0, len(fmt.ROOT_V2_MAGIC), fmt.ROOT_V2_PREFIX_SIZE,
+                       fmt.ROOT_V2_PREFIX_SIZE + fmt.KEY_SIZE]
+    bwrk = text[text.index("| 0 | 4 | magic `BWRK` |"):].splitlines()[:3]
+    assert [int(line.split("|")[1]) + int(line.split("|")[2]) for line in bwrk][-1] == \
+        contract.RESTORE_KEY_SIZE
+    assert contract.RESTORE_KEY_MAGIC == b"BWRK" and fmt.ROOT_V2_MAGIC == b"BWR2"
+    for value in (fmt.KDF_CONTEXT_RESTORE_AUTHORITY,
+                  contract.RESTORE_KEY_SIGNATURE_CONTEXT.decode().rstrip("\0") + "\\0"):
+        assert value in text, value

@@ -15,7 +15,10 @@ the filesystem store does, with the same exceptions and messages:
   ``heal()`` wakes every waiting call at once.
 * ``rot(chunk_id, data)``: the stored bytes change behind the vault's back (bit rot at
   rest); ``lose(chunk_id)``: the blob vanishes behind the vault's back (no lock asked).
-* ``heal()``: every fault off (rot and loss stay: they happened).
+* ``object_lock(chunk_id)``: the store itself refuses to delete that blob (``BlobLocked``,
+  whatever the lock oracle says), as an S3 object lock that outlasts the catalog's lock
+  (``[store] lock_step_days``); ``object_unlock(chunk_id)`` when it passes.
+* ``heal()``: every fault off (rot, loss and object locks stay: they are state, not faults).
 
 ``stored`` counts blobs newly stored, ``gets`` blobs read, so tests can see what reached the
 store. Thread-safe like ``MemoryStore``: vaultd's servicers call it from several threads.
@@ -28,7 +31,7 @@ import os
 import threading
 from collections.abc import Sequence
 
-from bulwark.vault.errors import NotFound, StorageError, short_id
+from bulwark.vault.errors import BlobLocked, NotFound, StorageError, short_id
 from bulwark.vault.store.base import Item
 from bulwark.vault.store.memory import MemoryStore
 
@@ -51,6 +54,7 @@ class FaultyStore(MemoryStore):
         self._put_delay = 0.0
         self._get_delay = 0.0
         self._healed = threading.Event()
+        self._object_locked: set[bytes] = set()
         self.stored = 0
         self.gets = 0
 
@@ -93,7 +97,16 @@ class FaultyStore(MemoryStore):
 
     def lose(self, chunk_id: bytes) -> None:
         """Remove a blob without asking the lock oracle, as a lost file would."""
-        self._delete(chunk_id)
+        super()._delete(chunk_id)
+
+    def object_lock(self, chunk_id: bytes) -> None:
+        """From now on the store itself refuses to delete ``chunk_id`` (``BlobLocked``)."""
+        with self._faults:
+            self._object_locked.add(chunk_id)
+
+    def object_unlock(self, chunk_id: bytes) -> None:
+        with self._faults:
+            self._object_locked.discard(chunk_id)
 
     def _fail_puts(self, code: int, after_puts: int) -> None:
         if after_puts < 0:
@@ -140,3 +153,11 @@ class FaultyStore(MemoryStore):
 
     def size(self, chunk_id: bytes) -> int:
         return len(super().get(chunk_id))
+
+    def _delete(self, chunk_id: bytes) -> None:
+        with self._faults:
+            locked = chunk_id in self._object_locked
+        if locked:
+            raise BlobLocked(f"chunk {short_id(chunk_id)}: the object store refuses to delete "
+                             "it (retention)")
+        super()._delete(chunk_id)

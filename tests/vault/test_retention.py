@@ -341,6 +341,26 @@ def test_prune_removes_blobs_left_without_rows(w):
     assert w.prune().orphans == 1 and not w.store.has(a[0])
 
 
+def test_prune_skips_a_blob_the_store_itself_still_locks_and_frees_it_later(w):
+    """The catalog's lock passed but the store's own lock has not (an S3 object lock rounded
+    up by lock_step_days): prune drops the row, keeps the blob, counts nothing freed, and a
+    later prune removes it as a blob without a row once the store lets it go."""
+    a, b = make_blob(), make_blob()
+    w.put(a, b)
+    gone = w.commit([a[0], b[0]], days=0)
+    w.store.object_lock(a[0])
+    report = w.prune()
+    assert report.snapshots == [gone]
+    assert (report.chunks, report.bytes) == (1, len(b[1]))  # only what was really freed
+    assert w.store.has(a[0]) and not w.store.has(b[0])
+    assert not w.catalog.has_chunk(a[0])  # rowless: a re-upload records it again
+    again = w.prune()
+    assert (again.chunks, again.orphans) == (0, 0) and w.store.has(a[0])
+    w.store.object_unlock(a[0])
+    assert w.prune(dry_run=True).orphans == 1
+    assert w.prune().orphans == 1 and not w.store.has(a[0])
+
+
 def test_scrub_reports_damage_with_snapshots(w):
     a, b = make_blob(), make_blob()
     w.put(a, b)

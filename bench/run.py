@@ -892,7 +892,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"error: Bulwark CLIs unusable: {why}", file=sys.stderr)
             return 2
 
-    out = a.out or HERE / "results" / f"{result_stem()}-scale{a.scale:g}.json"
+    out = a.out or HERE / "results" / f"{result_stem()}-scale{scale:g}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     root = a.workdir or Path(tempfile.mkdtemp(prefix="bulwark-bench-"))
     root.mkdir(parents=True, exist_ok=True)

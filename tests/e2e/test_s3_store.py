@@ -1,24 +1,51 @@
 """A vaultd on the S3 Object Lock store (issue 17), through the real CLIs: the bucket is the
 source of truth, so a vault host that loses its catalog and audit log rebuilds both from the
-bucket alone, and the start refuses a bucket the object store cannot lock."""
+bucket alone, and the start refuses a bucket the object store cannot lock. WORM on the object
+store: compliance refusals and holds reach the objects, prune after expiry deletes only what
+the object store also lets go, scrub finds a substitute version stacked on a blob. (The
+governance test of test_worm.py and the clean drill of test_drill.py run here too, as their
+"s3" parameter.)"""
 
 from __future__ import annotations
 
 import shutil
 import subprocess
+import time
 import tomllib
+from datetime import UTC, datetime, timedelta
 
 import pytest
+import tomli_w
 
 from tests.e2e.conftest import BIN
 from tests.e2e.test_backup_restore import restored
+from tests.e2e.test_worm import officer, refused, small_tree
 from tests.e2e.treeutil import make_tree, snapshot_tree
+
+DAY_S = 86_400
 
 pytestmark = pytest.mark.parametrize("site", ["s3"], indirect=True)
 
 
 def bucket_of(site) -> str:
     return tomllib.loads((site.dir / "vault.toml").read_text())["store"]["bucket"]
+
+
+def reconfigure(site, retention: dict, **store) -> None:
+    """Restart vaultd with ``[retention]`` replaced and ``store`` keys added to ``[store]``."""
+    if site.proc is not None:
+        assert site.stop() == 0
+    path = site.dir / "vault.toml"
+    doc = tomllib.loads(path.read_text())
+    doc["retention"] = retention
+    doc["store"].update(store)
+    path.write_text(tomli_w.dumps(doc))
+    site.start()
+
+
+def chunk_keys(s3, bucket: str) -> list[str]:
+    return sorted(o["Key"] for o in s3.list_objects_v2(Bucket=bucket, Prefix="chunks/")
+                  .get("Contents", []))
 
 
 def test_lost_vault_host_rebuilds_from_the_bucket(site, tmp_path, rgw_cluster):
@@ -67,3 +94,98 @@ def test_vaultd_refuses_a_bucket_without_object_lock(site, rgw_cluster):
     assert proc.returncode == 1
     assert f"s3://{plain}: Object Lock is not enabled on the bucket" in proc.stderr
     assert "create it with Object Lock enabled" in proc.stderr
+
+
+def test_compliance_refusals_and_holds_reach_the_objects(site, tmp_path, rgw_cluster):
+    reconfigure(site, {"mode": "compliance", "default_days": 30, "minimum_days": 1,
+                       "lease_hours": 0})
+    sid = site.backup(small_tree(tmp_path / "src"))["snapshot"]
+    refused(officer(site, "delete", sid, "--bypass-governance"), f"snapshot {sid[:12]}",
+            "locked in compliance mode until", "nobody can delete it before then")
+    soon = (datetime.now(UTC) + timedelta(days=2)).date().isoformat()
+    refused(officer(site, "retention", "extend", sid, "--until", soon, "--bypass-governance"),
+            "never shortened")
+    extended = site.ctl("retention", "extend", sid, "--days", "90", "--json")
+    assert extended.code == 0, extended.err
+
+    s3, bucket = rgw_cluster.client(), bucket_of(site)
+    keys = [*chunk_keys(s3, bucket), f"snapshots/{sid}"]
+    assert len(keys) > 1
+    for key in keys:  # lock extension by reference, on the object store's own clock
+        head = s3.head_object(Bucket=bucket, Key=key)
+        assert head["ObjectLockMode"] == "COMPLIANCE", key
+        assert head["ObjectLockRetainUntilDate"].timestamp() > time.time() + 89 * DAY_S, key
+    # Nobody, the vault's own keys included, deletes a locked version early.
+    version = s3.list_object_versions(Bucket=bucket, Prefix=keys[0])["Versions"][0]
+    for bypass in (False, True):
+        with pytest.raises(s3.exceptions.ClientError, match="AccessDenied"):
+            s3.delete_object(Bucket=bucket, Key=keys[0], VersionId=version["VersionId"],
+                             BypassGovernanceRetention=bypass)
+
+    assert officer(site, "hold", "set", sid, "--reason", "case 42").code == 0
+    for key in keys:
+        assert s3.head_object(Bucket=bucket, Key=key)["ObjectLockLegalHoldStatus"] == "ON"
+    assert officer(site, "hold", "clear", sid).code == 0
+    for key in keys[:-1]:
+        assert s3.head_object(Bucket=bucket, Key=key).get("ObjectLockLegalHoldStatus") != "ON"
+    verify = site.ctl("audit", "verify")
+    assert verify.code == 0, verify.err
+
+
+def test_prune_after_expiry_deletes_only_what_the_object_store_lets_go(
+        site, tmp_path, rgw_cluster):
+    """Snapshots expire at once (default_days 0). With chunk locks rounded up to 365-day
+    steps the catalog releases the chunks but the object store still locks them: prune
+    drops the rows, keeps the blobs and counts nothing freed; the same data backs up again.
+    Without rounding the object locks end with the snapshot, and prune deletes the blobs."""
+    reconfigure(site, {"mode": "governance", "default_days": 0, "minimum_days": 0,
+                       "lease_hours": 0}, lock_step_days=365)
+    s3, bucket = rgw_cluster.client(), bucket_of(site)
+    source = small_tree(tmp_path / "kept", seed=1)
+    first = site.backup(source)["snapshot"]
+    kept = chunk_keys(s3, bucket)
+    pruned = site.ctl("prune", "--yes", "--json")
+    assert pruned.code == 0, pruned.err
+    assert pruned.json()["snapshots"] == [first]
+    assert (pruned.json()["chunks"], pruned.json()["bytes"]) == (0, 0)
+    assert chunk_keys(s3, bucket) == kept  # the object store refused: still locked
+    assert "Contents" not in s3.list_objects_v2(Bucket=bucket, Prefix=f"snapshots/{first}")
+    check = site.ctl("check", "--json")
+    assert check.code == 0, check.err
+    assert check.json()["reclaimable_count"] == len(kept)
+    again = site.backup(source)["snapshot"]  # rowless blobs are recorded again
+    result = site.ctl("restore", again, tmp_path / "r", "--verify", "--json")
+    assert result.code == 0, result.err
+    kept = chunk_keys(s3, bucket)  # and its new manifest's chunks, locked as long
+
+    reconfigure(site, {"mode": "governance", "default_days": 0, "minimum_days": 0,
+                       "lease_hours": 0}, lock_step_days=0)
+    gone = site.backup(small_tree(tmp_path / "freed", seed=2))["snapshot"]
+    new = sorted(set(chunk_keys(s3, bucket)) - set(kept))
+    assert new
+    heads = [s3.head_object(Bucket=bucket, Key=k) for k in new]
+    ends = max(h["ObjectLockRetainUntilDate"].timestamp() if "ObjectLockRetainUntilDate" in h
+               else 0.0 for h in heads)
+    assert ends < time.time() + 30  # the snapshot's retain-until (passed), not a step later
+    time.sleep(max(0.0, ends - time.time() + 1))
+    done = site.ctl("prune", "--yes", "--json")
+    assert done.code == 0, done.err
+    assert sorted(done.json()["snapshots"]) == sorted([again, gone])
+    assert done.json()["chunks"] == len(new)
+    assert chunk_keys(s3, bucket) == kept  # the 365-day locks still hold the first tree
+
+
+def test_scrub_reports_a_version_stacked_on_a_locked_blob(site, tmp_path, rgw_cluster):
+    sid = site.backup(small_tree(tmp_path / "src", files=1))["snapshot"]
+    assert site.ctl("scrub", "--json").code == 0
+    s3, bucket = rgw_cluster.client(), bucket_of(site)
+    key = chunk_keys(s3, bucket)[0]
+    s3.put_object(Bucket=bucket, Key=key, Body=b"ransom")  # with the bucket's own keys
+    scrubbed = site.ctl("scrub", "--json")
+    assert scrubbed.code == 1, scrubbed.err
+    (damage,) = scrubbed.json()["damaged"]
+    assert damage["chunk_id"] == key.removeprefix("chunks/")
+    assert "hash mismatch" in damage["problem"] and damage["snapshots"] == [sid]
+    assert site.ctl("verify", sid).code == 1
+    versions = s3.list_object_versions(Bucket=bucket, Prefix=key)["Versions"]
+    assert len(versions) == 2  # the locked original stays in the bucket

@@ -65,6 +65,7 @@ THREADS = 16  # requests in flight per batch; they wait on the network, not the 
 RETRIES = 6  # attempts per request (botocore "standard" mode: backoff with jitter)
 HOUR_NS = 3_600 * 1_000_000_000
 DAY_NS = 24 * HOUR_NS
+LOCK_MARGIN_NS = 2_000_000_000  # a lock ending sooner is not sent (whole seconds, clock skew)
 MODES = {"governance": "GOVERNANCE", "compliance": "COMPLIANCE"}
 _HEX = frozenset("0123456789abcdef")
 _MISSING = ("404", "NoSuchKey", "NotFound", "NoSuchVersion")
@@ -239,9 +240,20 @@ class S3ChunkStore(ChunkStore):
         lag = self._wall() - clock.now_ns() if clock is not None else 0
         return until_ns + max(0, lag)
 
+    def in_future(self, wall_until_ns: int) -> bool:
+        """Whether a lock until ``wall_until_ns`` still has something to protect: it ends
+        more than ``LOCK_MARGIN_NS`` from now. S3 refuses a retain-until date that is not in
+        the future (a snapshot kept 0 days, an upload lease of 0 hours), so such a lock is
+        not sent; the object keeps whatever lock it already has."""
+        return wall_until_ns > self._wall() + LOCK_MARGIN_NS
+
     def lock_args(self, wall_until_ns: int, hold: bool = False) -> dict[str, Any]:
-        args: dict[str, Any] = {"ObjectLockMode": MODES[self.mode],
-                                "ObjectLockRetainUntilDate": _date(wall_until_ns)}
+        """PUT arguments: retention until ``wall_until_ns`` (none if ``in_future`` says it
+        has passed), and the legal hold with ``hold``."""
+        args: dict[str, Any] = {}
+        if self.in_future(wall_until_ns):
+            args = {"ObjectLockMode": MODES[self.mode],
+                    "ObjectLockRetainUntilDate": _date(wall_until_ns)}
         if hold:
             args["ObjectLockLegalHoldStatus"] = "ON"
         return args
@@ -454,8 +466,10 @@ class S3ChunkStore(ChunkStore):
 
     def lock(self, chunk_ids: Iterable[bytes], until_ns: int) -> None:
         """Lock every blob in ``chunk_ids`` at least until ``until_ns`` (compliance clock),
-        rounded up by ``step_up``."""
+        rounded up by ``step_up``; nothing to do for a lock that has passed (``in_future``)."""
         wall = self.wall_until(self.step_up(until_ns))
+        if not self.in_future(wall):
+            return
         self._map(lambda c: self.extend(self.key_of(c), wall), chunk_ids)
 
     def set_hold(self, key: str, on: bool, version_id: str | None = None) -> None:

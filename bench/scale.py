@@ -40,6 +40,7 @@ import argparse
 import json
 import os
 import random
+import sqlite3
 import statistics
 import subprocess
 import tempfile
@@ -67,6 +68,7 @@ from bulwark.agent.format.crypto import (
 from bulwark.agent.format.snapshot import SnapshotHeader, encode_header
 from bulwark.agent.keys.keyfile import load_keyring
 from bulwark.agent.site.config import load_agent_config
+from bulwark.protos.bulwark.v1 import snapshots_pb2, snapshots_pb2_grpc
 
 HERE = Path(__file__).resolve().parent
 STEPS = "10000:1000,100000:10000,300000:30000,1000000:100000"
@@ -110,7 +112,14 @@ class ScaleSite(Site):
         raise br.BenchError("vaultd did not come up within 60 s:\n" + self._log_tail())
 
     def catalog_bytes(self) -> int:
-        return sum(p.stat().st_size for p in self.store.glob("catalog.sqlite*"))
+        """The catalog's used pages (WAL content included, free pages not), read-only."""
+        db = sqlite3.connect(f"file:{self.store / 'catalog.sqlite'}?mode=ro", uri=True)
+        try:
+            pages, free, size = (db.execute(f"PRAGMA {p}").fetchone()[0]
+                                 for p in ("page_count", "freelist_count", "page_size"))
+        finally:
+            db.close()
+        return (pages - free) * size
 
 
 class Driver:
@@ -181,8 +190,13 @@ class Driver:
         t0, c0, s0 = time.perf_counter(), len(self.ids), self.snapshots
         jobs = [min(JOB, todo_s - i) for i in range(0, todo_s, JOB)]
         with ThreadPoolExecutor(STREAMS) as pool:
-            for f in [pool.submit(self._job, n, per) for n in jobs]:
-                f.result()
+            futures = [pool.submit(self._job, n, per) for n in jobs]
+            try:
+                for f in futures:
+                    f.result()
+            except BaseException:
+                pool.shutdown(cancel_futures=True)  # a failed job (or ^C) ends the growth
+                raise
         wall = time.perf_counter() - t0
         return {"grow_s": round(wall, 1), "chunks_per_s": round((len(self.ids) - c0) / wall),
                 "commits_per_s": round((self.snapshots - s0) / wall, 1), "load": _load()}
@@ -212,6 +226,11 @@ def measure(site: ScaleSite, d: Driver) -> dict:
     t = time.perf_counter()
     listed = sum(1 for _ in query_snapshots(d.operator, SnapshotFilter()))
     row["query_s"], row["query_count"] = round(time.perf_counter() - t, 2), listed
+    stub = snapshots_pb2_grpc.SnapshotsStub(d.operator.channel)  # the reply's bytes, as a
+    sizes = [m.ByteSize() for m in stub.QuerySnapshots(snapshots_pb2.SnapshotQuery())]
+    per = sum(sizes) / len(sizes) + 3  # ListSnapshotsResponse entry: + tag and length
+    row["unary_bytes_per_snapshot"] = round(per)
+    row["unary_fails_at"] = int(d.operator.max_message_bytes / per)  # projected
     t = time.perf_counter()
     try:
         row["list_unary_count"] = len(d.operator.list_snapshots())
@@ -242,7 +261,9 @@ def report(meta: dict, rows: list[dict]) -> str:
     out = [f"# Vault scale ({meta['vault_code']})", "",
            f"{meta['cpus']} CPUs, shared with other work (load average = 1-minute load when "
            "each figure was taken); vaultd on loopback with mTLS, one node, 4 growth streams. "
-           "FindMissing and commit: median of 5 calls. RSS: vaultd VmHWM during the step.", "",
+           "FindMissing and commit: median of 5 calls. RSS: vaultd VmHWM during the step. "
+           f"Load average at start {meta.get('load_at_start')}, at end "
+           f"{meta.get('load_at_end', 'running')}.", "",
            "| chunks | snapshots | grow s (chunks/s, commits/s, load) | FindMissing 4096 absent / "
            "present ms (load) | commit 10 new / 4096 held ms (load) | QuerySnapshots s | "
            "ListSnapshots (unary) | prune dry / real s (load) | scrub s (load) | vaultd RSS MiB "
@@ -250,6 +271,9 @@ def report(meta: dict, rows: list[dict]) -> str:
     for r in rows:
         unary = (f"{r['list_unary_s']} s" if "list_unary_s" in r
                  else f"fails: {r['list_unary_error'][:90]}")
+        if "unary_fails_at" in r:
+            unary += (f"; {r['unary_bytes_per_snapshot']} B/snapshot, fails past "
+                      f"~{r['unary_fails_at']:,}")
         out.append(
             f"| {r['chunks']:,} | {r['snapshots']:,} | {r['grow_s']} ({r['chunks_per_s']:,}, "
             f"{r['commits_per_s']}, {r['load']}) | {r['find_absent_ms']} / "
@@ -271,13 +295,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--old-code", type=Path, help="run vaultd from DIR/bulwark/...")
     a = ap.parse_args(argv)
     steps = [tuple(int(x) for x in s.split(":")) for s in a.steps.split(",")]
-    commit = br.run(["git", "-C", str(HERE.parent), "describe", "--always", "--dirty"])
-    code = f"old code {a.old_code}" if a.old_code else commit.stdout.strip()
-    out = a.out or HERE / "results" / f"{commit.stdout.strip()}-scale.md"
+    described = br.run(["git", "-C", str(HERE.parent), "describe", "--always", "--dirty"])
+    head = br.run(["git", "-C", str(HERE.parent), "rev-parse", "--short", "HEAD"])
+    code = f"old code {a.old_code}" if a.old_code else described.stdout.strip()
+    out = a.out or HERE / "results" / f"{head.stdout.strip()}-scale.md"
     work = Path(tempfile.mkdtemp(prefix="bulwark-scale-", dir=a.workdir))
     site = ScaleSite(work / "site", a.old_code)
     rows: list[dict] = []
-    meta = {"vault_code": code, "cpus": os.cpu_count(), "steps": steps}
+    meta = {"vault_code": code, "cpus": os.cpu_count(), "steps": steps,
+            "load_at_start": _load()}
     try:
         site.setup()
         d = Driver(site)
@@ -294,7 +320,7 @@ def main(argv: list[str] | None = None) -> int:
         finally:
             d.close()
     finally:
-        meta.update(site.close())
+        meta.update(site.close(), load_at_end=_load())
         if a.keep:
             print(f"kept {work}")
         else:

@@ -178,17 +178,26 @@ def test_an_edited_catalog_row_cannot_delete_a_locked_snapshot(site, tmp_path):
 
 
 def test_an_audit_record_stored_as_text_is_read_and_named(site, tmp_path):
-    """Attack 7: one record rewritten as TEXT once failed ReadAudit for the whole log."""
+    """Attack 7: one record rewritten as TEXT once failed ReadAudit for the whole log. Two
+    backups make at least three entries, so the altered one has entries on both sides: the
+    export still returns every entry (the altered one as stored), and verify names it."""
     site.backup(make_tree(tmp_path / "src"))
+    site.backup(make_tree(tmp_path / "src2", seed=2))
     db = sqlite3.connect(site.store / "audit.sqlite")
+    seqs = [seq for (seq,) in db.execute("SELECT seq FROM audit ORDER BY seq")]
+    assert len(seqs) >= 3, f"two backups made only {len(seqs)} audit entries"
+    altered = seqs[len(seqs) // 2]
     with db:
-        db.execute("UPDATE audit SET record = CAST(record AS TEXT) || ' ' WHERE seq = 2")
+        db.execute("UPDATE audit SET record = CAST(record AS TEXT) || ' ' WHERE seq = ?",
+                   (altered,))
     db.close()
     export = site.ctl("audit", "--json")
     assert export.code == 0, export.err
-    assert len(export.out.splitlines()) >= 3
+    entries = [json.loads(line) for line in export.out.splitlines()]
+    assert [e["seq"] for e in entries] == seqs
+    assert entries[seqs.index(altered)]["record"].endswith(" ")
     verify = site.ctl("audit", "verify")
-    assert verify.code == 1 and "seq 2" in verify.err
+    assert verify.code == 1 and f"seq {altered}" in verify.err, verify.err
 
 
 def garbage_blobs(count: int, size: int) -> vault_pb2.PutChunksRequest:

@@ -67,6 +67,11 @@ def legacy_blob_problem(chunk_id: bytes, blob: bytes | bytearray | memoryview) -
 # stores them as columns and both sides' record types have exactly these fields.
 DRILL_RECORD_FIELDS: Final = tuple(f.name for f in drills_pb2.DrillRecord.DESCRIPTOR.fields)
 
+# The largest gRPC message either side sends or accepts unless configured otherwise
+# (vault.toml / agent.toml [vault] max_message_bytes); blobs are at most CHUNK_MAX (4 MiB)
+# plus their header, so one message always holds at least one blob.
+DEFAULT_MAX_MESSAGE_BYTES: Final = 16 << 20
+
 # FindMissing, CommitSnapshot and GetChunks carry at most this many ids per message; the
 # vault refuses more (INVALID_ARGUMENT), so a message's size is bounded by the protocol.
 IDS_PER_MESSAGE: Final = 4096

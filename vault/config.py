@@ -75,6 +75,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from bulwark.protos.contract import DEFAULT_MAX_MESSAGE_BYTES
 from bulwark.vault.airgap.config import KEYS as AIRGAP_KEYS
 from bulwark.vault.airgap.config import AirgapConfig, parse_airgap
 from bulwark.vault.airgap.schedule import check as check_cron
@@ -90,7 +91,6 @@ from bulwark.vault.store.s3 import S3Settings, environment_has_credentials
 
 MiB = 1 << 20
 DEFAULT_LISTEN = "127.0.0.1:7443"
-DEFAULT_MAX_MESSAGE_BYTES = 16 * MiB
 MIN_MESSAGE_BYTES = 1 * MiB
 MAX_MESSAGE_BYTES = 1024 * MiB
 

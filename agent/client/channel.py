@@ -22,6 +22,7 @@ from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 
 from bulwark.agent.errors import ConfigError
+from bulwark.protos.contract import DEFAULT_MAX_MESSAGE_BYTES
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +41,8 @@ def channel_options(max_message_bytes: int) -> list[tuple[str, int]]:
     ]
 
 
-def open_channel(address: str, tls: TlsFiles | None, max_message_bytes: int = 16 << 20,
+def open_channel(address: str, tls: TlsFiles | None,
+                 max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
                  insecure: bool = False) -> grpc.Channel:
     """A channel to ``address``: mTLS with ``tls``, plaintext only if ``insecure``."""
     options = channel_options(max_message_bytes)

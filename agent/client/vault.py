@@ -24,7 +24,12 @@ from bulwark.protos.bulwark.v1 import (
     vault_pb2,
     vault_pb2_grpc,
 )
-from bulwark.protos.contract import DRILL_RECORD_FIELDS, IDS_PER_MESSAGE, RETENTION_MODE_NAMES
+from bulwark.protos.contract import (
+    DEFAULT_MAX_MESSAGE_BYTES,
+    DRILL_RECORD_FIELDS,
+    IDS_PER_MESSAGE,
+    RETENTION_MODE_NAMES,
+)
 
 #: The vault refuses more ids than this in one FindMissing/ChunkIdBatch message.
 
@@ -111,7 +116,7 @@ def batches(items: Iterable[T], size: int) -> Iterator[list[T]]:
 class VaultClient:
     """A connection to one vault. Thread-safe: gRPC channels may be shared."""
 
-    def __init__(self, address: str, max_message_bytes: int = 16 << 20, *,
+    def __init__(self, address: str, max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES, *,
                  channel: grpc.Channel | None = None) -> None:
         """``channel`` comes from ``agent.client.channel`` (mTLS); without one the client is
         plaintext, which a secure vault refuses (tests of insecure benches only)."""

@@ -16,6 +16,7 @@ from typing import Any
 
 from bulwark.agent.client.channel import TlsFiles
 from bulwark.agent.errors import ConfigError
+from bulwark.protos.contract import DEFAULT_MAX_MESSAGE_BYTES
 
 DEFAULT_WORKERS = 2
 
@@ -102,7 +103,7 @@ def load_agent_config(path: str | os.PathLike[str]) -> AgentConfig:
     workers = doc.get("backup", {}).get("workers", DEFAULT_WORKERS)
     if not 1 <= workers <= 256:
         raise ConfigError(f"{path}: [backup] workers must be between 1 and 256, got {workers}")
-    max_message = vault.get("max_message_bytes", 16 << 20)
+    max_message = vault.get("max_message_bytes", DEFAULT_MAX_MESSAGE_BYTES)
     if not 1 << 20 <= max_message <= 256 << 20:
         raise ConfigError(f"{path}: [vault] max_message_bytes must be 1 MiB..256 MiB")
     node = doc.get("node", {}).get("name") or socket.gethostname()

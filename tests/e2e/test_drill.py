@@ -46,6 +46,7 @@ def drill(site, *args):
     return site.ctl("drill", *args, "--json", config=drill_toml(site))
 
 
+@pytest.mark.parametrize("site", ["fs", "s3"], indirect=True)  # issue 17
 def test_clean_drill_passes_is_signed_recorded_and_listed(site, model):
     snap = site.backup(model)["snapshot"]
     result = drill(site, "latest", "--validate", "test -f ckpt/../README || ls -R >/dev/null")

@@ -12,6 +12,8 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
+
 from tests.e2e.conftest import BIN, wait_healthy
 
 
@@ -78,6 +80,7 @@ def refused(result, *phrases: str, code: int = 1) -> str:
     return result.err
 
 
+@pytest.mark.parametrize("site", ["fs", "s3"], indirect=True)  # issue 17
 def test_governance_rules_roles_and_audit_trail(site, tmp_path):
     sid = site.backup(small_tree(tmp_path / "src"))["snapshot"]
     shown = site.ctl("retention", "show", sid, "--json").json()

@@ -11,6 +11,8 @@ in ISO 8601 UTC to the millisecond: ``2026-03-01T07:01:06.543Z INFO vaultd liste
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import json
 import logging
 import os
 import signal
@@ -21,7 +23,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from bulwark.vault import allocator
-from bulwark.vault.config import load_config
+from bulwark.vault.catalog import Catalog
+from bulwark.vault.config import VaultConfig, load_config
 from bulwark.vault.errors import ConfigError, VaultError
 from bulwark.vault.forget_jobs import ForgetJobs
 from bulwark.vault.monitor import CertWatch
@@ -31,6 +34,7 @@ from bulwark.vault.rpc.server import build_server, open_audit, open_backends, op
 from bulwark.vault.rpc.snapshots_service import host_of
 from bulwark.vault.sdnotify import notify, start_watchdog
 from bulwark.vault.shutdown import STOP_SECONDS, exit_after, exit_now, run_steps
+from bulwark.vault.store.s3_reindex import ReindexReport, reindex
 
 log = logging.getLogger("vaultd")
 GRACE_SECONDS = 5
@@ -55,7 +59,10 @@ def configure_logging() -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="vaultd", description="Bulwark vault service.")
+    parser = argparse.ArgumentParser(
+        prog="vaultd", description="Bulwark vault service.",
+        epilog="example: vaultd --config /etc/bulwark/vault.toml   (S3 store, vaultd stopped: "
+        "vaultd --config /etc/bulwark/vault.toml --reindex --json)")
     parser.add_argument("--config", required=True, type=Path, help="path to vault.toml")
     parser.add_argument(
         "--port-file", type=Path, help="write the bound port here once serving (for port 0)"
@@ -65,7 +72,16 @@ def main(argv: list[str] | None = None) -> int:
         help="create the store [store] path names if that folder is new or empty (vaultctl "
         "init does this for a site); without it vaultd serves only an existing store",
     )
+    parser.add_argument(
+        "--reindex", action="store_true",
+        help="S3 store only, with vaultd stopped: rebuild the catalog (and an audit log that "
+        "does not extend the bucket's) from the bucket alone, keep the old files beside them, "
+        "and exit (docs/s3.md)")
+    parser.add_argument("--json", action="store_true",
+                        help="with --reindex: print its report as one JSON object")
     args = parser.parse_args(argv)
+    if args.json and not args.reindex:
+        parser.error("--json goes with --reindex")
     allocator.tune()
     configure_logging()
 
@@ -74,6 +90,8 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         log.error("%s", exc)
         return 2
+    if args.reindex:
+        return run_reindex(config, args.json)
     try:
         store, catalog = open_backends(config, init_store=args.init_store)
     except ConfigError as exc:  # a store path that names no store
@@ -153,6 +171,50 @@ def main(argv: list[str] | None = None) -> int:
     exit_after(STOP_SECONDS, 0)
     log.info("vaultd stopped")
     return 0
+
+
+def run_reindex(config: VaultConfig, as_json: bool) -> int:
+    """``vaultd --reindex``: 0 rebuilt, 1 store or bucket failure, 2 not an S3 vault."""
+    try:
+        report = reindex(config, then=lambda r: _audit_reindex(config, r))
+    except ConfigError as exc:
+        log.error("%s", exc)
+        return 2
+    except VaultError as exc:
+        log.error("reindex: %s", exc)
+        return 1
+    if as_json:
+        print(json.dumps(dataclasses.asdict(report)))
+    else:
+        print(f"catalog {report.catalog} rebuilt from the bucket in {report.duration_s} s: "
+              f"{report.snapshots} snapshot(s), {report.chunks} chunk(s); audit log "
+              f"{report.audit} ({report.audit_entries} entries in the bucket)")
+        for why in report.skipped:
+            print(f"  skipped {why}")
+        for old in (report.previous_catalog, report.previous_audit):
+            if old:
+                print(f"  the previous file is kept as {old}")
+    return 0
+
+
+def _audit_reindex(config: VaultConfig, report: ReindexReport) -> None:
+    """Record the reindex (and the clock's start) in the audit log, as vaultd would."""
+    catalog = Catalog(config.catalog_path)
+    try:
+        clock, events = open_clock(config, catalog)
+        try:
+            audit = open_audit(config, clock)
+            for event in events:
+                audit.append("vaultd", "system", event.action, "clock", event.outcome,
+                             event.detail)
+            audit.append("vaultd", "system", "catalog.reindex", "catalog", "allowed",
+                         f"{report.snapshots} snapshot(s), {report.chunks} chunk(s) from the "
+                         f"bucket; skipped {len(report.skipped)}; audit log {report.audit}")
+            audit.close()
+        finally:
+            clock.stop()
+    finally:
+        catalog.close()
 
 
 if __name__ == "__main__":

@@ -189,3 +189,58 @@ def test_scrub_reports_a_version_stacked_on_a_locked_blob(site, tmp_path, rgw_cl
     assert site.ctl("verify", sid).code == 1
     versions = s3.list_object_versions(Bucket=bucket, Prefix=key)["Versions"]
     assert len(versions) == 2  # the locked original stays in the bucket
+
+
+def reindex(site, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([BIN / "vaultd", "--config", site.dir / "vault.toml", "--reindex",
+                           *args], capture_output=True, text=True, timeout=300)
+
+
+def test_vaultd_reindex_rebuilds_a_stopped_vaults_catalog_from_the_bucket(site, tmp_path):
+    import json
+    import sqlite3
+
+    source = make_tree(tmp_path / "src")
+    first = site.backup(source)["snapshot"]
+    (source / "added.txt").write_text("one more file\n")
+    second = site.backup(source)["snapshot"]
+    assert officer(site, "hold", "set", first, "--reason", "case 7").code == 0
+    assert site.ctl("retention", "extend", second, "--days", "60").code == 0
+    before = site.ctl("snapshots", "--json").json()
+    busy = reindex(site)
+    assert busy.returncode == 1 and "in use by another vaultd" in busy.stderr, busy.stderr
+
+    assert site.stop() == 0
+    state = site.dir / "state"
+    db = sqlite3.connect(state / "catalog.sqlite")  # the catalog diverged from the bucket
+    db.execute("DELETE FROM snapshot_chunks WHERE snapshot_id = ?", (second,))
+    db.execute("DELETE FROM snapshots WHERE id = ?", (second,))
+    db.execute("UPDATE snapshots SET legal_hold = 0, hold_reason = ''")
+    db.commit()
+    db.close()
+    done = reindex(site, "--json")
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert (report["snapshots"], report["skipped"], report["audit"]) == (2, [], "kept")
+    assert sqlite3.connect(report["previous_catalog"]).execute(
+        "SELECT count(*) FROM snapshots").fetchone() == (1,)  # kept beside, never deleted
+
+    site.start()
+    assert site.ctl("snapshots", "--json").json() == before
+    verified = site.ctl("audit", "verify")
+    assert verified.code == 0, verified.err
+    entries = [json.loads(json.loads(line)["record"])
+               for line in site.ctl("audit", "--json").out.splitlines()]
+    assert "catalog.reindex" in [e["action"] for e in entries]
+    result = site.ctl("restore", second, tmp_path / "r", "--verify", "--json")
+    assert result.code == 0, result.err
+
+    assert site.stop() == 0  # an audit log behind the bucket's is rebuilt, the old kept
+    (state / "audit.sqlite").rename(tmp_path / "lost-audit.sqlite")
+    again = reindex(site, "--json")
+    assert again.returncode == 0, again.stderr
+    assert json.loads(again.stdout)["audit"] == "rebuilt"
+    site.start()
+    verified = site.ctl("audit", "verify")
+    assert verified.code == 0, verified.err
+

@@ -89,6 +89,22 @@ def test_a_store_path_that_names_no_store_exits_2_and_creates_nothing(tmp_path):
     assert not (tmp_path / "stroe").exists()
 
 
+def test_reindex_refuses_a_vault_on_the_filesystem_store_and_json_needs_it(tmp_path):
+    """``vaultd --reindex`` rebuilds from an S3 bucket's records (tests/e2e/test_s3_store.py);
+    the filesystem store keeps none, so it is a usage error that touches nothing."""
+    config = tmp_path / "vault.toml"
+    config.write_text('[server]\nlisten = "127.0.0.1:0"\ninsecure = true\n'
+                      '[store]\npath = "data"\n')
+    proc = vaultd("--config", str(config), "--reindex")
+    _, err = proc.communicate(timeout=15)
+    assert proc.returncode == 2, err
+    assert f"{config}: store: --reindex rebuilds the catalog from an S3 bucket" in err
+    assert not (tmp_path / "data").exists()
+    proc = vaultd("--config", str(config), "--json")
+    _, err = proc.communicate(timeout=15)
+    assert proc.returncode == 2 and "--json goes with --reindex" in err
+
+
 def test_a_second_vaultd_on_the_same_store_is_refused(tmp_path):
     """Issue 13 item 11: the second vaultd exits 1 naming the holder; the first serves on."""
     config = tmp_path / "vault.toml"

@@ -99,8 +99,9 @@ def _fsync_dir(path: Path) -> None:
 LOCK_NAME = "LOCK"
 
 
-def _take_lock(root: Path) -> int:
-    """Open ``root/LOCK`` and hold an exclusive flock on it; StorageError if another holds it."""
+def take_lock(root: Path) -> int:
+    """Open ``root/LOCK`` and hold an exclusive flock on it; StorageError if another holds it.
+    The S3 store takes it on its local state folder (vault.store.s3_records)."""
     path = root / LOCK_NAME
     fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
     try:
@@ -140,7 +141,7 @@ class FilesystemStore(ChunkStore):
         self._lock_fd: int | None = None
         try:
             self.root.mkdir(mode=0o700, exist_ok=True)
-            self._lock_fd = _take_lock(self.root)
+            self._lock_fd = take_lock(self.root)
             for d in (self._data, self._tmp):
                 d.mkdir(mode=0o700, exist_ok=True)
             self._clean_tmp()

@@ -185,6 +185,7 @@ class S3ChunkStore(ChunkStore):
         self._busy: set[bytes] = set()
         self._busy_cond = threading.Condition()
         self.requests = 0  # every request sent (bench: requests per GB stored)
+        self.state_lock: int | None = None  # the local state folder's LOCK, closed with us
         self._count_lock = threading.Lock()
         if check:
             self.check_bucket()
@@ -486,6 +487,9 @@ class S3ChunkStore(ChunkStore):
 
     def close(self) -> None:
         self._pool.shutdown(wait=True)
+        lock, self.state_lock = self.state_lock, None
+        if lock is not None:
+            os.close(lock)  # drops the flock
 
 
 def environment_has_credentials() -> bool:

@@ -38,6 +38,7 @@ from __future__ import annotations
 import base64
 import json
 import logging
+import os
 import secrets
 import sqlite3
 import struct
@@ -63,6 +64,7 @@ from bulwark.vault.errors import (
 from bulwark.vault.retention import DAY_NS, Retention
 from bulwark.vault.signals import Mark, mark_from_json, mark_json
 from bulwark.vault.store.base import ID_SIZE, blob_digest
+from bulwark.vault.store.fs import take_lock
 from bulwark.vault.store.s3 import CHUNKS, HOUR_NS, S3ChunkStore
 
 log = logging.getLogger(__name__)
@@ -301,8 +303,8 @@ class BucketAuditLog(AuditLog):
         if (head.seq if head else 0) < self._mirrored:
             raise StorageError(
                 f"audit log {path} ends at seq {head.seq if head else 0} but the bucket holds "
-                f"entries up to seq {self._mirrored}: the bucket is the source of truth; move "
-                f"{path} away and rebuild it from the bucket (vaultd --rebuild)")
+                f"entries up to seq {self._mirrored}: the bucket is the source of truth; "
+                "rebuild the local copy from it with vaultd --reindex (the old file is kept)")
 
     def append(self, *args: Any, **kwargs: Any) -> AuditEntry:
         entry = super().append(*args, **kwargs)
@@ -429,11 +431,19 @@ def open_store(config: VaultConfig, check: bool = True) -> S3ChunkStore:
 def open_bucket(config: VaultConfig) -> tuple[S3ChunkStore, BucketCatalog]:
     """Store and catalog of a vault on the S3 store (``vault.rpc.server.open_backends``).
 
-    The bucket is checked first (``StorageError`` saying what to fix). A missing catalog is
-    rebuilt from the bucket before it opens (a new or lost vault host)."""
-    store = open_store(config)
+    The local state folder's ``LOCK`` is taken first and held until ``store.close()``
+    (``StorageError`` if another vaultd, or ``vaultd --reindex``, holds it). The bucket is
+    checked (``StorageError`` saying what to fix). A missing catalog is rebuilt from the
+    bucket before it opens (a new or lost vault host)."""
+    config.catalog_path.parent.mkdir(parents=True, exist_ok=True)
+    lock = take_lock(config.catalog_path.parent)
     try:
-        config.catalog_path.parent.mkdir(parents=True, exist_ok=True)
+        store = open_store(config)
+    except BaseException:
+        os.close(lock)
+        raise
+    store.state_lock = lock
+    try:
         if not config.catalog_path.exists():
             started = time.monotonic()
             report = rebuild_catalog(store, config.catalog_path)

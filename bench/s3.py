@@ -3,13 +3,18 @@
 ::
 
     python -m bench.s3 rebuild --chunks 10000 [--snapshots 10]
+    python -m bench.s3 commit --chunks 10000
     python -m bench.s3 backup [--scale 1] [--workloads checkpoint,shards]
 
 ``rebuild``: fills a fresh Object-Lock bucket through the vault's own write path
 (``S3ChunkStore`` + ``BucketCatalog``: blobs, index objects, snapshot records), N chunks of
 4 KiB (the rebuild reads keys, index and records, not blob bytes, so blob size does not
 matter) in PutChunks-sized batches of 64, then ``--snapshots`` snapshots each referencing all
-of them, and times ``rebuild`` (a new catalog and audit log from the bucket alone).
+of them (all in one lock step, so only the first extends the chunk locks), and times
+``rebuild`` (a new catalog and audit log from the bucket alone).
+
+``commit``: after a first snapshot, one more snapshot referencing the same N chunks, with
+``lock_step_days`` 1 (the default) and 0: seconds and retention requests each.
 
 ``backup``: the same bench workloads backed up and restored through real vaultd processes,
 one on the filesystem store and one on the S3 store, with the real CLIs; prints MB/s for
@@ -25,12 +30,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-from bulwark.vault.catalog import snapshot_id
+from bulwark.vault.catalog import SnapshotRecord, snapshot_id
 from bulwark.vault.retention import DAY_NS, Retention
 from bulwark.vault.store.base import blob_digest
 from bulwark.vault.store.s3 import S3ChunkStore, S3Settings
@@ -48,57 +54,107 @@ def _creds(rgw, folder: Path) -> Path:
     return path
 
 
-def bench_rebuild(chunks: int, snapshots: int) -> dict:
-    from bulwark.vault.catalog import SnapshotRecord
+def _commit(catalog: BucketCatalog, ids: list[bytes], node: str, until_ns: int) -> None:
+    header, signature, now = os.urandom(200), os.urandom(64), time.time_ns()
+    catalog.commit_snapshot(SnapshotRecord(
+        id=snapshot_id(header, signature, now), time_ns=now, node=node, header=header,
+        signature=signature, tags=(), paths=("/data",), files=1, bytes=len(ids) * 4096,
+        chunk_count=len(ids), retention=Retention("governance", until_ns)), ids)
 
+
+def _fill(store: S3ChunkStore, catalog: BucketCatalog, chunks: int) -> list[bytes]:
+    """``chunks`` blobs of 4 KiB through the vault's write path, PutChunks-sized batches."""
+    ids: list[bytes] = []
+    started = time.monotonic()
+    for i in range(0, chunks, BATCH):
+        items = []
+        for _ in range(min(BATCH, chunks - i)):
+            data = os.urandom(4096)
+            items.append((os.urandom(32), data, blob_digest(data)))
+        store.put_many(items)
+        catalog.record_chunks([(c, len(d), g) for c, d, g in items])
+        ids.extend(c for c, _, _ in items)
+        if len(ids) % 10_000 < BATCH:
+            print(f"filled {len(ids)} chunks in {time.monotonic() - started:.0f} s "
+                  f"(load {os.getloadavg()[0]:.1f})", file=sys.stderr, flush=True)
+    return ids
+
+
+def _vault(rgw, folder: Path) -> tuple[S3ChunkStore, BucketCatalog]:
+    store = S3ChunkStore(S3Settings(rgw.endpoint, rgw.make_bucket(),
+                                    credentials_file=_creds(rgw, folder)),
+                         mode="governance", put_lock_ns=DAY_NS)
+    return store, BucketCatalog(folder / "catalog.sqlite", store, BucketRecords(store))
+
+
+def bench_rebuild(chunks: int, snapshots: int) -> dict:
     with ceph_rgw(memstore_mib=4096) as rgw, tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        bucket = rgw.make_bucket()
-        store = S3ChunkStore(S3Settings(rgw.endpoint, bucket,
-                                        credentials_file=_creds(rgw, folder)),
-                             mode="governance", put_lock_ns=DAY_NS)
-        catalog = BucketCatalog(folder / "catalog.sqlite", store, BucketRecords(store))
-        ids = []
+        store, catalog = _vault(rgw, folder)
         started = time.monotonic()
-        for i in range(0, chunks, BATCH):
-            items = []
-            for _ in range(min(BATCH, chunks - i)):
-                data = os.urandom(4096)
-                items.append((os.urandom(32), data, blob_digest(data)))
-            store.put_many(items)
-            catalog.record_chunks([(c, len(d), g) for c, d, g in items])
-            ids.extend(c for c, _, _ in items)
+        ids = _fill(store, catalog, chunks)
         fill_s = time.monotonic() - started
-        for n in range(snapshots):
-            header, signature, now = os.urandom(200), os.urandom(64), time.time_ns()
-            catalog.commit_snapshot(SnapshotRecord(
-                id=snapshot_id(header, signature, now), time_ns=now, node=f"node-{n}",
-                header=header, signature=signature, tags=(), paths=("/data",), files=1,
-                bytes=len(ids) * 4096, chunk_count=len(ids),
-                retention=Retention("governance", now + (2 + n) * DAY_NS)), ids)
+        started = time.monotonic()
+        for n in range(snapshots):  # one lock step: only the first commit extends locks
+            _commit(catalog, ids, f"node-{n}", time.time_ns() + 2 * DAY_NS)
+        commit_s = time.monotonic() - started
         catalog.close()
         requests_before = store.requests
         started = time.monotonic()
         report = rebuild(store, folder / "rebuilt.sqlite", folder / "rebuilt-audit.sqlite")
         rebuild_s = time.monotonic() - started
         return {"chunks": chunks, "snapshots": snapshots, "fill_s": round(fill_s, 1),
+                "commit_s": round(commit_s, 1),
+                "load_avg_1m": round(os.getloadavg()[0], 1),
                 "rebuild_s": round(rebuild_s, 2), "rebuild_requests":
                 store.requests - requests_before, "restored_snapshots": report.snapshots,
                 "restored_chunks": report.chunks}
 
 
+def bench_commit(chunks: int) -> dict:
+    """One snapshot referencing ``chunks`` existing chunks, committed after a first one: with
+    lock steps (``lock_step_days = 1``, the default) and without (0: every commit extends
+    every chunk lock, the cost before lock steps existed). Retention requests and seconds."""
+    with ceph_rgw(memstore_mib=2048) as rgw, tempfile.TemporaryDirectory() as tmp:
+        store, catalog = _vault(rgw, Path(tmp))
+        ids = _fill(store, catalog, chunks)
+        until = time.time_ns() + 2 * DAY_NS
+        started, before = time.monotonic(), store.requests
+        _commit(catalog, ids, "node-0", until)  # the first reference: every lock rises
+        first = (time.monotonic() - started, store.requests - before)
+        result = {"chunks": chunks, "first_commit_s": round(first[0], 2),
+                  "first_commit_requests": first[1]}
+        for step_days, label in ((1, "lock_step_days_1"), (0, "lock_step_days_0")):
+            store.lock_step_ns = step_days * DAY_NS
+            until += 3_600 * 10**9  # an hour later each time: within the same day step
+            started, before = time.monotonic(), store.requests
+            _commit(catalog, ids, f"node-{label}", until)
+            result[f"{label}_s"] = round(time.monotonic() - started, 2)
+            result[f"{label}_requests"] = store.requests - before
+        result["load_avg_1m"] = round(os.getloadavg()[0], 1)
+        catalog.close()
+        return result
+
+
 def main(argv: list[str] | None = None) -> int:
+    # SIGTERM ends the run through the context managers: the cluster stops, folders go.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     parser = argparse.ArgumentParser(prog="python -m bench.s3", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="cmd", required=True)
     p = sub.add_parser("rebuild")
     p.add_argument("--chunks", type=int, default=10_000)
     p.add_argument("--snapshots", type=int, default=10)
+    c = sub.add_parser("commit")
+    c.add_argument("--chunks", type=int, default=10_000)
     b = sub.add_parser("backup")
     b.add_argument("--scale", type=float, default=1.0)
     b.add_argument("--workloads", default="checkpoint,shards")
     args = parser.parse_args(argv)
     if args.cmd == "rebuild":
         print(json.dumps(bench_rebuild(args.chunks, args.snapshots)))
+        return 0
+    if args.cmd == "commit":
+        print(json.dumps(bench_commit(args.chunks)))
         return 0
     from bench.s3_backup import bench_backup
 

@@ -509,6 +509,9 @@ def backup_paths(
             try:
                 for window in _windows(items, cache):
                     window = _still_stored(client, window)
+                    if signals:
+                        scoring.prefetch(item.rel for item, _ in window
+                                         if item.type is EntryType.FILE)
                     read_ahead.plan(item.abs for item, cached in window
                                     if cached is None and is_packed(item))
                     for item, cached in window:

@@ -18,7 +18,7 @@ measures what the signals cost.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from bulwark.agent.format.facts import byte_entropy_mbit
@@ -58,6 +58,12 @@ class Signals:
         if not fmt and len(data) >= 256 and byte_entropy_mbit(data) >= NOISE_MBIT:
             facts.high = len(data)
         return facts
+
+    def prefetch(self, paths: Iterable[str]) -> None:
+        """The files of the next window (in any order): their previous rows are read in
+        batches rather than one query per file (agent.signals.baseline.prefetch)."""
+        if self.baseline is not None:
+            self.baseline.prefetch([p.encode("utf-8", "surrogateescape") for p in paths])
 
     def file_done(self, path: str, content_hash: bytes, size: int,
                   facts: FileFacts | None) -> FileSignals | None:

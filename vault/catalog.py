@@ -35,77 +35,26 @@ import sqlite3
 import threading
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
-
-import blake3
 
 from bulwark.vault.catalog_schema import migrate
 from bulwark.vault.clock import Clock, SystemClock
 from bulwark.vault.errors import InvalidRequest, MissingChunks, NotFound, StorageError, short_id
 from bulwark.vault.leases import Leases
-from bulwark.vault.retention import GOVERNANCE, Retention, date
-from bulwark.vault.signals import LATEST_CLEAN, Mark, mark_from_json, mark_json
+from bulwark.vault.retention import date
+from bulwark.vault.signals import LATEST_CLEAN, Mark, mark_json
+from bulwark.vault.snapshot_record import (
+    BATCH,
+    SNAPSHOT_ID_CONTEXT,
+    SnapshotRecord,
+    batches,
+    record_of_row,
+    snapshot_id,
+)
 
-BATCH = 500  # ids per IN (...) query; below SQLite's default variable limit
-SNAPSHOT_ID_CONTEXT = b"bulwark-snapshot-id-v1"
+__all__ = ["BATCH", "SNAPSHOT_ID_CONTEXT", "Catalog", "SnapshotRecord", "snapshot_id"]
+
 _HEX = frozenset("0123456789abcdef")
-
-
-
-@dataclass(frozen=True)
-class SnapshotRecord:
-    """A committed snapshot as the vault keeps it. ``header``/``signature`` are verbatim."""
-
-    id: str
-    time_ns: int
-    node: str
-    header: bytes
-    signature: bytes
-    tags: tuple[str, ...]
-    paths: tuple[str, ...]
-    files: int
-    bytes: int
-    chunk_count: int
-    retention: Retention = Retention(GOVERNANCE, 0)  # noqa: RUF009 - frozen, immutable
-    mark: Mark = Mark()  # noqa: RUF009 - ransomware signals (vault.signals), frozen
-    added_tags: tuple[str, ...] = ()  # added in the vault, not signed (vault.tags attaches)
-
-    @property
-    def all_tags(self) -> frozenset[str]:
-        """The signed tags and the added ones: what tag filters match."""
-        return frozenset(self.tags) | frozenset(self.added_tags)
-
-
-def snapshot_id(header: bytes, signature: bytes, time_ns: int) -> str:
-    """The id the vault assigns: BLAKE3 over context, header, signature, ingest time (u64 LE)."""
-    h = blake3.blake3(SNAPSHOT_ID_CONTEXT + header + signature + time_ns.to_bytes(8, "little"))
-    return h.hexdigest()
-
-
-def _batches(items: Sequence[bytes]) -> Iterator[Sequence[bytes]]:
-    for i in range(0, len(items), BATCH):
-        yield items[i : i + BATCH]
-
-
-def _record(row: sqlite3.Row) -> SnapshotRecord:
-    return SnapshotRecord(
-        id=row["id"],
-        time_ns=row["time_ns"],
-        node=row["node"],
-        header=bytes(row["header"]),
-        signature=bytes(row["signature"]),
-        tags=tuple(json.loads(row["tags"])),
-        paths=tuple(json.loads(row["paths"])),
-        files=row["files"],
-        bytes=row["bytes"],
-        chunk_count=row["chunk_count"],
-        retention=Retention(
-            row["retention_mode"], row["retain_until_ns"], bool(row["legal_hold"]),
-            row["hold_reason"],
-        ),
-        mark=mark_from_json(row["mark"]),
-    )
 
 
 class Catalog:
@@ -199,7 +148,7 @@ class Catalog:
         """
         present: set[bytes] = set()
         with self._locked() as db:
-            for batch in _batches(list(set(chunk_ids))):
+            for batch in batches(list(set(chunk_ids))):
                 marks = ",".join("?" * len(batch))
                 rows = db.execute(f"SELECT id FROM chunks WHERE id IN ({marks})", batch)
                 present.update(bytes(r[0]) for r in rows)
@@ -230,7 +179,7 @@ class Catalog:
         (node isolation on GetChunks; batched, one indexed lookup per id)."""
         found: set[bytes] = set()
         with self._locked() as db:
-            for batch in _batches(list(set(chunk_ids))):
+            for batch in batches(list(set(chunk_ids))):
                 marks = ",".join("?" * len(batch))
                 rows = db.execute(
                     "SELECT DISTINCT sc.chunk_id FROM snapshot_chunks sc"
@@ -304,7 +253,7 @@ class Catalog:
         where, args = ("WHERE node = ?", (node,)) if node else ("", ())
         with self._locked() as db:
             rows = db.execute(f"SELECT * FROM snapshots {where} ORDER BY time_ns, id", args)
-            return [_record(r) for r in rows]
+            return [record_of_row(r) for r in rows]
 
     def snapshot_page(
         self, node: str | None, newest_first: bool, after: tuple[int, str] | None, limit: int
@@ -326,7 +275,7 @@ class Catalog:
                 f"SELECT * FROM snapshots {where} ORDER BY time_ns {order}, id {order} LIMIT ?",
                 (*args, limit),
             )
-            return [_record(r) for r in rows]
+            return [record_of_row(r) for r in rows]
 
     def count_after(self, after: tuple[int, str] | None) -> tuple[int, int]:
         """How many snapshots come after the key ``after`` in (time_ns, id) order, and the
@@ -351,7 +300,7 @@ class Catalog:
         this to extend each object lock only when it must rise (vault.store.s3_records)."""
         locks: dict[bytes, int] = {}
         with self._locked() as db:
-            for batch in _batches(list(set(chunk_ids))):
+            for batch in batches(list(set(chunk_ids))):
                 marks = ",".join("?" * len(batch))
                 for cid, until in db.execute(
                         "SELECT chunk_id, locked_until_ns FROM chunk_locks"
@@ -365,7 +314,7 @@ class Catalog:
         that snapshot's hold is cleared (vault.store.s3_records)."""
         found: set[bytes] = set()
         with self._locked() as db:
-            for batch in _batches(list(set(chunk_ids))):
+            for batch in batches(list(set(chunk_ids))):
                 marks = ",".join("?" * len(batch))
                 rows = db.execute(
                     "SELECT DISTINCT sc.chunk_id FROM snapshot_chunks sc JOIN snapshots s"
@@ -415,7 +364,7 @@ class Catalog:
             raise InvalidRequest(
                 f"snapshot prefix {ref!r} is ambiguous: {count} snapshots{where} match"
             )
-        return _record(rows[0])
+        return record_of_row(rows[0])
 
     def set_mark(self, snapshot_id: str, mark: Mark) -> None:
         """Record a snapshot's ransomware-signal mark (vault.signals decides it)."""
@@ -429,7 +378,7 @@ class Catalog:
         lookup per id): the vault's keyless view of how much of a commit is new."""
         new = 0
         with self._locked() as db:
-            for batch in _batches(list(set(chunk_ids))):
+            for batch in batches(list(set(chunk_ids))):
                 marks = ",".join("?" * len(batch))
                 (known,) = db.execute(
                     "SELECT count(DISTINCT sc.chunk_id) FROM snapshot_chunks sc"
@@ -514,7 +463,7 @@ class Catalog:
                 "SELECT * FROM snapshots WHERE retain_until_ns <= ? ORDER BY time_ns, id",
                 (now_ns,),
             ).fetchall()
-        records = [_record(r) for r in rows]
+        records = [record_of_row(r) for r in rows]
         return (
             [r for r in records if not r.retention.legal_hold],
             [r for r in records if r.retention.legal_hold],

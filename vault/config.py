@@ -161,7 +161,8 @@ class _Reader:
         return ConfigError(f"{self.source}: {key}: {reason}")
 
     def check_unknown(self) -> None:
-        leaked = sorted(set(self.doc.get("store", {})) & set(_SECRETS))
+        store = self.doc.get("store", {})  # not a table: refused below, by name (issue 15)
+        leaked = sorted(set(store) & set(_SECRETS)) if isinstance(store, dict) else []
         if leaked:
             raise self.fail(f"store.{leaked[0]}", "S3 credentials never go in vault.toml: put "
                             "them in store.credentials_file (mode 0600) or the environment "
@@ -217,7 +218,7 @@ def load_config(path: Path) -> VaultConfig:
             doc = tomllib.load(f)
     except OSError as exc:
         raise ConfigError(f"{source}: cannot read: {exc.strerror or exc}") from exc
-    except tomllib.TOMLDecodeError as exc:
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:  # TOML is UTF-8 (issue 15)
         raise ConfigError(f"{source}: not valid TOML: {exc}") from exc
     r = _Reader(source, doc)
     r.check_unknown()

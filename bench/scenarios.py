@@ -4,7 +4,7 @@ a default site (`vaultctl init`, mTLS on), like bench/run.py; not part of the te
 
     python -m bench.scenarios memory [--size-gib 4]
     python -m bench.scenarios files  [--counts 20000,200000]
-    python -m bench.scenarios nodes  [--nodes 8] [--mb-per-node 40]
+    python -m bench.scenarios nodes  [--nodes 8] [--mb-per-node 40] [--shared]
 
 memory  one bf16 safetensors file: back up, back up unchanged, restore, compare
         SHA-256 (streamed); peak RSS of vault-agent / vaultctl restore (GNU time)
@@ -238,6 +238,9 @@ def scenario_nodes(work: Path, a) -> list[dict]:
     sets = []
     t = time.monotonic()
     for i in range(n):
+        if a.shared and i > 0:  # --shared: every node holds node 0's files (a base model)
+            sets.append(sets[0])
+            continue
         files, size = sd.node_set(data / f"node{i}", i, per)
         sets.append((data / f"node{i}", files, size, hashes(data / f"node{i}")))
     total = sum(s[2] for s in sets)
@@ -275,8 +278,13 @@ def scenario_nodes(work: Path, a) -> list[dict]:
         row = {"phase": "concurrent", "agents": n, "files": sum(s[1] for s in sets),
                "bytes": total, "wall_s": round(wall, 3), "mb_s": round(total / MB / wall, 2),
                "client_rss_kb": max(j["rss_kb"] for j in agents), **vd,
+               # blobs only: the store folder also holds the catalog and the audit reserve
+               "shared": bool(a.shared), "stored_bytes": br.tree_size(site.store / "data"),
                "loadavg_before": load0, "loadavg_after": _load(), "errors": len(errors),
                "per_agent": agents}
+        print(f"  stored {row['stored_bytes'] / MB:.1f} MB for {total / MB:.1f} MB of sources "
+              f"({'the same files on every node' if a.shared else 'no file shared'})",
+              flush=True)
         print(f"  concurrent {n} agents {total / MB:.0f} MB {wall:.2f}s "
               f"{row['mb_s']:.1f} MB/s  errors {len(errors)}  "
               f"vaultd {vd.get('vaultd_rss_kb', 0) / 1024:.0f} MiB", flush=True)
@@ -396,7 +404,11 @@ def verdict(scenario: str, rows: list[dict]) -> tuple[bool, list[str]]:
               and all(r.get("verified") for r in rest))
     ok = faster and clean and all_ok
     ratio = multi["mb_s"] / single["mb_s"] if single.get("mb_s") and multi.get("mb_s") else 0
-    return ok, [f"Aggregate ≥ single: {multi.get('mb_s', '–')} vs "
+    stored = ([f"Stored: {multi['stored_bytes'] / MB:.1f} MB in the vault for "
+               f"{multi['bytes'] / MB:.1f} MB of sources on {multi['agents']} nodes "
+               f"({'every node holds the same files' if multi.get('shared') else 'no file shared'})"
+               ".", ""] if multi.get("stored_bytes") else [])
+    return ok, stored + [f"Aggregate ≥ single: {multi.get('mb_s', '–')} vs "
                 f"{single.get('mb_s', '–')} MB/s "
                 f"(×{ratio:.2f}) → {_ok(faster)}; errors: {multi.get('errors', '?')} agent, "
                 f"{log.get('traceback_or_error_lines', '?')} vaultd log lines → {_ok(clean)}; "
@@ -443,6 +455,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--counts", default="20000,200000", help="files: file counts, comma-separated")
     ap.add_argument("--nodes", type=int, default=8, help="nodes: agents backing up at once")
     ap.add_argument("--mb-per-node", type=float, default=40.0, help="nodes: data per node (MB)")
+    ap.add_argument("--shared", action="store_true",
+                    help="nodes: every node backs up the same files (a base model on every "
+                         "node); the stored bytes show deduplication across nodes")
     ap.add_argument("--timeout", type=float, default=3600.0,
                     help="nodes: seconds the concurrent agents may take in all")
     ap.add_argument("--out", type=Path, default=None,

@@ -64,6 +64,23 @@ class _Stream:
         self.last = time.monotonic()
 
 
+class _Held:
+    """A call's admission slot and stream registration, given back exactly once."""
+
+    __slots__ = ("_interceptor", "_lock", "_slot", "_stream")
+
+    def __init__(self, slot, stream: _Stream | None, interceptor: AdmissionInterceptor):
+        self._slot, self._stream, self._interceptor = slot, stream, interceptor
+        self._lock = threading.Lock()
+
+    def release(self) -> None:
+        with self._lock:
+            slot, self._slot = self._slot, None
+        if slot is not None:
+            self._interceptor._forget(self._stream)
+            slot.__exit__(None, None, None)
+
+
 class AdmissionInterceptor(grpc.ServerInterceptor):
     """Parses tolerantly, admits by ``limiter``, reaps streams idle for ``idle_seconds``.
 
@@ -120,6 +137,11 @@ class AdmissionInterceptor(grpc.ServerInterceptor):
             except LimitExceeded as exc:
                 self._refuse(context, method, grpc.StatusCode.RESOURCE_EXHAUSTED, str(exc))
             stream = _Stream(context, method) if streams_in or streams_out else None
+            held = _Held(slot, stream, self)
+            # However the call ends (answered, aborted, cancelled by the client or the reaper,
+            # or a response stream gRPC never started to iterate), its slot is given back:
+            # gRPC runs this callback when the RPC terminates.
+            context.add_callback(held.release)
             if stream is not None:
                 with self._lock:
                     self._streams[id(stream)] = stream
@@ -128,20 +150,19 @@ class AdmissionInterceptor(grpc.ServerInterceptor):
             try:
                 result = behavior(request, context)
             except BaseException:
-                self._release(slot, stream)
+                held.release()
                 raise
             if not streams_out:
-                self._release(slot, stream)
+                held.release()
                 return result
-            return self._responses(result, slot, stream)
+            return self._responses(result, held, stream)
 
         return call
 
-    def _release(self, slot, stream: _Stream | None) -> None:
+    def _forget(self, stream: _Stream | None) -> None:
         if stream is not None:
             with self._lock:
                 self._streams.pop(id(stream), None)
-        slot.__exit__(None, None, None)
 
     @staticmethod
     def _requests(iterator, stream: _Stream, name: str) -> Iterator:
@@ -151,14 +172,15 @@ class AdmissionInterceptor(grpc.ServerInterceptor):
                 raise InvalidRequest(f"{name} message {n}: {message.reason}")
             yield message
 
-    def _responses(self, responses, slot, stream: _Stream) -> Iterator:
+    @staticmethod
+    def _responses(responses, held: _Held, stream: _Stream) -> Iterator:
         try:
             for message in responses:
                 stream.last = time.monotonic()
                 yield message
                 stream.last = time.monotonic()
         finally:
-            self._release(slot, stream)
+            held.release()
 
     # -- refusals and the reaper -------------------------------------------------------
 

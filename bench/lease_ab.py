@@ -35,7 +35,7 @@ def worker(path: Path) -> None:
     """Answer ``absent``/``present`` lines on stdin with the call's milliseconds."""
     import sqlite3
 
-    from bulwark.vault.catalog import Catalog
+    from bulwark.vault.catalog.db import Catalog
 
     db = sqlite3.connect(path)
     chunk_ids = [bytes(r[0]) for r in db.execute("SELECT id FROM chunks")]

@@ -37,11 +37,11 @@ import tempfile
 import time
 from pathlib import Path
 
-from bulwark.vault.catalog import SnapshotRecord, snapshot_id
-from bulwark.vault.retention import DAY_NS, Retention
+from bulwark.vault.catalog.db import SnapshotRecord, snapshot_id
 from bulwark.vault.store.base import blob_digest
 from bulwark.vault.store.s3 import S3ChunkStore, S3Settings
 from bulwark.vault.store.s3_records import BucketCatalog, BucketRecords, rebuild
+from bulwark.vault.worm.retention import DAY_NS, Retention
 from tests.lib.ceph_rgw import ceph_rgw
 
 BATCH = 64

@@ -23,10 +23,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 from bulwark.vault import allocator
-from bulwark.vault.catalog import Catalog
+from bulwark.vault.catalog.db import Catalog
 from bulwark.vault.config import VaultConfig, load_config
 from bulwark.vault.errors import ConfigError, VaultError
-from bulwark.vault.forget_jobs import ForgetJobs
 from bulwark.vault.monitor import CertWatch
 from bulwark.vault.rpc.airgap_service import open_airgap
 from bulwark.vault.rpc.enrollment import build_enroll_server, open_enrollment
@@ -35,6 +34,7 @@ from bulwark.vault.rpc.snapshots_service import host_of
 from bulwark.vault.sdnotify import notify, start_watchdog
 from bulwark.vault.shutdown import STOP_SECONDS, exit_after, exit_now, run_steps
 from bulwark.vault.store.s3_reindex import ReindexReport, reindex
+from bulwark.vault.worm.forget_jobs import ForgetJobs
 
 log = logging.getLogger("vaultd")
 GRACE_SECONDS = 5
@@ -148,7 +148,7 @@ def main(argv: list[str] | None = None) -> int:
         airgap.start()
         log.info("air-gap vault: pulling from %s inside its windows", config.airgap.primary)
     forget_jobs = ForgetJobs(config.forget, catalog, clock, audit, host_of)
-    forget_jobs.start()  # [[forget]] policies on their schedules (vault.forget_jobs)
+    forget_jobs.start()  # [[forget]] policies on their schedules (vault.worm.forget_jobs)
     for job in config.forget:
         log.info("forget job %s: %s (UTC)", job.name, job.schedule)
     while not stop.wait(0.5):

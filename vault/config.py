@@ -38,7 +38,7 @@
                                      # docs/airgap.md)
 
     [[forget]]                       # optional, repeatable: a forget policy vaultd applies
-    name = "nightly"                 # on a schedule (vault.forget_jobs documents the keys,
+    name = "nightly"                 # on a schedule (vault.worm.forget_jobs documents the keys,
     schedule = "30 3 * * *"          # and how forget and prune relate)
     keep_daily = 7
 
@@ -49,17 +49,17 @@
     maximum_days = 0                 # 0: no maximum; else larger requests are refused
     lease_hours = 24                 # chunks reported present stay safe from prune this long
 
-    [limits]                         # hostile callers (vault.limits, docs/threat-model.md)
+    [limits]                         # hostile callers (vault.ingest.limits, docs/threat-model.md)
     workers = 32                     # threads serving calls
     reserved_calls = 8               # of them, only for the operator and officer roles
     calls_per_caller = 8             # calls one certificate holds at once
     idle_stream_seconds = 120        # a stream moving no message this long is cancelled
     snapshots_per_hour = 120         # commits per node in any hour; 0: no limit
     node_stored_bytes = 0            # blob bytes one node put first and the vault holds
-    node_uncommitted_bytes = 0       # of them, referenced by no snapshot yet (vault.quota);
+    node_uncommitted_bytes = 0       # of them, referenced by no snapshot yet (vault.ingest.quota);
                                      # 0: no quota
 
-    [signals]                        # ransomware marks (vault.signals documents the keys)
+    [signals]                        # ransomware marks (vault.worm.signals documents the keys)
     threshold = 0.025                # a scoring measure at or above this share: suspicious
 
 ``[server] insecure = true`` serves plaintext gRPC without identities (every caller is
@@ -79,15 +79,15 @@ from bulwark.protos.contract import DEFAULT_MAX_MESSAGE_BYTES
 from bulwark.vault.airgap.config import KEYS as AIRGAP_KEYS
 from bulwark.vault.airgap.config import AirgapConfig, parse_airgap
 from bulwark.vault.airgap.schedule import check as check_cron
-from bulwark.vault.enroll_config import ENROLL_KEYS, EnrollConfig, parse_enroll
 from bulwark.vault.errors import ConfigError
-from bulwark.vault.forget_jobs import ForgetJob, parse_forget_jobs
-from bulwark.vault.limits import RANGES as LIMIT_RANGES
-from bulwark.vault.limits import Limits, parse_limits
-from bulwark.vault.retention import MAX_DAYS, MODES, RetentionPolicy
-from bulwark.vault.signals import KEYS as SIGNAL_KEYS
-from bulwark.vault.signals import SignalPolicy, parse_signals
+from bulwark.vault.ingest.limits import RANGES as LIMIT_RANGES
+from bulwark.vault.ingest.limits import Limits, parse_limits
+from bulwark.vault.keys.enroll_config import ENROLL_KEYS, EnrollConfig, parse_enroll
 from bulwark.vault.store.s3 import S3Settings, environment_has_credentials
+from bulwark.vault.worm.forget_jobs import ForgetJob, parse_forget_jobs
+from bulwark.vault.worm.retention import MAX_DAYS, MODES, RetentionPolicy
+from bulwark.vault.worm.signals import KEYS as SIGNAL_KEYS
+from bulwark.vault.worm.signals import SignalPolicy, parse_signals
 
 MiB = 1 << 20
 DEFAULT_LISTEN = "127.0.0.1:7443"
@@ -105,12 +105,12 @@ _KEYS = {
 }
 _SERVER_INSECURE = "insecure"
 _KEYS["server"] = _KEYS["server"] | {_SERVER_INSECURE}
-_KEYS["enroll"] = set(ENROLL_KEYS)  # vault.enroll_config documents them
+_KEYS["enroll"] = set(ENROLL_KEYS)  # vault.keys.enroll_config documents them
 _KEYS["server"] = _KEYS["server"] | {"metrics"}  # vault.monitor: certificate expiry
 _KEYS["airgap"] = set(AIRGAP_KEYS)  # vault.airgap.config validates the values
-_ARRAYS = {"forget"}  # arrays of tables, checked by their own parsers (vault.forget_jobs)
-_KEYS["limits"] = set(LIMIT_RANGES)  # vault.limits: calls, idle streams, commits/hour
-_KEYS["signals"] = set(SIGNAL_KEYS)  # vault.signals: ransomware marks
+_ARRAYS = {"forget"}  # arrays of tables, checked by their own parsers (vault.worm.forget_jobs)
+_KEYS["limits"] = set(LIMIT_RANGES)  # vault.ingest.limits: calls, idle streams, commits/hour
+_KEYS["signals"] = set(SIGNAL_KEYS)  # vault.worm.signals: ransomware marks
 
 
 @dataclass(frozen=True)
@@ -137,13 +137,13 @@ class VaultConfig:
     enroll_file: Path | None = None
     registry_path: Path | None = None
     retention: RetentionPolicy = RetentionPolicy()  # noqa: RUF009 - frozen, immutable
-    enroll: EnrollConfig | None = None  # [enroll]: joins and renewals (vault.enroll_config)
+    enroll: EnrollConfig | None = None  # [enroll]: joins and renewals (vault.keys.enroll_config)
     metrics: tuple[str, int] | None = None  # [server] metrics = "HOST:PORT" (vault.monitor)
     airgap: AirgapConfig | None = None  # [airgap]: this vault pulls from a primary
-    forget: tuple[ForgetJob, ...] = ()  # [[forget]]: scheduled policies (vault.forget_jobs)
+    forget: tuple[ForgetJob, ...] = ()  # [[forget]]: scheduled policies (vault.worm.forget_jobs)
     s3: S3Settings | None = None  # [store] type = "s3"; None: the filesystem store
-    limits: Limits = Limits()  # noqa: RUF009 - [limits] (vault.limits), frozen
-    signals: SignalPolicy = SignalPolicy()  # noqa: RUF009 - [signals] (vault.signals)
+    limits: Limits = Limits()  # noqa: RUF009 - [limits] (vault.ingest.limits), frozen
+    signals: SignalPolicy = SignalPolicy()  # noqa: RUF009 - [signals] (vault.worm.signals)
 
     @property
     def listen(self) -> str:

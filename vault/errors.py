@@ -14,7 +14,7 @@
      │                                                   does not hold
      ├── StorageError               RESOURCE_EXHAUSTED   disk full (ENOSPC, EDQUOT)
      │                              INTERNAL             any other I/O failure
-     ├── RetentionRefused           FAILED_PRECONDITION  a WORM rule refused (vault.retention);
+     ├── RetentionRefused           FAILED_PRECONDITION  a WORM rule refused (vault.worm.retention);
      │    │                                              the message names the rule
      │    ├── RetentionLocked                            retain-until not reached, or a
      │    │                                              shortening compliance forbids
@@ -23,7 +23,7 @@
      │    │                                              lacks (holds, governance bypass)
      │    └── BlobLocked                                 the store refused to delete a blob
      │                                                   still locked (defence in depth)
-     ├── LimitExceeded              RESOURCE_EXHAUSTED   a caller over a limit of vault.limits
+     ├── LimitExceeded              RESOURCE_EXHAUSTED   a caller over a limit (ingest.limits)
      │                                                   (calls at once, commits per hour)
      ├── NotConfigured              FAILED_PRECONDITION  this vault is not set up for the call
      │                                                   (Fleet without [enroll] in vault.toml)
@@ -106,7 +106,7 @@ class StorageError(VaultError):
 
 
 class LimitExceeded(VaultError):
-    """A caller is over one of the vault's limits (vault.limits); the message names the limit,
+    """A caller is over one of the vault's limits (ingest.limits); the message names the limit,
     its value and the vault.toml key that sets it. Retry later; nothing was done."""
 
 

@@ -3,10 +3,10 @@
 ``[server] metrics = "127.0.0.1:9466"`` serves, from a registry of its own::
 
     bulwark_vault_certificate_expiry_timestamp_seconds{cert="server"|"ca"}
-    bulwark_vault_snapshots_marked_total{node}    snapshots marked suspicious (vault.quarantine)
+    bulwark_vault_snapshots_marked_total{node}    marked suspicious (worm.quarantine)
 
 and every ``CHECK_SECONDS`` (and at start) vaultd logs a WARNING for a certificate that
-expires within ``vault.signer.WARN_DAYS`` days (docs/operations.md "Monitoring" has the
+expires within ``vault.keys.signer.WARN_DAYS`` days (docs/operations.md "Monitoring" has the
 alert rules). The server certificate is re-read each time, so a renewal shows at once.
 """
 
@@ -18,9 +18,9 @@ from pathlib import Path
 
 from prometheus_client import CollectorRegistry, Gauge, start_http_server
 
-from bulwark.vault.clock import Clock, SystemClock
-from bulwark.vault.quarantine import MARKED
-from bulwark.vault.signer import expiry_warning, not_after_s
+from bulwark.vault.keys.signer import expiry_warning, not_after_s
+from bulwark.vault.worm.clock import Clock, SystemClock
+from bulwark.vault.worm.quarantine import MARKED
 
 log = logging.getLogger("vaultd")
 CHECK_SECONDS = 6 * 3600
@@ -34,7 +34,7 @@ class CertWatch:
         self.expiry = Gauge("bulwark_vault_certificate_expiry_timestamp_seconds",
                             "Unix time the vault's certificate expires", ["cert"],
                             registry=self.registry)
-        self.registry.register(MARKED)  # vault.quarantine: snapshots marked suspicious
+        self.registry.register(MARKED)  # vault.worm.quarantine: snapshots marked suspicious
         self._server = None
         self._stop = threading.Event()
 

@@ -1,5 +1,5 @@
 """``vaultctl forget --keep-* ... [--group-by KEYS] [--dry-run] [--json]``: restic's keep
-policy, applied by the vault under its WORM rules (``vault/forget.py`` has the semantics).
+policy, applied by the vault under its WORM rules (``vault/worm/forget.py`` has the semantics).
 
 A snapshot no rule keeps is deleted only once its retention lock has expired and no legal
 hold is set; until then it is reported as kept by its lock (``prune`` frees the space of what

@@ -20,7 +20,7 @@ from bulwark.agent.cli.selection import (
 from bulwark.agent.client.tags import set_tags
 from bulwark.agent.errors import UsageError
 
-MAX_TAG_BYTES = 255  # vault.tags checks the same
+MAX_TAG_BYTES = 255  # vault.catalog.tags checks the same
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:

@@ -53,7 +53,7 @@ class SnapshotInfo:
     retention_mode: str = ""  # governance | compliance (the vault's WORM state)
     retain_until_ns: int = 0  # on the vault's compliance clock
     legal_hold: bool = False
-    suspicious: bool = False  # the vault's ransomware-signal mark (vault.signals)
+    suspicious: bool = False  # the vault's ransomware-signal mark (vault.worm.signals)
     mark_reasons: tuple[str, ...] = ()
     mark_score_ppm: int = 0
     mark_set_by: str = ""  # "" the vault's policy at commit; else the officer

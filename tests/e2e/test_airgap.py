@@ -17,8 +17,8 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from bulwark.protos.bulwark.v1 import vault_pb2
 from bulwark.protos.contract import SNAPSHOT_SIGNATURE_CONTEXT, chunk_ids_digest
-from bulwark.vault.catalog import Catalog, SnapshotRecord, snapshot_id
-from bulwark.vault.retention import Retention
+from bulwark.vault.catalog.db import Catalog, SnapshotRecord, snapshot_id
+from bulwark.vault.worm.retention import Retention
 from tests.e2e.airgap_site import make_airgap, sync
 from tests.e2e.conftest import tls_channel
 from tests.e2e.treeutil import snapshot_tree

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from bulwark.vault.audit import AuditEntry
+from bulwark.vault.audit.log import AuditEntry
 from bulwark.vault.config import load_config
 from bulwark.vault.errors import ConfigError
 

@@ -23,7 +23,7 @@ from bulwark.agent.format.blob import decode_blob
 from bulwark.agent.format.constants import MANIFEST_MAGIC
 from bulwark.agent.format.manifest import decode_manifest, decode_root
 from bulwark.agent.site.config import load_agent_config
-from bulwark.vault.audit import AuditEntry, verify_chain
+from bulwark.vault.audit.log import AuditEntry, verify_chain
 from bulwark.vault.config import load_config
 from bulwark.vault.errors import ConfigError as VaultConfigError
 from tests.e2e.conftest import BIN

@@ -14,13 +14,13 @@ from bulwark.protos.bulwark.v1 import vault_pb2
 from bulwark.protos.contract import SNAPSHOT_SIGNATURE_CONTEXT, chunk_ids_digest
 from bulwark.vault.airgap.puller import FeedEntry, FeedInfo
 from bulwark.vault.airgap.state import Cursor
-from bulwark.vault.audit import AuditLog
-from bulwark.vault.catalog import Catalog, SnapshotRecord, snapshot_id
+from bulwark.vault.audit.log import AuditLog
+from bulwark.vault.catalog.db import Catalog, SnapshotRecord, snapshot_id
 from bulwark.vault.errors import IntegrityError
-from bulwark.vault.ingest import Header, SignedHeader
-from bulwark.vault.registry import Registry
-from bulwark.vault.retention import Retention
+from bulwark.vault.ingest.rules import Header, SignedHeader
+from bulwark.vault.keys.registry import Registry
 from bulwark.vault.store.memory import MemoryStore
+from bulwark.vault.worm.retention import Retention
 from tests.lib.clock import FakeClock
 
 

@@ -12,7 +12,7 @@ DAY_NS = 86_400 * NS_PER_S
 
 
 class FakeClock:
-    """Satisfies ``vault.clock.Clock`` and anything else that asks ``now_ns()``."""
+    """Satisfies ``vault.worm.clock.Clock`` and anything else that asks ``now_ns()``."""
 
     def __init__(self, t: int = 1_750_000_000 * NS_PER_S, step: int = 0) -> None:
         self.t = t

@@ -18,8 +18,8 @@ from __future__ import annotations
 
 import dataclasses
 
-from bulwark.vault.catalog import SnapshotRecord
-from bulwark.vault.retention import RetentionPolicy, retention_at_commit
+from bulwark.vault.catalog.db import SnapshotRecord
+from bulwark.vault.worm.retention import RetentionPolicy, retention_at_commit
 
 
 def local_record(primary: SnapshotRecord, requested_days: int, now_ns: int,

@@ -1,6 +1,6 @@
 """Node signing keys pinned on first sight (trust on first use, then never again).
 
-The air-gap vault keeps its own key registry (``keys.sqlite``, ``vault.registry``). The
+The air-gap vault keeps its own key registry (``keys.sqlite``, ``vault.keys.registry``). The
 first snapshot it sees of a node pins the key the primary reports for that node, and only
 if the snapshot's header names that same key; from then on the pinned key alone decides.
 A primary that later reports another key for a known node (a compromised primary trying
@@ -12,7 +12,7 @@ alerted by the caller. An operator may pin keys ahead of time, out of band, with
 from __future__ import annotations
 
 from bulwark.vault.errors import PermissionDenied
-from bulwark.vault.registry import Registry
+from bulwark.vault.keys.registry import Registry
 
 
 class KeyChanged(PermissionDenied):

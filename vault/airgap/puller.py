@@ -33,14 +33,14 @@ from bulwark.protos.contract import chunk_ids_digest, legacy_blob_problem
 from bulwark.vault.airgap.copy import local_record
 from bulwark.vault.airgap.pins import KeyChanged, Pins
 from bulwark.vault.airgap.state import Cursor, Refusal, State, WindowResult
-from bulwark.vault.audit import AuditLog
+from bulwark.vault.audit.log import AuditLog
 from bulwark.vault.caller import Caller
-from bulwark.vault.catalog import Catalog, SnapshotRecord, snapshot_id
-from bulwark.vault.clock import Clock
+from bulwark.vault.catalog.db import Catalog, SnapshotRecord, snapshot_id
 from bulwark.vault.errors import IntegrityError, InvalidRequest, NotFound, PermissionDenied
-from bulwark.vault.ingest import SignedHeader, check_signer
-from bulwark.vault.retention import RetentionPolicy
+from bulwark.vault.ingest.rules import SignedHeader, check_signer
 from bulwark.vault.store.base import ChunkStore, blob_digest
+from bulwark.vault.worm.clock import Clock
+from bulwark.vault.worm.retention import RetentionPolicy
 
 log = logging.getLogger(__name__)
 

@@ -21,12 +21,12 @@ from bulwark.vault.airgap.metrics import Metrics
 from bulwark.vault.airgap.pins import Pins
 from bulwark.vault.airgap.puller import Limiter, Puller, Source
 from bulwark.vault.airgap.state import State, WindowResult
-from bulwark.vault.audit import AuditLog
-from bulwark.vault.catalog import Catalog
-from bulwark.vault.clock import Clock
+from bulwark.vault.audit.log import AuditLog
+from bulwark.vault.catalog.db import Catalog
 from bulwark.vault.errors import InvalidRequest, RetentionRefused, VaultError
-from bulwark.vault.retention import RetentionPolicy
 from bulwark.vault.store.base import ChunkStore
+from bulwark.vault.worm.clock import Clock
+from bulwark.vault.worm.retention import RetentionPolicy
 
 log = logging.getLogger(__name__)
 SECOND = 1_000_000_000

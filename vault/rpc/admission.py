@@ -5,7 +5,7 @@
 * **Malformed bytes** that are no message of the method's request type are refused with
   ``INVALID_ARGUMENT`` naming the method, the message type and (for a stream) the message's
   position, instead of gRPC's opaque ``INTERNAL: Exception deserializing request!``.
-* **Per-caller limits** (``vault.limits.CallLimiter``): a caller over its share gets
+* **Per-caller limits** (``vault.ingest.limits.CallLimiter``): a caller over its share gets
   ``RESOURCE_EXHAUSTED`` naming the limit and the vault.toml key.
 * **Idle streams**: a call streaming requests or responses that moves no message for
   ``idle_stream_seconds`` is cancelled by a reaper thread (``grpc.RpcContext.cancel``),
@@ -13,7 +13,7 @@
   nor vaultd's shutdown waits on a client that sends nothing.
 
 Every refusal here is appended to the audit log (outcome ``refused``). Limits themselves
-live in ``vault.limits``; this module is only their gRPC plumbing.
+live in ``vault.ingest.limits``; this module is only their gRPC plumbing.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterator
 import grpc
 
 from bulwark.vault.errors import InvalidRequest, LimitExceeded
-from bulwark.vault.limits import CallLimiter
+from bulwark.vault.ingest.limits import CallLimiter
 from bulwark.vault.rpc.identity import caller_of
 
 log = logging.getLogger(__name__)

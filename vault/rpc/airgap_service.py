@@ -16,16 +16,16 @@ from bulwark.vault.airgap.runner import Runner
 from bulwark.vault.airgap.schedule import Schedule
 from bulwark.vault.airgap.state import State, WindowResult
 from bulwark.vault.airgap.window import Windows
-from bulwark.vault.audit import AuditLog
-from bulwark.vault.catalog import Catalog
-from bulwark.vault.clock import Clock
+from bulwark.vault.audit.log import AuditLog
+from bulwark.vault.catalog.db import Catalog
 from bulwark.vault.config import VaultConfig, parse_listen
 from bulwark.vault.errors import ConfigError, RetentionRefused
-from bulwark.vault.registry import Registry
+from bulwark.vault.keys.registry import Registry
 from bulwark.vault.rpc.identity import caller_of
 from bulwark.vault.rpc.primary_client import connect
 from bulwark.vault.rpc.status import edge
 from bulwark.vault.store.base import ChunkStore
+from bulwark.vault.worm.clock import Clock
 
 
 class NotAirgap(RetentionRefused):

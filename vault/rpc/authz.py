@@ -52,7 +52,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     # Storage statistics: the vault's totals tell how much every node stores, so not nodes.
     "/bulwark.v1.Stats/GetStats": _roles(OPERATOR, OFFICER, DRILL),
     "/bulwark.v1.Quotas/GetQuotas": _roles(OPERATOR, OFFICER, DRILL),
-    # Catalog and store agree (vault.check): reads every blob, so the vault's own roles.
+    # Catalog and store agree (vault.catalog.check): reads every blob, so the vault's own roles.
     "/bulwark.v1.Check/CheckCatalog": _roles(OPERATOR, OFFICER),
     "/bulwark.v1.Stats/GetChunkSizes": _roles(OPERATOR, OFFICER, DRILL),
     # Added tags (signed ones never change): operators and officers, audited.
@@ -89,7 +89,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "/bulwark.v1.Drills/RecordDrill": _roles(DRILL, OPERATOR),
     "/bulwark.v1.Drills/ListDrills": _roles(OPERATOR, OFFICER, DRILL),
     # Fleet: join tokens by operator/officer; every identity renews its own certificate
-    # (the CSR must name the caller: vault.signer). Join is served only on the enrollment
+    # (the CSR must name the caller: vault.keys.signer). Join is served only on the enrollment
     # listener, where the token is the credential (vault.rpc.enrollment): nobody here.
     "/bulwark.v1.Fleet/CreateToken": _roles(OPERATOR, OFFICER),
     "/bulwark.v1.Fleet/RevokeToken": _roles(OPERATOR, OFFICER),
@@ -127,7 +127,7 @@ class AuthzInterceptor(grpc.ServerInterceptor):
                  is_retired: Callable[[str], bool] = lambda node: False) -> None:
         self._is_revoked = is_revoked
         self._audit = audit
-        self._is_retired = is_retired  # node names retired in the registry (vault.registry)
+        self._is_retired = is_retired  # node names retired in the registry (vault.keys.registry)
 
     def intercept_service(self, continuation, handler_call_details):
         method = handler_call_details.method

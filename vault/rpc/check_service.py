@@ -1,10 +1,10 @@
-"""The gRPC edge of ``vault.check``: ``bulwark.v1.Check`` (operator and officer)."""
+"""The gRPC edge of ``vault.catalog.check``: ``bulwark.v1.Check`` (operator and officer)."""
 
 from __future__ import annotations
 
 from bulwark.protos.bulwark.v1 import check_pb2, check_pb2_grpc
-from bulwark.vault.catalog import Catalog
-from bulwark.vault.check import check
+from bulwark.vault.catalog.check import check
+from bulwark.vault.catalog.db import Catalog
 from bulwark.vault.rpc.status import edge
 from bulwark.vault.store.base import ChunkStore
 

@@ -25,11 +25,11 @@ from bulwark.protos.contract import (
     PUBLIC_KEY_SIZE,
     SIGNATURE_SIZE,
 )
-from bulwark.vault.clock import Clock
 from bulwark.vault.drill_log import DrillEntry, DrillLog, drill_id
 from bulwark.vault.errors import InvalidRequest
 from bulwark.vault.rpc.identity import caller_of
 from bulwark.vault.rpc.status import edge
+from bulwark.vault.worm.clock import Clock
 
 log = logging.getLogger(__name__)
 

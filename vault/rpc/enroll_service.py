@@ -1,6 +1,6 @@
 """The gRPC edge for ``bulwark.v1.Enrollment`` (joins) and ``bulwark.v1.Fleet`` (tokens,
-renewals). What a token allows is in ``vault.tokens``; what a certificate says is in
-``vault.signer``; who may call Fleet is in ``vault.rpc.authz``.
+renewals). What a token allows is in ``vault.keys.tokens``; what a certificate says is in
+``vault.keys.signer``; who may call Fleet is in ``vault.rpc.authz``.
 
 ``Enrollment.Join`` runs on the enrollment listener, where callers have no certificate: the
 token is the credential, and every join, allowed or refused, is audited with the token id as
@@ -18,11 +18,11 @@ from cryptography import x509
 
 from bulwark.protos.bulwark.v1 import enroll_pb2, enroll_pb2_grpc
 from bulwark.vault.errors import InvalidRequest, NotConfigured, PermissionDenied, VaultError
-from bulwark.vault.registry import Registry
+from bulwark.vault.keys.registry import Registry
+from bulwark.vault.keys.signer import CertSigner, Signed, subject_of
+from bulwark.vault.keys.tokens import Token, TokenStore
 from bulwark.vault.rpc.identity import caller_of, peer_certificate
 from bulwark.vault.rpc.status import edge
-from bulwark.vault.signer import CertSigner, Signed, subject_of
-from bulwark.vault.tokens import Token, TokenStore
 
 _NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.")
 

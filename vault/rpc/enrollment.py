@@ -27,14 +27,14 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from bulwark.protos.bulwark.v1 import enroll_pb2_grpc
-from bulwark.vault.audit import AuditLog
-from bulwark.vault.clock import Clock, SystemClock
+from bulwark.vault.audit.log import AuditLog
 from bulwark.vault.config import VaultConfig
 from bulwark.vault.errors import ConfigError
-from bulwark.vault.registry import Registry
+from bulwark.vault.keys.registry import Registry
+from bulwark.vault.keys.signer import CertSigner
+from bulwark.vault.keys.tokens import TokenStore
 from bulwark.vault.rpc.enroll_service import EnrollmentService, FleetService
-from bulwark.vault.signer import CertSigner
-from bulwark.vault.tokens import TokenStore
+from bulwark.vault.worm.clock import Clock, SystemClock
 
 log = logging.getLogger(__name__)
 WORKERS = 4

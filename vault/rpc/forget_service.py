@@ -1,7 +1,7 @@
 """The gRPC edge of forget policies: ``bulwark.v1.Forget``.
 
 Decodes the request, selects snapshots as ``Snapshots/QuerySnapshots`` does (a node caller
-only its own), lets ``vault.forget.run_forget`` decide, audits every deletion durably before
+only its own), lets ``vault.worm.forget.run_forget`` decide, audits every deletion durably before
 the catalog drops the snapshot, and streams one ``ForgetDecision`` per snapshot.
 """
 
@@ -11,17 +11,18 @@ import logging
 from collections.abc import Iterator
 
 from bulwark.protos.bulwark.v1 import forget_pb2, forget_pb2_grpc
-from bulwark.vault import ingest, ledger
-from bulwark.vault.audit import AuditLog
-from bulwark.vault.catalog import Catalog, SnapshotRecord
-from bulwark.vault.clock import Clock
+from bulwark.vault.audit.log import AuditLog
+from bulwark.vault.catalog.db import Catalog, SnapshotRecord
+from bulwark.vault.catalog.query import SnapshotQuery, query_snapshots
 from bulwark.vault.errors import IntegrityError
-from bulwark.vault.forget import ForgetPolicy, Within, run_forget
-from bulwark.vault.retention import date
+from bulwark.vault.ingest import rules as ingest
 from bulwark.vault.rpc.identity import caller_of
 from bulwark.vault.rpc.snapshots_service import host_of
 from bulwark.vault.rpc.status import edge
-from bulwark.vault.snapshot_query import SnapshotQuery, query_snapshots
+from bulwark.vault.worm import ledger
+from bulwark.vault.worm.clock import Clock
+from bulwark.vault.worm.forget import ForgetPolicy, Within, run_forget
+from bulwark.vault.worm.retention import date
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +58,7 @@ class ForgetService(forget_pb2_grpc.ForgetServicer):
 
         def delete(record: SnapshotRecord) -> None:
             target = f"snapshot:{record.id}"
-            try:  # the catalog row must agree with the audit chain (vault.ledger)
+            try:  # the catalog row must agree with the audit chain (vault.worm.ledger)
                 ledger.check_row(self.audit, record.id, record.retention)
             except IntegrityError as exc:
                 self.audit.append(caller.name, caller.role, "snapshot.delete", target, "error",

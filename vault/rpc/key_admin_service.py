@@ -1,16 +1,17 @@
-"""The gRPC edge of ``bulwark.v1.KeyAdmin``: the keys the vault knows (``vault.registry``,
-activity from the catalog, ``vault.stats``) and retiring nodes (audited as ``keys.retire``)."""
+"""The gRPC edge of ``bulwark.v1.KeyAdmin``: the keys the vault knows (``vault.keys.registry``,
+activity from the catalog, ``vault.catalog.stats``) and retiring nodes (audited as
+``keys.retire``)."""
 
 from __future__ import annotations
 
 from bulwark.protos.bulwark.v1 import key_admin_pb2, key_admin_pb2_grpc
-from bulwark.vault.audit import AuditLog
-from bulwark.vault.catalog import Catalog
+from bulwark.vault.audit.log import AuditLog
+from bulwark.vault.catalog.db import Catalog
+from bulwark.vault.catalog.stats import CatalogStats
 from bulwark.vault.errors import VaultError
-from bulwark.vault.registry import Registry
+from bulwark.vault.keys.registry import Registry
 from bulwark.vault.rpc.identity import caller_of
 from bulwark.vault.rpc.status import edge
-from bulwark.vault.stats import CatalogStats
 
 
 class KeyAdminService(key_admin_pb2_grpc.KeyAdminServicer):

@@ -1,13 +1,13 @@
 """The gRPC edge for ``bulwark.v1.Keys``: node enrollment and key escrow.
 
-Who may call what is in ``vault.rpc.authz``; what is stored is in ``vault.registry``. Every
+Who may call what is in ``vault.rpc.authz``; what is stored is in ``vault.keys.registry``. Every
 enrollment and escrow write is audited with the caller's identity.
 """
 
 from __future__ import annotations
 
 from bulwark.protos.bulwark.v1 import keys_pb2, keys_pb2_grpc
-from bulwark.vault.registry import Registry
+from bulwark.vault.keys.registry import Registry
 from bulwark.vault.rpc.identity import caller_of
 from bulwark.vault.rpc.status import edge
 

@@ -25,11 +25,11 @@ from bulwark.protos.contract import RETENTION_MODE_NAMES
 from bulwark.vault.airgap.config import AirgapConfig
 from bulwark.vault.airgap.puller import FeedEntry, FeedInfo
 from bulwark.vault.airgap.state import Cursor
-from bulwark.vault.catalog import SnapshotRecord
+from bulwark.vault.catalog.db import SnapshotRecord
 from bulwark.vault.errors import ConfigError, IntegrityError, InvalidRequest, NotFound, VaultError
-from bulwark.vault.retention import GOVERNANCE, Retention
 from bulwark.vault.rpc.vault_service import parse_header
-from bulwark.vault.signals import Mark
+from bulwark.vault.worm.retention import GOVERNANCE, Retention
+from bulwark.vault.worm.signals import Mark
 
 MAX_MESSAGE_BYTES = 64 << 20
 MAX_CHUNK_IDS = 1 << 24  # a feed entry naming more ids than this is refused outright

@@ -1,10 +1,10 @@
-"""The gRPC edge of ``vault.quota``: ``bulwark.v1.Quotas`` (operator, officer and drill:
+"""The gRPC edge of ``vault.ingest.quota``: ``bulwark.v1.Quotas`` (operator, officer and drill:
 like the storage statistics, the usage of every node is not a node's business)."""
 
 from __future__ import annotations
 
 from bulwark.protos.bulwark.v1 import quota_pb2, quota_pb2_grpc
-from bulwark.vault.quota import Quotas
+from bulwark.vault.ingest.quota import Quotas
 from bulwark.vault.rpc.status import edge
 
 

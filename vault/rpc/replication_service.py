@@ -11,12 +11,12 @@ from __future__ import annotations
 
 from bulwark.protos.bulwark.v1 import replication_pb2, replication_pb2_grpc, vault_pb2
 from bulwark.protos.contract import IDS_PER_MESSAGE
-from bulwark.vault.catalog import Catalog
-from bulwark.vault.clock import Clock
+from bulwark.vault.catalog.db import Catalog
 from bulwark.vault.errors import InvalidRequest, NotFound
-from bulwark.vault.registry import Registry
+from bulwark.vault.keys.registry import Registry
 from bulwark.vault.rpc.status import edge
 from bulwark.vault.rpc.vault_service import snapshot_pb
+from bulwark.vault.worm.clock import Clock
 
 PAGE = 100
 

@@ -1,12 +1,12 @@
 """The gRPC edge of ``bulwark.v1.RestoreKeys``: restore key announcements
-(``vault.restore_keys``); publishing is audited as ``keys.restore.publish``, a refusal by
+(``vault.keys.restore_keys``); publishing is audited as ``keys.restore.publish``, a refusal by
 ``edge``."""
 
 from __future__ import annotations
 
 from bulwark.protos.bulwark.v1 import restore_keys_pb2, restore_keys_pb2_grpc
-from bulwark.vault.audit import AuditLog
-from bulwark.vault.restore_keys import RestoreKeyLog, RestoreKeyRecord
+from bulwark.vault.audit.log import AuditLog
+from bulwark.vault.keys.restore_keys import RestoreKeyLog, RestoreKeyRecord
 from bulwark.vault.rpc.identity import caller_of
 from bulwark.vault.rpc.status import edge
 

@@ -1,6 +1,6 @@
 """The gRPC edge of WORM retention: ``bulwark.v1.Retention`` and ``bulwark.v1.Audit``.
 
-Rules live in ``vault.retention`` (pure), prune and scrub in ``vault.prune``; this module
+Rules live in ``vault.worm.retention`` (pure), prune and scrub in ``vault.worm.prune``; this module
 reads the caller (``vault.rpc.identity.caller_of``), audits every change and every refusal
 (durably, before answering), and converts messages. Errors map through
 ``vault.rpc.vault_service.status_for``.
@@ -14,22 +14,22 @@ import time
 
 from bulwark.protos.bulwark.v1 import audit_pb2, audit_pb2_grpc, retention_pb2, retention_pb2_grpc
 from bulwark.protos.contract import RETENTION_MODES
-from bulwark.vault import ledger
-from bulwark.vault.audit import AuditLog
-from bulwark.vault.catalog import Catalog, SnapshotRecord
-from bulwark.vault.clock import Clock
+from bulwark.vault.audit.log import AuditLog
+from bulwark.vault.catalog.db import Catalog, SnapshotRecord
 from bulwark.vault.errors import IntegrityError, InvalidRequest, PermissionDenied, RetentionRefused
-from bulwark.vault.prune import prune, scrub
-from bulwark.vault.retention import (
+from bulwark.vault.ingest.upload_guard import UploadGuard
+from bulwark.vault.rpc.identity import Caller, caller_of
+from bulwark.vault.rpc.status import edge
+from bulwark.vault.store.base import ChunkStore
+from bulwark.vault.worm import ledger
+from bulwark.vault.worm.clock import Clock
+from bulwark.vault.worm.prune import prune, scrub
+from bulwark.vault.worm.retention import (
     check_delete,
     check_hold,
     check_set_retention,
     date,
 )
-from bulwark.vault.rpc.identity import Caller, caller_of
-from bulwark.vault.rpc.status import edge
-from bulwark.vault.store.base import ChunkStore
-from bulwark.vault.upload_guard import UploadGuard
 
 log = logging.getLogger(__name__)
 MAX_DETAIL_IDS = 20
@@ -60,7 +60,7 @@ class RetentionService(retention_pb2_grpc.RetentionServicer):
         wall=None,
         expire_snapshots: bool = True,
     ) -> None:
-        self.expire_snapshots = expire_snapshots  # False with [[forget]] (vault.forget_jobs)
+        self.expire_snapshots = expire_snapshots  # False with [[forget]] (vault.worm.forget_jobs)
         self.store = store
         self.catalog = catalog
         self.clock = clock
@@ -82,7 +82,7 @@ class RetentionService(retention_pb2_grpc.RetentionServicer):
             raise
 
     def _checked(self, caller: Caller, rec: SnapshotRecord) -> None:
-        """The catalog row agrees with the audit chain's record of it (vault.ledger), or the
+        """The catalog row agrees with the audit chain's record of it (vault.worm.ledger), or the
         delete is refused (IntegrityError, audited as an error)."""
         try:
             ledger.check_row(self.audit, rec.id, rec.retention)

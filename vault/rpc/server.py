@@ -47,17 +47,16 @@ from bulwark.protos.bulwark.v1 import (
     vault_pb2_grpc,
 )
 from bulwark.vault.airgap.runner import Runner
-from bulwark.vault.audit import AuditLog
-from bulwark.vault.catalog import Catalog
-from bulwark.vault.clock import Clock, ComplianceClock, SystemClock
+from bulwark.vault.audit.log import AuditLog
+from bulwark.vault.catalog.db import Catalog
 from bulwark.vault.config import VaultConfig
 from bulwark.vault.drill_log import DrillLog
 from bulwark.vault.errors import ConfigError
-from bulwark.vault.limits import CallLimiter, CommitRate
-from bulwark.vault.prune import CatalogLocks
-from bulwark.vault.quota import Quotas
-from bulwark.vault.registry import Registry
-from bulwark.vault.restore_keys import RestoreKeyLog
+from bulwark.vault.ingest.limits import CallLimiter, CommitRate
+from bulwark.vault.ingest.quota import Quotas
+from bulwark.vault.ingest.upload_guard import UploadGuard
+from bulwark.vault.keys.registry import Registry
+from bulwark.vault.keys.restore_keys import RestoreKeyLog
 from bulwark.vault.rpc.admission import AdmissionInterceptor
 from bulwark.vault.rpc.airgap_service import AirgapService
 from bulwark.vault.rpc.authz import AuthzInterceptor
@@ -82,7 +81,8 @@ from bulwark.vault.store import marker
 from bulwark.vault.store.base import ChunkStore
 from bulwark.vault.store.fs import FilesystemStore
 from bulwark.vault.store.s3_records import open_bucket, open_bucket_audit
-from bulwark.vault.upload_guard import UploadGuard
+from bulwark.vault.worm.clock import Clock, ComplianceClock, SystemClock
+from bulwark.vault.worm.prune import CatalogLocks
 
 SERVICE_NAME = vault_pb2.DESCRIPTOR.services_by_name["Vault"].full_name  # "bulwark.v1.Vault"
 HEALTH_SERVICE_NAME = health_pb2.DESCRIPTOR.services_by_name["Health"].full_name
@@ -96,7 +96,7 @@ TAGS_SERVICE_NAME = tags_pb2.DESCRIPTOR.services_by_name["Tags"].full_name
 KEY_ADMIN_SERVICE_NAME = key_admin_pb2.DESCRIPTOR.services_by_name["KeyAdmin"].full_name
 FORGET_SERVICE_NAME = forget_pb2.DESCRIPTOR.services_by_name["Forget"].full_name
 RESTORE_KEYS_SERVICE_NAME = restore_keys_pb2.DESCRIPTOR.services_by_name["RestoreKeys"].full_name
-#: vault.check and vault.quota (issue 15)
+#: vault.catalog.check and vault.ingest.quota (issue 15)
 CHECK_QUOTA_SERVICE_NAMES = (check_pb2.DESCRIPTOR.services_by_name["Check"].full_name,
                              quota_pb2.DESCRIPTOR.services_by_name["Quotas"].full_name)
 REPLICATION_SERVICE_NAMES = tuple(
@@ -209,7 +209,7 @@ def build_server(
         revocations.is_revoked if revocations else (lambda serial: False), audit,
         is_retired=registry.is_retired,
     )
-    limits = config.limits  # vault.limits: per-caller calls, a reserve, idle streams
+    limits = config.limits  # vault.ingest.limits: per-caller calls, a reserve, idle streams
     admission = AdmissionInterceptor(CallLimiter(limits), limits.idle_stream_seconds, audit)
     server = grpc.server(
         ThreadPoolExecutor(max_workers=limits.workers, thread_name_prefix="vault-rpc"),
@@ -218,9 +218,9 @@ def build_server(
     guard = UploadGuard()  # uploads x prune (docs/worm.md, concurrency table)
     store.set_lock_oracle(CatalogLocks(catalog, clock))
     # Upload leases live in memory: the previous process's are gone, so every chunk is
-    # leased for lease_hours from this start (vault.leases, docs/worm.md "Leases").
+    # leased for lease_hours from this start (vault.ingest.leases, docs/worm.md "Leases").
     catalog.hold_all_leases(clock.now_ns() + config.retention.lease_ns)
-    quotas = Quotas(catalog.path, limits)  # [limits] node_*_bytes (vault.quota)
+    quotas = Quotas(catalog.path, limits)  # [limits] node_*_bytes (vault.ingest.quota)
     vault_pb2_grpc.add_VaultServicer_to_server(
         VaultService(store, catalog, clock, registry, policy=config.retention, guard=guard,
                      audit=audit, rate=CommitRate(limits.snapshots_per_hour),

@@ -1,20 +1,20 @@
 """The gRPC edge of snapshot marks: ``bulwark.v1.Signals`` (officer only, vault.rpc.authz).
 
-Decodes the request; vault.quarantine sets or clears the mark, audits it and (for a mark)
+Decodes the request; vault.worm.quarantine sets or clears the mark, audits it and (for a mark)
 extends the retention of the node's last clean snapshots.
 """
 
 from __future__ import annotations
 
 from bulwark.protos.bulwark.v1 import signals_pb2_grpc
-from bulwark.vault.audit import AuditLog
-from bulwark.vault.catalog import Catalog
-from bulwark.vault.clock import Clock
-from bulwark.vault.quarantine import set_by_officer
+from bulwark.vault.audit.log import AuditLog
+from bulwark.vault.catalog.db import Catalog
 from bulwark.vault.rpc.identity import caller_of
 from bulwark.vault.rpc.status import edge
 from bulwark.vault.rpc.vault_service import mark_pb
-from bulwark.vault.signals import SignalPolicy
+from bulwark.vault.worm.clock import Clock
+from bulwark.vault.worm.quarantine import set_by_officer
+from bulwark.vault.worm.signals import SignalPolicy
 
 SERVICE_NAME = "bulwark.v1.Signals"
 

@@ -1,6 +1,6 @@
 """The gRPC edge of snapshot queries: ``bulwark.v1.Snapshots``.
 
-Decodes the request into a ``vault.snapshot_query.SnapshotQuery``, narrows a node caller to
+Decodes the request into a ``vault.catalog.query.SnapshotQuery``, narrows a node caller to
 its own snapshots (``ingest.node_filter``), and streams one ``Snapshot`` per match; the hostname
 a host filter needs is read from the signed header, which the catalog keeps verbatim.
 """
@@ -12,12 +12,12 @@ from collections.abc import Iterator
 from google.protobuf.message import DecodeError
 
 from bulwark.protos.bulwark.v1 import snapshots_pb2_grpc, vault_pb2
-from bulwark.vault import ingest
-from bulwark.vault.catalog import Catalog, SnapshotRecord
+from bulwark.vault.catalog.db import Catalog, SnapshotRecord
+from bulwark.vault.catalog.query import SnapshotQuery, query_snapshots
+from bulwark.vault.ingest import rules as ingest
 from bulwark.vault.rpc.identity import caller_of
 from bulwark.vault.rpc.status import edge
 from bulwark.vault.rpc.vault_service import snapshot_pb
-from bulwark.vault.snapshot_query import SnapshotQuery, query_snapshots
 
 
 def host_of(record: SnapshotRecord) -> str:

@@ -1,14 +1,14 @@
-"""The gRPC edge of storage statistics and chunk sizes: ``bulwark.v1.Stats`` (``vault.stats``
-computes)."""
+"""The gRPC edge of storage statistics and chunk sizes: ``bulwark.v1.Stats``
+(``vault.catalog.stats`` computes)."""
 
 from __future__ import annotations
 
 from bulwark.protos.bulwark.v1 import stats_pb2, stats_pb2_grpc
 from bulwark.protos.contract import IDS_PER_MESSAGE
-from bulwark.vault import ingest
-from bulwark.vault.catalog import Catalog
+from bulwark.vault.catalog.db import Catalog
+from bulwark.vault.catalog.stats import CatalogStats, Usage
+from bulwark.vault.ingest import rules as ingest
 from bulwark.vault.rpc.status import edge
-from bulwark.vault.stats import CatalogStats, Usage
 
 
 def usage_pb(u: Usage) -> stats_pb2.Usage:

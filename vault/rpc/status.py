@@ -4,7 +4,7 @@ applies it to every servicer method.
     NotFound        -> NOT_FOUND            InvalidRequest -> INVALID_ARGUMENT
     IntegrityError  -> DATA_LOSS            MissingChunks  -> FAILED_PRECONDITION
     StorageError    -> RESOURCE_EXHAUSTED (disk full), else INTERNAL
-    LimitExceeded   -> RESOURCE_EXHAUSTED   (a caller over a limit of vault.limits)
+    LimitExceeded   -> RESOURCE_EXHAUSTED   (a caller over a limit of vault.ingest.limits)
     NotConfigured   -> FAILED_PRECONDITION  (the vault is not set up for the call)
     PermissionDenied -> PERMISSION_DENIED   Unauthenticated -> UNAUTHENTICATED
     RetentionRefused -> FAILED_PRECONDITION (RoleRefused too: a WORM rule naming a role)

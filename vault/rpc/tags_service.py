@@ -1,4 +1,4 @@
-"""The gRPC edge of added tags: ``bulwark.v1.Tags`` (``vault.tags`` keeps them).
+"""The gRPC edge of added tags: ``bulwark.v1.Tags`` (``vault.catalog.tags`` keeps them).
 
 Every call is audited with the caller's identity: ``tag.add`` / ``tag.remove`` per tag
 changed, or one ``tag.set`` refusal naming why.
@@ -7,14 +7,14 @@ changed, or one ``tag.set`` refusal naming why.
 from __future__ import annotations
 
 from bulwark.protos.bulwark.v1 import tags_pb2_grpc, vault_pb2
-from bulwark.vault.audit import AuditLog
-from bulwark.vault.catalog import Catalog
-from bulwark.vault.clock import Clock
+from bulwark.vault.audit.log import AuditLog
+from bulwark.vault.catalog.db import Catalog
+from bulwark.vault.catalog.tags import tags_of
 from bulwark.vault.errors import VaultError
 from bulwark.vault.rpc.identity import caller_of
 from bulwark.vault.rpc.status import edge
 from bulwark.vault.rpc.vault_service import snapshot_pb
-from bulwark.vault.tags import tags_of
+from bulwark.vault.worm.clock import Clock
 
 
 class TagsService(tags_pb2_grpc.TagsServicer):

@@ -1,12 +1,13 @@
 """The gRPC edge: ``bulwark.v1.Vault`` on top of the store and the catalog.
 
-Translates only: messages become ``vault.ingest`` types, the rules live there, errors map to
+Translates only: messages become ``vault.ingest.rules`` types, the rules live there, errors map to
 gRPC statuses through ``vault.rpc.status.edge`` (which audits every refusal). Limits: at
 most ``IDS_PER_MESSAGE`` ids in a FindMissingRequest (``protos/contract.py``); every id and
 digest is 32 bytes; every message at most ``[server] max_message_bytes``; a CommitSnapshot
 stream carries at most the header's ``chunk_count`` distinct ids; a node commits at most
-``[limits] snapshots_per_hour`` snapshots an hour (vault.limits); a PutChunks message stays
-within the caller's ``[limits] node_stored_bytes`` and ``node_uncommitted_bytes`` (vault.quota).
+``[limits] snapshots_per_hour`` snapshots an hour (vault.ingest.limits); a PutChunks message stays
+within the caller's ``[limits] node_stored_bytes`` and ``node_uncommitted_bytes``
+(vault.ingest.quota).
 """
 
 from __future__ import annotations
@@ -24,21 +25,22 @@ from bulwark.protos.contract import (
     RETENTION_MODES,
     SIGNAL_SCORING_MEASURES,
 )
-from bulwark.vault import ingest, ledger
-from bulwark.vault.audit import AuditLog
-from bulwark.vault.catalog import Catalog, SnapshotRecord, snapshot_id
-from bulwark.vault.clock import Clock
+from bulwark.vault.audit.log import AuditLog
+from bulwark.vault.catalog.db import Catalog, SnapshotRecord, snapshot_id
+from bulwark.vault.catalog.tags import tags_of
 from bulwark.vault.errors import IntegrityError, InvalidRequest, NotFound, PermissionDenied
-from bulwark.vault.limits import CommitRate
-from bulwark.vault.quarantine import marked, protect_clean
-from bulwark.vault.quota import Quotas
-from bulwark.vault.retention import RetentionPolicy, retention_at_commit
+from bulwark.vault.ingest import rules as ingest
+from bulwark.vault.ingest.limits import CommitRate
+from bulwark.vault.ingest.quota import Quotas
+from bulwark.vault.ingest.upload_guard import UploadGuard
 from bulwark.vault.rpc.identity import caller_of
 from bulwark.vault.rpc.status import edge, status_for  # noqa: F401 - status_for re-exported
-from bulwark.vault.signals import Mark, SignalPolicy, judge
 from bulwark.vault.store.base import ChunkStore, blob_digest
-from bulwark.vault.tags import tags_of
-from bulwark.vault.upload_guard import UploadGuard
+from bulwark.vault.worm import ledger
+from bulwark.vault.worm.clock import Clock
+from bulwark.vault.worm.quarantine import marked, protect_clean
+from bulwark.vault.worm.retention import RetentionPolicy, retention_at_commit
+from bulwark.vault.worm.signals import Mark, SignalPolicy, judge
 
 log = logging.getLogger(__name__)
 
@@ -103,12 +105,12 @@ class VaultService(vault_pb2_grpc.VaultServicer):
         self.quotas = quotas  # [limits] node_*_bytes, charged per PutChunks message
         self.signals = signals or SignalPolicy()  # [signals] in vault.toml
         # Every refusal (status.edge) and every commit, with the retention it sets, before
-        # the catalog (vault.ledger); without an audit log (unit tests) neither is recorded.
+        # the catalog (vault.worm.ledger); without an audit log (unit tests) neither is recorded.
         self.audit = audit
         self.rate = rate or CommitRate(0)  # [limits] snapshots_per_hour
         self.catalog = catalog
         self.clock = clock
-        self.registry = registry  # vault.registry.Registry: enrolled node signing keys
+        self.registry = registry  # vault.keys.registry.Registry: enrolled node signing keys
         self.policy = policy or RetentionPolicy()  # [retention] in vault.toml
         # Held per PutChunks message and per prune batch, so prune never deletes a chunk an
         # upload is recording (docs/worm.md, concurrency table).
@@ -133,7 +135,7 @@ class VaultService(vault_pb2_grpc.VaultServicer):
     def PutChunks(self, request_iterator, context):
         """Per message: verify every blob, make new ones durable, then record them.
 
-        A bad blob, or one over the caller's quota (vault.quota), refuses its whole message
+        A bad blob, or one over the caller's quota (vault.ingest.quota), refuses its whole message
         (nothing of it stored); earlier messages of the stream stay stored and recorded.
         """
         stored = present = stored_bytes = 0
@@ -158,7 +160,7 @@ class VaultService(vault_pb2_grpc.VaultServicer):
 
     def _charge(self, uploader: str, items: list[tuple[bytes, bytes, bytes]]):
         """Charge the blobs of ``items`` the vault lacks to ``uploader``'s quotas for the
-        ``with`` body (vault.quota); a no-op context without quotas."""
+        ``with`` body (vault.ingest.quota); a no-op context without quotas."""
         if self.quotas is None or not self.quotas.enabled:
             return nullcontext()
         missing = set(self.catalog.missing_chunks(list({cid for cid, _, _ in items})))

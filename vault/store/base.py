@@ -3,7 +3,7 @@
 A store maps a 32-byte chunk id to an opaque blob (ciphertext). It is write-once: a blob,
 once stored under an id, is never replaced — a second put under the same id is a no-op
 that returns ``False``, whatever its bytes. The store keeps no digests; the catalog does
-(``vault.catalog``), and readers re-hash what ``get`` returns.
+(``vault.catalog.db``), and readers re-hash what ``get`` returns.
 
 Write order (FORMAT.md, "ordering invariants"): a blob is durable in the store before the
 catalog records it, so every catalog row has a blob. A blob without a row is harmless
@@ -11,7 +11,7 @@ garbage that GC removes later.
 
 Retention, defence in depth: every store asks its ``LockOracle`` before deleting and refuses
 (``BlobLocked``) a blob the oracle reports as locked, whoever asks, prune included. vaultd
-wires the catalog's lock view (``vault.prune.CatalogLocks``); a store without an oracle
+wires the catalog's lock view (``vault.worm.prune.CatalogLocks``); a store without an oracle
 locks nothing (unit tests of the plain interface).
 """
 

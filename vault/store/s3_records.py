@@ -51,9 +51,8 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from bulwark.vault.audit import AuditEntry, AuditLog
-from bulwark.vault.catalog import Catalog, SnapshotRecord, snapshot_id
-from bulwark.vault.clock import Clock, SystemClock
+from bulwark.vault.audit.log import AuditEntry, AuditLog
+from bulwark.vault.catalog.db import Catalog, SnapshotRecord, snapshot_id
 from bulwark.vault.config import VaultConfig
 from bulwark.vault.errors import (
     IntegrityError,
@@ -61,11 +60,12 @@ from bulwark.vault.errors import (
     StorageError,
     short_id,
 )
-from bulwark.vault.retention import DAY_NS, Retention
-from bulwark.vault.signals import Mark, mark_from_json, mark_json
 from bulwark.vault.store.base import ID_SIZE, blob_digest
 from bulwark.vault.store.fs import take_lock
 from bulwark.vault.store.s3 import CHUNKS, HOUR_NS, S3ChunkStore
+from bulwark.vault.worm.clock import Clock, SystemClock
+from bulwark.vault.worm.retention import DAY_NS, Retention
+from bulwark.vault.worm.signals import Mark, mark_from_json, mark_json
 
 log = logging.getLogger(__name__)
 

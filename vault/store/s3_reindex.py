@@ -31,13 +31,13 @@ from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
 
-from bulwark.vault.audit import AuditLog
-from bulwark.vault.clock import SystemClock
+from bulwark.vault.audit.log import AuditLog
 from bulwark.vault.config import VaultConfig
 from bulwark.vault.errors import ConfigError
 from bulwark.vault.store.fs import take_lock
 from bulwark.vault.store.s3 import S3ChunkStore
 from bulwark.vault.store.s3_records import open_store, rebuild_audit, rebuild_catalog
+from bulwark.vault.worm.clock import SystemClock
 
 SUFFIXES = ("", "-wal", "-shm")  # a SQLite database and its WAL files move together
 

@@ -1,11 +1,11 @@
 """The air-gap vault's record of a primary snapshot keeps the primary's mark (issue 18)."""
 
 from bulwark.vault.airgap.copy import local_record
-from bulwark.vault.catalog import SnapshotRecord
-from bulwark.vault.retention import DAY_NS, Retention, RetentionPolicy
+from bulwark.vault.catalog.db import SnapshotRecord
 from bulwark.vault.rpc.primary_client import record_of
 from bulwark.vault.rpc.vault_service import snapshot_pb
-from bulwark.vault.signals import Mark
+from bulwark.vault.worm.retention import DAY_NS, Retention, RetentionPolicy
+from bulwark.vault.worm.signals import Mark
 
 NOW = 1_750_000_000 * 10**9
 

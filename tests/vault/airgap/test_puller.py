@@ -13,7 +13,7 @@ from bulwark.protos.contract import BLOB_V1_MAGIC, BLOB_V1_VERSION
 from bulwark.vault.airgap.pins import Pins
 from bulwark.vault.airgap.puller import Puller, check_blob
 from bulwark.vault.airgap.state import State, WindowResult
-from bulwark.vault.retention import COMPLIANCE, RetentionPolicy
+from bulwark.vault.worm.retention import COMPLIANCE, RetentionPolicy
 from tests.lib.airgap import InProcessPrimary, Vault, backup, close
 from tests.lib.clock import FakeClock
 

@@ -16,7 +16,7 @@ from bulwark.vault.airgap.runner import Runner
 from bulwark.vault.airgap.schedule import Schedule
 from bulwark.vault.airgap.state import State
 from bulwark.vault.airgap.window import Windows
-from bulwark.vault.retention import RetentionPolicy
+from bulwark.vault.worm.retention import RetentionPolicy
 from tests.lib.airgap import InProcessPrimary, Vault, backup, close
 from tests.lib.clock import FakeClock
 

@@ -38,7 +38,7 @@ from bulwark.protos.bulwark.v1 import (
     tags_pb2,
     vault_pb2,
 )
-from bulwark.vault.audit import AuditLog
+from bulwark.vault.audit.log import AuditLog
 from bulwark.vault.config import load_config
 from bulwark.vault.rpc.authz import PERMISSIONS, markdown_table
 from bulwark.vault.rpc.identity import ROLES

@@ -16,7 +16,7 @@ from bulwark.protos.bulwark.v1 import keys_pb2, keys_pb2_grpc, vault_pb2, vault_
 from bulwark.protos.contract import IDS_PER_MESSAGE as MAX_IDS_PER_MESSAGE
 from bulwark.protos.contract import SNAPSHOT_SIGNATURE_CONTEXT as SIGNATURE_CONTEXT
 from bulwark.protos.contract import chunk_ids_digest
-from bulwark.vault.catalog import snapshot_id
+from bulwark.vault.catalog.db import snapshot_id
 from bulwark.vault.errors import (
     IntegrityError,
     InvalidRequest,

@@ -14,11 +14,9 @@ import pytest
 from boto3.s3.transfer import TransferConfig
 from botocore.exceptions import ClientError
 
-from bulwark.vault.audit import AuditLog, verify_chain
-from bulwark.vault.catalog import Catalog, SnapshotRecord, snapshot_id
-from bulwark.vault.clock import SystemClock
+from bulwark.vault.audit.log import AuditLog, verify_chain
+from bulwark.vault.catalog.db import Catalog, SnapshotRecord, snapshot_id
 from bulwark.vault.errors import BlobLocked, ConfigError, NotFound, StorageError
-from bulwark.vault.retention import DAY_NS, Retention
 from bulwark.vault.store.base import blob_digest
 from bulwark.vault.store.s3 import S3ChunkStore, S3Settings, read_credentials
 from bulwark.vault.store.s3_records import (
@@ -28,6 +26,8 @@ from bulwark.vault.store.s3_records import (
     BucketRecords,
     rebuild,
 )
+from bulwark.vault.worm.clock import SystemClock
+from bulwark.vault.worm.retention import DAY_NS, Retention
 from tests.lib.ceph_rgw import CephRGW
 from tests.vault.conftest import make_blob
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import inspect
 
-from bulwark.vault.catalog import Catalog
+from bulwark.vault.catalog.db import Catalog
 from bulwark.vault.store.s3_records import BucketCatalog
 
 #: Public Catalog methods the bucket layer does not override: reads, and local state the

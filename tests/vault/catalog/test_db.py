@@ -1,0 +1,199 @@
+"""Catalog: chunk rows, all-or-nothing commits, snapshot references."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+
+import pytest
+
+from bulwark.vault.catalog.db import BATCH, Catalog, SnapshotRecord, snapshot_id
+from bulwark.vault.catalog.schema import SCHEMA_VERSION
+from bulwark.vault.errors import InvalidRequest, MissingChunks, NotFound, StorageError
+from tests.lib.clock import FakeClock as _FakeClock
+
+
+def FakeClock(t: int = 1_700_000_000_000_000_000) -> _FakeClock:
+    return _FakeClock(t, step=1)
+
+
+@pytest.fixture
+def catalog(tmp_path):
+    cat = Catalog(tmp_path / "catalog.sqlite", clock=FakeClock())
+    yield cat
+    cat.close()
+
+
+def ids(n: int) -> list[bytes]:
+    return [os.urandom(32) for _ in range(n)]
+
+
+def record(id: str, time_ns: int, node: str = "gpu-01") -> SnapshotRecord:
+    return SnapshotRecord(
+        id=id, time_ns=time_ns, node=node, header=b"hdr\0" + id.encode(), signature=b"s" * 64,
+        tags=("daily",), paths=("/ckpt",), files=3, bytes=300, chunk_count=0,
+    )
+
+
+def test_pragmas(catalog):
+    db = sqlite3.connect(catalog.path)
+    assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert db.execute("SELECT version FROM schema_version").fetchone()[0] == SCHEMA_VERSION == 2
+    db.close()
+
+
+def test_record_and_missing_across_batches(catalog):
+    held = ids(BATCH + 7)
+    catalog.record_chunks([(c, 10, b"d" * 32) for c in held])
+    absent = ids(3)
+    query = [absent[0], *held, absent[1], absent[2], absent[1]]
+    assert catalog.missing_chunks(query) == [absent[0], absent[1], absent[2], absent[1]]
+    assert catalog.chunk_digest(held[0]) == b"d" * 32
+    with pytest.raises(NotFound):
+        catalog.chunk_digest(absent[0])
+
+
+def test_record_keeps_first_row(catalog):
+    (c,) = ids(1)
+    catalog.record_chunks([(c, 10, b"a" * 32)])
+    catalog.record_chunks([(c, 11, b"b" * 32)])
+    assert catalog.chunk_digest(c) == b"a" * 32
+
+
+def test_commit_with_missing_chunk_leaves_zero_rows(catalog):
+    held, absent = ids(10), ids(2)
+    catalog.record_chunks([(c, 1, b"d" * 32) for c in held])
+    with pytest.raises(MissingChunks) as err:
+        catalog.commit_snapshot(record("aa" * 32, 1), held + absent)
+    assert err.value.count == 2
+    assert set(err.value.first) == set(absent)
+    assert absent[0].hex() in str(err.value)
+    assert catalog.list_snapshots() == []
+    db = sqlite3.connect(catalog.path)
+    assert db.execute("SELECT count(*) FROM snapshot_chunks").fetchone()[0] == 0
+    assert db.execute("SELECT count(*) FROM snapshots").fetchone()[0] == 0
+    db.close()
+
+
+def test_commit_and_references(catalog):
+    chunks = ids(3)
+    catalog.record_chunks([(c, 1, b"d" * 32) for c in chunks])
+    r1 = catalog.commit_snapshot(record("a1" * 32, 2), chunks[:2] + chunks[:1])
+    r2 = catalog.commit_snapshot(record("b2" * 32, 1), chunks[1:])
+    assert [r.id for r in catalog.list_snapshots()] == [r2.id, r1.id]
+    assert catalog.snapshots_referencing(chunks[1]) == [r2.id, r1.id]
+    assert catalog.snapshots_referencing(chunks[0]) == [r1.id]
+    assert catalog.resolve(r1.id) == r1
+
+
+def test_chunk_locks_and_held_chunks_across_batches(catalog):
+    """The seam the S3 bucket layer uses: locks by reference per chunk, and the chunks a
+    held snapshot other than the given one references."""
+    from dataclasses import replace
+
+    from bulwark.vault.worm.retention import Retention
+
+    chunks = ids(BATCH + 3)
+    catalog.record_chunks([(c, 1, b"d" * 32) for c in chunks])
+    early = replace(record("a1" * 32, 1), retention=Retention("governance", 100))
+    late = replace(record("b2" * 32, 2), retention=Retention("governance", 300))
+    catalog.commit_snapshot(early, chunks[:-1])
+    catalog.commit_snapshot(late, chunks[BATCH:-1])
+    unreferenced = chunks[-1]
+    locks = catalog.chunk_locks([*chunks, *ids(1)])
+    assert set(locks) == set(chunks[:-1])
+    assert locks[chunks[0]] == 100 and locks[chunks[BATCH]] == 300
+    assert unreferenced not in locks
+
+    assert catalog.held_chunks(chunks) == set()
+    catalog.set_legal_hold(late.id, True, "case 1")
+    assert catalog.held_chunks(chunks) == set(chunks[BATCH:-1])
+    assert catalog.held_chunks(chunks, excluding=late.id) == set()
+    catalog.set_legal_hold(early.id, True, "case 2")
+    assert catalog.held_chunks(chunks, excluding=late.id) == set(chunks[:-1])
+
+
+def test_duplicate_snapshot_id_is_refused(catalog):
+    catalog.commit_snapshot(record("a1" * 32, 1), [])
+    with pytest.raises(StorageError):
+        catalog.commit_snapshot(record("a1" * 32, 2), [])
+    assert len(catalog.list_snapshots()) == 1
+
+
+def test_resolve_rules(catalog):
+    a = catalog.commit_snapshot(record("ab12" + "0" * 60, 1, node="n1"), [])
+    b = catalog.commit_snapshot(record("ab34" + "0" * 60, 3, node="n1"), [])
+    c = catalog.commit_snapshot(record("cd56" + "0" * 60, 2, node="n2"), [])
+    assert catalog.resolve(a.id) == a
+    assert catalog.resolve("ab1") == a
+    assert catalog.resolve("c") == c
+    assert catalog.resolve("latest") == b
+    assert catalog.resolve("latest", node="n2") == c
+    with pytest.raises(InvalidRequest, match="ambiguous: 2 snapshots match"):
+        catalog.resolve("ab")
+    with pytest.raises(NotFound):
+        catalog.resolve("ef")
+    with pytest.raises(NotFound):
+        catalog.resolve("ab", node="n2")
+    with pytest.raises(NotFound):
+        catalog.resolve("latest", node="n3")
+    for bad in ("", "AB12", "xyz", "../etc", "a" * 65):
+        with pytest.raises(InvalidRequest):
+            catalog.resolve(bad)
+    assert [r.id for r in catalog.list_snapshots(node="n1")] == [a.id, b.id]
+
+
+def test_latest_on_empty_catalog_is_not_found(catalog):
+    with pytest.raises(NotFound):
+        catalog.resolve("latest")
+
+
+def test_snapshot_id_is_stable_and_binds_time():
+    a = snapshot_id(b"h", b"s", 1)
+    assert len(a) == 64 and a == snapshot_id(b"h", b"s", 1)
+    assert a != snapshot_id(b"h", b"s", 2)
+    assert a != snapshot_id(b"h", b"t", 1)
+
+
+def test_reopen_keeps_data(tmp_path):
+    cat = Catalog(tmp_path / "c.sqlite")
+    cat.commit_snapshot(record("a1" * 32, 1), [])
+    cat.close()
+    again = Catalog(tmp_path / "c.sqlite")
+    assert len(again.list_snapshots()) == 1
+    again.close()
+
+
+def test_leases_in_memory_drops_the_lease_rows_of_an_older_catalog(tmp_path):
+    """Migration ``leases-in-memory``: the one-row-per-chunk lease table of an older vaultd
+    goes (vault.ingest.leases; a restarted vaultd leases every chunk for lease_hours instead)."""
+    Catalog(tmp_path / "catalog.sqlite", clock=FakeClock()).close()
+    db = sqlite3.connect(tmp_path / "catalog.sqlite")  # as the previous release left it
+    db.execute("CREATE TABLE chunk_leases (chunk_id BLOB PRIMARY KEY,"
+               " lease_until_ns INTEGER NOT NULL) WITHOUT ROWID")
+    db.execute("INSERT INTO chunk_leases VALUES (?, 1)", (os.urandom(32),))
+    db.execute("DELETE FROM catalog_migrations WHERE name = 'leases-in-memory'")
+    db.commit()
+    db.close()
+    Catalog(tmp_path / "catalog.sqlite", clock=FakeClock()).close()
+    db = sqlite3.connect(tmp_path / "catalog.sqlite")
+    tables = {name for (name,) in db.execute("SELECT name FROM sqlite_master")}
+    applied = {name for (name,) in db.execute("SELECT name FROM catalog_migrations")}
+    db.close()
+    assert "chunk_leases" not in tables and "leases-in-memory" in applied
+
+
+def test_a_catalog_written_by_a_newer_vaultd_is_refused(tmp_path):
+    """A migration this vaultd does not know means a newer vaultd wrote the file: refuse it
+    with the reason, never half-understand it."""
+    import sqlite3
+
+    from bulwark.vault.errors import StorageError
+
+    Catalog(tmp_path / "catalog.sqlite", clock=FakeClock()).close()
+    db = sqlite3.connect(tmp_path / "catalog.sqlite")
+    db.execute("INSERT INTO catalog_migrations VALUES ('from-the-future', 1)")
+    db.commit()
+    db.close()
+    with pytest.raises(StorageError, match="newer vaultd.*from-the-future"):
+        Catalog(tmp_path / "catalog.sqlite", clock=FakeClock())

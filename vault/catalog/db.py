@@ -14,10 +14,16 @@ Tables (schema version 2; docs/vault-records.md, docs/worm.md)::
     snapshot_tags(snapshot_id, tag, added_ns, added_by)       tags added in the vault (catalog.tags)
     chunk_uploads(chunk_id PK, node, size) WITHOUT ROWID     who first put each blob (the
                                                               per-node quotas, vault.ingest.quota)
+    node_chunks(node, chunk_id, refs) WITHOUT ROWID           per node, each chunk its live
+                                                              snapshots reference and how many do
 
 Invariants: a ``chunks`` row is written only after its blob is durable in the store, so a
 row always has a blob. A snapshot and all its ``snapshot_chunks`` rows are committed in one
-transaction, and only if every referenced chunk has a row.
+transaction, and only if every referenced chunk has a row. ``node_chunks`` is
+``snapshot_chunks`` counted per (node, chunk): it changes in the same transaction as the
+references it counts (commit adds one to each, a snapshot's deletion takes one away and drops
+rows that reach 0), so "does a snapshot of this node reference this chunk" is one primary-key
+lookup however many snapshots share the chunk.
 
 Upload leases (chunks reported present or put to an agent: prune keeps them) are held in
 memory, not in a table (``vault.ingest.leases``; migration ``leases-in-memory`` dropped
@@ -182,9 +188,7 @@ class Catalog:
             for batch in batches(list(set(chunk_ids))):
                 marks = ",".join("?" * len(batch))
                 rows = db.execute(
-                    "SELECT DISTINCT sc.chunk_id FROM snapshot_chunks sc"
-                    " JOIN snapshots s ON s.id = sc.snapshot_id"
-                    f" WHERE s.node = ? AND sc.chunk_id IN ({marks})",
+                    f"SELECT chunk_id FROM node_chunks WHERE node = ? AND chunk_id IN ({marks})",
                     (node, *batch),
                 )
                 found.update(bytes(r[0]) for r in rows)
@@ -236,6 +240,10 @@ class Catalog:
             )
             db.execute(
                 "INSERT INTO snapshot_chunks SELECT ?, id FROM temp.commit_ids", (record.id,)
+            )
+            db.execute(
+                "INSERT INTO node_chunks SELECT ?, id, 1 FROM temp.commit_ids WHERE true"
+                " ON CONFLICT (node, chunk_id) DO UPDATE SET refs = refs + 1", (record.node,)
             )
             # Lock extension by reference: an old chunk reused now is locked at least as
             # long as this snapshot.
@@ -381,9 +389,8 @@ class Catalog:
             for batch in batches(list(set(chunk_ids))):
                 marks = ",".join("?" * len(batch))
                 (known,) = db.execute(
-                    "SELECT count(DISTINCT sc.chunk_id) FROM snapshot_chunks sc"
-                    " JOIN snapshots s ON s.id = sc.snapshot_id"
-                    f" WHERE s.node = ? AND sc.chunk_id IN ({marks})", (node, *batch)).fetchone()
+                    f"SELECT count(*) FROM node_chunks WHERE node = ? AND chunk_id IN ({marks})",
+                    (node, *batch)).fetchone()
                 new += len(batch) - known
         return new
 
@@ -612,6 +619,12 @@ def _relock(db: sqlite3.Connection) -> None:
 
 def _delete_snapshot(db: sqlite3.Connection, snapshot_id: str) -> None:
     _fill_relock(db, snapshot_id)
+    (node,) = db.execute("SELECT node FROM snapshots WHERE id = ?", (snapshot_id,)).fetchone()
+    db.execute("UPDATE node_chunks SET refs = refs - 1"
+               " WHERE node = ? AND chunk_id IN (SELECT chunk_id FROM temp.relock)", (node,))
+    db.execute("DELETE FROM node_chunks"
+               " WHERE node = ? AND refs <= 0 AND chunk_id IN (SELECT chunk_id FROM temp.relock)",
+               (node,))
     db.execute("DELETE FROM snapshot_chunks WHERE snapshot_id = ?", (snapshot_id,))
     db.execute("DELETE FROM snapshots WHERE id = ?", (snapshot_id,))
     _relock(db)

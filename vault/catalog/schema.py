@@ -128,6 +128,21 @@ CREATE INDEX chunk_uploads_by_node ON chunk_uploads (node)
     ("leases-in-memory", """
 DROP TABLE chunk_leases
 """),
+    # issue 20: per node, the chunks its live snapshots reference and how many of them do, so
+    # the signals' new-chunk share and GetChunks' node isolation are one indexed lookup per id
+    # (not a walk over every snapshot sharing the chunk); kept by vault.catalog.db's commit and
+    # snapshot deletion, backfilled here from snapshot_chunks
+    ("node-chunks", """
+CREATE TABLE node_chunks (
+    node TEXT NOT NULL,
+    chunk_id BLOB NOT NULL,
+    refs INTEGER NOT NULL,
+    PRIMARY KEY (node, chunk_id)
+) WITHOUT ROWID;
+INSERT INTO node_chunks SELECT s.node, sc.chunk_id, count(*)
+    FROM snapshot_chunks sc JOIN snapshots s ON s.id = sc.snapshot_id
+    GROUP BY s.node, sc.chunk_id
+"""),
 ]
 
 

@@ -76,6 +76,7 @@ STREAMS = 4  # concurrent growth streams (the vault admits 8 calls per caller)
 JOB = 50  # snapshots per growth job
 PUT_BATCH = 1000  # blobs per PutChunks message
 REPEATS = 5
+PROGRESS = 2000  # snapshots between two points of the growth curve
 
 
 def _load() -> float:
@@ -141,6 +142,8 @@ class Driver:
         self._next = 0
         self.pruned = 0
         self._lock = threading.Lock()
+        self._t0 = time.perf_counter()
+        self.curve: list[dict] = []  # {chunks, snapshots, s since start, load} every PROGRESS
         self.shared = self.new_chunks(1)[0]
 
     @property
@@ -182,6 +185,11 @@ class Driver:
         with self._lock:
             self.ids.extend(ids)
             self.snapshots += snapshots
+            if self.snapshots % PROGRESS < snapshots:  # the growth curve, as it goes
+                wall = time.perf_counter() - self._t0
+                self.curve.append({"chunks": len(self.ids), "snapshots": self.snapshots,
+                                   "s": round(wall, 1), "load": _load()})
+                print(f"progress: {json.dumps(self.curve[-1])}", flush=True)
 
     def grow(self, chunks: int, snapshots: int) -> dict:
         """Grow to about ``chunks`` chunks and ``snapshots`` snapshots."""
@@ -307,6 +315,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         site.setup()
         d = Driver(site)
+        meta["curve"] = d.curve  # the growth curve so far, in every write of the .json
         try:
             for chunks, snapshots in steps:
                 site.phase_start()

@@ -197,3 +197,85 @@ def test_a_catalog_written_by_a_newer_vaultd_is_refused(tmp_path):
     db.close()
     with pytest.raises(StorageError, match="newer vaultd.*from-the-future"):
         Catalog(tmp_path / "catalog.sqlite", clock=FakeClock())
+
+
+def _model_new(refs: dict[str, dict[str, set[bytes]]], node: str, asked: list[bytes]) -> int:
+    """The new-chunk count from first principles: ids no live snapshot of ``node`` names."""
+    known = set().union(*refs.get(node, {}).values())
+    return len(set(asked) - known)
+
+
+def test_new_chunk_count_and_node_isolation_stay_exact_through_commits_deletes_and_prune(
+        catalog):
+    """node_chunks counts each node's references per chunk: a chunk stays "known" to a node
+    while any of its live snapshots references it, and only until the last one goes, whether
+    by delete_snapshot (forget) or delete_expired (prune); another node's references never
+    count."""
+    pool = ids(BATCH + 40)
+    catalog.record_chunks([(c, 1, b"d" * 32) for c in pool])
+    shared, a_only, b_only = pool[:BATCH + 10], pool[BATCH + 10:BATCH + 20], pool[BATCH + 20:]
+    refs: dict[str, dict[str, set[bytes]]] = {"n1": {}, "n2": {}}
+    plan = [("a1" * 32, "n1", shared + a_only[:5]), ("a2" * 32, "n1", shared[:3] + a_only),
+            ("a3" * 32, "n1", shared[:1]), ("b1" * 32, "n2", shared[5:] + b_only)]
+    for t, (sid, node, chunks) in enumerate(plan, 1):
+        catalog.commit_snapshot(record(sid, t, node=node), chunks + chunks[:2])  # repeats too
+        refs[node][sid] = set(chunks)
+
+    def check() -> None:
+        for node in refs:
+            for asked in (pool, shared[:7], a_only + b_only, ids(3) + pool[:2]):
+                assert catalog.new_chunk_count(node, asked) == _model_new(refs, node, asked)
+            known = set().union(*refs[node].values())
+            assert catalog.chunks_of_node(node, pool) == known
+        db = sqlite3.connect(catalog.path)
+        assert db.execute("SELECT count(*) FROM node_chunks WHERE refs <= 0").fetchone()[0] == 0
+        db.close()
+
+    check()
+    catalog.delete_snapshot("a1" * 32)  # forget: shared[3:] leave n1, shared[:3] stay
+    del refs["n1"]["a1" * 32]
+    check()
+    assert catalog.delete_expired(["a2" * 32], now_ns=10) == ["a2" * 32]  # prune
+    del refs["n1"]["a2" * 32]
+    check()
+    assert catalog.new_chunk_count("n1", shared[:3]) == 2  # only a3's chunk is still known
+    catalog.delete_snapshot("a3" * 32)
+    del refs["n1"]["a3" * 32]
+    check()
+    assert catalog.new_chunk_count("n1", pool) == len(pool)
+    assert catalog.new_chunk_count("n2", pool) == 15  # shared[:5] and a_only; n2 untouched
+
+
+def test_node_chunks_migration_backfills_a_catalog_the_previous_schema_wrote(tmp_path):
+    """Migration ``node-chunks`` on a catalog written before it: the table is filled from the
+    references already there, with counts that later deletions bring down exactly."""
+    path = tmp_path / "catalog.sqlite"
+    cat = Catalog(path, clock=FakeClock())
+    chunks = ids(6)
+    cat.record_chunks([(c, 1, b"d" * 32) for c in chunks])
+    cat.commit_snapshot(record("a1" * 32, 1, node="n1"), chunks[:4])
+    cat.commit_snapshot(record("a2" * 32, 2, node="n1"), chunks[2:5])
+    cat.commit_snapshot(record("b1" * 32, 3, node="n2"), chunks[4:])
+    cat.close()
+    db = sqlite3.connect(path)  # as the previous release left it: no table, step not applied
+    db.execute("DROP TABLE node_chunks")
+    db.execute("DELETE FROM catalog_migrations WHERE name = 'node-chunks'")
+    db.commit()
+    db.close()
+
+    cat = Catalog(path, clock=FakeClock())
+    try:
+        assert cat.chunks_of_node("n1", chunks) == set(chunks[:5])
+        assert cat.chunks_of_node("n2", chunks) == set(chunks[4:])
+        assert cat.new_chunk_count("n1", chunks) == 1
+        cat.delete_snapshot("a1" * 32)  # chunks[2:4] are a2's too: their count was 2
+        assert cat.chunks_of_node("n1", chunks) == set(chunks[2:5])
+        cat.delete_snapshot("a2" * 32)
+        assert cat.chunks_of_node("n1", chunks) == set()
+        assert cat.chunks_of_node("n2", chunks) == set(chunks[4:])
+    finally:
+        cat.close()
+    db = sqlite3.connect(path)
+    applied = {name for (name,) in db.execute("SELECT name FROM catalog_migrations")}
+    db.close()
+    assert "node-chunks" in applied

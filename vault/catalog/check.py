@@ -5,7 +5,9 @@ Read-only: nothing is recorded or deleted. Three passes, each over what is there
 1. every catalog row: its blob exists, hashes to the recorded digest and has the recorded
    size (re-read and re-hashed, like scrub, but without recording damage);
 2. every snapshot: each chunk it references has a catalog row, and it references as many
-   chunks as its ``chunk_count`` says;
+   chunks as its ``chunk_count`` says; and ``node_chunks`` is exactly ``snapshot_chunks``
+   counted per (node, chunk) (vault.catalog.db keeps it so; the signals' new-chunk share and
+   GetChunks' node isolation read it);
 3. every stored blob: one without a catalog row is *reclaimable* (left by a crash between
    store and catalog, or an upload whose row is being written): not a disagreement, prune
    removes it once no upload holds it.
@@ -36,11 +38,22 @@ SELECT s.id, s.chunk_count, (SELECT count(*) FROM snapshot_chunks sc
                              WHERE sc.snapshot_id = s.id) AS refs
 FROM snapshots s WHERE s.chunk_count != refs ORDER BY s.id LIMIT ?
 """
+_NODE_REFS = """
+WITH truth AS (SELECT s.node, sc.chunk_id, count(*) AS refs FROM snapshot_chunks sc
+               JOIN snapshots s ON s.id = sc.snapshot_id GROUP BY s.node, sc.chunk_id)
+SELECT t.node, t.chunk_id, t.refs, n.refs FROM truth t
+LEFT JOIN node_chunks n ON n.node = t.node AND n.chunk_id = t.chunk_id
+WHERE n.refs IS NOT t.refs
+UNION ALL
+SELECT n.node, n.chunk_id, 0, n.refs FROM node_chunks n
+WHERE NOT EXISTS (SELECT 1 FROM snapshot_chunks sc JOIN snapshots s ON s.id = sc.snapshot_id
+                  WHERE sc.chunk_id = n.chunk_id AND s.node = n.node)
+"""
 
 
 @dataclass(frozen=True)
 class Problem:
-    kind: str  # "missing", "digest", "size", "dangling", "count"
+    kind: str  # "missing", "digest", "size", "dangling", "count", "node-refs"
     detail: str
     chunk_id: bytes = b""
     snapshot: str = ""
@@ -111,6 +124,10 @@ def _snapshots(catalog: Catalog, report: CheckReport) -> None:
         for sid, count, refs in db.execute(_COUNTS, (LISTED,)):
             report.add(Problem("count", f"snapshot {sid}: chunk_count {count}, but it "
                                f"references {refs} chunks", snapshot=sid))
+        for node, cid, refs, counted in db.execute(_NODE_REFS):
+            report.add(Problem("node-refs", f"node {node}: {refs} snapshot(s) reference chunk "
+                               f"{bytes(cid).hex()}, node_chunks counts {counted or 0}",
+                               bytes(cid)))
         db.execute("ROLLBACK")
     finally:
         db.close()

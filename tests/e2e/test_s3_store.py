@@ -48,16 +48,44 @@ def chunk_keys(s3, bucket: str) -> list[str]:
                   .get("Contents", []))
 
 
+def damage_list(site) -> list[tuple]:
+    import sqlite3
+
+    db = sqlite3.connect(site.dir / "state" / "catalog.sqlite")
+    try:
+        return db.execute("SELECT * FROM damaged_chunks ORDER BY chunk_id").fetchall()
+    finally:
+        db.close()
+
+
 def test_lost_vault_host_rebuilds_from_the_bucket(site, tmp_path, rgw_cluster):
+    """Also the vault-side state: tags added in the vault, a mark set by hand, per-node
+    quota usage and the last scrub's damage list come back as they were."""
     source = make_tree(tmp_path / "src")
     expected = snapshot_tree(source)
     first = site.backup(source, tags=("nightly",))
     (source / "added.txt").write_text("one more file\n")
     second = site.backup(source)
+    s3, bucket = rgw_cluster.client(), bucket_of(site)
+    kept = set(chunk_keys(s3, bucket))
+    third = site.backup(small_tree(tmp_path / "other", files=1))["snapshot"]
     held = site.ctl("hold", "set", first["snapshot"], "--reason", "case 42",
                     config=site.role_toml("officer"))
     assert held.code == 0, held.err
+    for change in (("--add", "reviewed,keep"), ("--remove", "keep")):
+        tagged = site.ctl("tag", second["snapshot"], *change)
+        assert tagged.code == 0, tagged.err
+    marked = officer(site, "mark", "set", second["snapshot"], "--reason", "odd entropy")
+    assert marked.code == 0, marked.err
+    s3.put_object(Bucket=bucket, Key=sorted(set(chunk_keys(s3, bucket)) - kept)[0],
+                  Body=b"ransom")  # a substitute stacked on a blob only the third holds
+    assert site.ctl("scrub", "--json").code == 1
+    damaged = damage_list(site)
+    assert len(damaged) == 1
     before = site.ctl("snapshots", "--json").json()
+    assert before[1]["added_tags"] == ["reviewed"] and before[1]["mark"]["suspicious"]
+    usage_before = site.ctl("stats", "--json").json()["quota_usage"]
+    assert usage_before and all(u["stored_bytes"] > 0 for u in usage_before)
     audit_before = site.ctl("audit", "--json").out.splitlines()
 
     # Chunks, records and audit entries are locked objects in the bucket.
@@ -69,9 +97,11 @@ def test_lost_vault_host_rebuilds_from_the_bucket(site, tmp_path, rgw_cluster):
     shutil.rmtree(site.dir / "state")  # the vault host's disk is gone; the bucket is not
     site.start()
     after = site.ctl("snapshots", "--json").json()
-    assert [s["id"] for s in after] == [first["snapshot"], second["snapshot"]]
-    assert after == before
+    assert [s["id"] for s in after] == [first["snapshot"], second["snapshot"], third]
+    assert after == before  # retention, holds, signed and added tags, marks
     assert after[0]["retention"]["legal_hold"] is True
+    assert site.ctl("stats", "--json").json()["quota_usage"] == usage_before
+    assert damage_list(site) == damaged
     verified = site.ctl("audit", "verify")
     assert verified.code == 0, verified.err
     assert site.ctl("audit", "--json").out.splitlines()[: len(audit_before)] == audit_before
@@ -79,7 +109,7 @@ def test_lost_vault_host_rebuilds_from_the_bucket(site, tmp_path, rgw_cluster):
     result = site.ctl("restore", first["snapshot"], tmp_path / "r", "--json")
     assert result.code == 0, result.err
     assert snapshot_tree(restored(tmp_path / "r", source)) == expected
-    check = site.ctl("verify", "latest", "--json")
+    check = site.ctl("verify", second["snapshot"], "--json")
     assert check.code == 0, check.err
     assert check.json()["damaged"] == []
 

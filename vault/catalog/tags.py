@@ -13,6 +13,10 @@ and without control characters.
 Reads and writes go through a connection of this module's own to the catalog file (WAL:
 readers never block the catalog's writers; a write waits for the catalog's, up to
 ``BUSY_SECONDS``). A snapshot's rows go with it when it is deleted (foreign key cascade).
+
+A catalog with a ``mirror_tags(snapshot_id, added)`` method and a ``record_lock`` (the S3
+store's ``BucketCatalog``) is told each snapshot's new added tags inside the transaction,
+before it commits, under that lock: if the mirror fails, nothing changes.
 """
 
 from __future__ import annotations
@@ -22,8 +26,10 @@ import json
 import sqlite3
 import threading
 import weakref
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
+from typing import Any
 
 from bulwark.vault.catalog.db import Catalog, SnapshotRecord
 from bulwark.vault.errors import InvalidRequest, NotFound, RetentionRefused, StorageError, short_id
@@ -31,6 +37,8 @@ from bulwark.vault.errors import InvalidRequest, NotFound, RetentionRefused, Sto
 MAX_TAG_BYTES = 255
 BUSY_SECONDS = 10.0
 _BATCH = 500  # ids per IN (...) query
+
+AddedTag = tuple[str, int, str]  # (tag, added_ns, added_by)
 
 
 def check_tag(tag: str) -> None:
@@ -58,7 +66,11 @@ class TagChange:
 class SnapshotTags:
     """The added tags of the catalog at ``path``. Thread-safe (one connection, one lock)."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path,
+                 mirror: Callable[[str, Sequence[AddedTag]], None] | None = None,
+                 guard: AbstractContextManager[Any] | None = None) -> None:
+        self._mirror = mirror
+        self._guard = guard if guard is not None else nullcontext()
         try:
             self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False,
                                        timeout=BUSY_SECONDS)
@@ -105,7 +117,7 @@ class SnapshotTags:
         both = sorted(set(add) & set(remove))
         if both:
             raise InvalidRequest(f"tag {both[0]!r}: both added and removed")
-        with self._lock:
+        with self._guard, self._lock:
             try:
                 return self._set(snapshot_id, add, remove, actor, now_ns)
             except sqlite3.Error as exc:
@@ -135,12 +147,39 @@ class SnapshotTags:
                            [(snapshot_id, t, now_ns, actor) for t in added])
             db.executemany("DELETE FROM snapshot_tags WHERE snapshot_id = ? AND tag = ?",
                            [(snapshot_id, t) for t in removed])
+            if self._mirror is not None and (added or removed):
+                self._mirror(snapshot_id, self._rows(snapshot_id))
         except BaseException:
             if db.in_transaction:
                 db.execute("ROLLBACK")
             raise
         db.execute("COMMIT")
         return TagChange(snapshot_id, tuple(added), tuple(removed))
+
+
+    def rows(self, snapshot_id: str) -> list[AddedTag]:
+        """The added tags of ``snapshot_id`` with when and by whom, sorted by tag."""
+        with self._lock:
+            return self._rows(snapshot_id)
+
+    def _rows(self, snapshot_id: str) -> list[AddedTag]:
+        return [(t, ns, by) for t, ns, by in self._db.execute(
+            "SELECT tag, added_ns, added_by FROM snapshot_tags WHERE snapshot_id = ?"
+            " ORDER BY tag", (snapshot_id,))]
+
+    def restore(self, rows: Iterable[tuple[str, str, int, str]]) -> None:
+        """Insert ``(snapshot_id, tag, added_ns, added_by)`` rows as they were (a catalog
+        rebuilt from the S3 bucket, ``vault.store.s3_records``), in one transaction."""
+        with self._lock:
+            try:
+                self._db.execute("BEGIN IMMEDIATE")
+                self._db.executemany("INSERT OR REPLACE INTO snapshot_tags VALUES (?, ?, ?, ?)",
+                                     list(rows))
+                self._db.execute("COMMIT")
+            except sqlite3.Error as exc:
+                if self._db.in_transaction:
+                    self._db.execute("ROLLBACK")
+                raise StorageError(f"catalog {self.path}: restore tags: {exc}") from exc
 
 
 _OPEN: weakref.WeakKeyDictionary[Catalog, SnapshotTags] = weakref.WeakKeyDictionary()
@@ -152,5 +191,7 @@ def tags_of(catalog: Catalog) -> SnapshotTags:
     with _OPEN_LOCK:
         tags = _OPEN.get(catalog)
         if tags is None:
-            tags = _OPEN[catalog] = SnapshotTags(catalog.path)
+            tags = _OPEN[catalog] = SnapshotTags(
+                catalog.path, getattr(catalog, "mirror_tags", None),
+                getattr(catalog, "record_lock", None))
         return tags

@@ -48,15 +48,18 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote, unquote
 
 from botocore.exceptions import ClientError
 
 from bulwark.vault.audit.log import AuditEntry, AuditLog
 from bulwark.vault.catalog.db import Catalog, SnapshotRecord, snapshot_id
+from bulwark.vault.catalog.tags import AddedTag, SnapshotTags, tags_of
 from bulwark.vault.config import VaultConfig
 from bulwark.vault.errors import (
     IntegrityError,
     MissingChunks,
+    NotFound,
     StorageError,
     short_id,
 )
@@ -72,6 +75,8 @@ log = logging.getLogger(__name__)
 SNAPSHOTS = "snapshots/"
 INDEX = "index/"
 AUDIT = "audit/"
+DAMAGE = "damage/list"
+DAMAGE_FORMAT = "bulwark-damage-list-v1"
 RECORD_FORMAT = "bulwark-snapshot-record-v1"
 _INDEX_ROW = struct.Struct(f"<{ID_SIZE}s32sQ")
 
@@ -79,8 +84,10 @@ _INDEX_ROW = struct.Struct(f"<{ID_SIZE}s32sQ")
 # -- encodings ------------------------------------------------------------------------------
 
 
-def encode_record(record: SnapshotRecord, chunk_ids: Iterable[bytes]) -> bytes:
-    """The snapshot record object: canonical JSON, chunk ids sorted and base64-concatenated."""
+def encode_record(record: SnapshotRecord, chunk_ids: Iterable[bytes],
+                  added: Sequence[AddedTag] = ()) -> bytes:
+    """The snapshot record object: canonical JSON, chunk ids sorted and base64-concatenated;
+    ``added``: the tags added in the vault (``vault.catalog.tags``), with when and by whom."""
     r = record.retention
     return json.dumps({
         "format": RECORD_FORMAT,
@@ -97,6 +104,8 @@ def encode_record(record: SnapshotRecord, chunk_ids: Iterable[bytes]) -> bytes:
         "retention": {"mode": r.mode, "retain_until_ns": r.retain_until_ns,
                       "legal_hold": r.legal_hold, "hold_reason": r.hold_reason},
         "mark": mark_json(record.mark),
+        "added_tags": [{"tag": t, "added_ns": ns, "added_by": by}
+                       for t, ns, by in sorted(added)],
         "chunk_ids": base64.b64encode(b"".join(sorted(set(chunk_ids)))).decode(),
     }, sort_keys=True, separators=(",", ":")).encode()
 
@@ -133,6 +142,16 @@ def decode_record(data: bytes, key: str) -> tuple[SnapshotRecord, list[bytes]]:
     return record, ids
 
 
+def decode_added_tags(data: bytes, key: str) -> list[AddedTag]:
+    """The ``added_tags`` of a record object ``encode_record`` made (none before they were
+    mirrored); ``IntegrityError`` naming ``key`` if they are malformed."""
+    try:
+        return [(str(t["tag"]), int(t["added_ns"]), str(t["added_by"]))
+                for t in json.loads(data).get("added_tags", [])]
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise IntegrityError(f"{key}: added_tags: {exc}") from None
+
+
 def encode_index(rows: Iterable[tuple[bytes, int, bytes]]) -> bytes:
     return b"".join(_INDEX_ROW.pack(cid, digest, size) for cid, size, digest in rows)
 
@@ -152,19 +171,23 @@ class BucketRecords:
         self.store = store
         self.audit_days = audit_days
 
-    def put_index(self, rows: Sequence[tuple[bytes, int, bytes]]) -> None:
+    def put_index(self, rows: Sequence[tuple[bytes, int, bytes]], uploader: str = "") -> None:
+        """One index object for ``rows``; ``uploader`` (the caller the new ones are charged
+        to, ``chunk_uploads``) goes in its ``uploader`` metadata, percent-encoded."""
         if not rows:
             return
         key = f"{INDEX}{self.store._wall():020d}-{secrets.token_hex(4)}"
         until = self.store._wall() + self.store.put_lock_ns
-        self.store._call("put_object", key, Body=encode_index(rows),
+        meta = {"Metadata": {"uploader": quote(uploader, safe="")}} if uploader else {}
+        self.store._call("put_object", key, Body=encode_index(rows), **meta,
                          **self.store.lock_args(until))
 
-    def put_snapshot(self, record: SnapshotRecord, chunk_ids: Iterable[bytes]) -> None:
+    def put_snapshot(self, record: SnapshotRecord, chunk_ids: Iterable[bytes],
+                     added: Sequence[AddedTag] = ()) -> None:
         """A new version of the record, locked until the snapshot's retain-until."""
         r = record.retention
         self.store._call(
-            "put_object", SNAPSHOTS + record.id, Body=encode_record(record, chunk_ids),
+            "put_object", SNAPSHOTS + record.id, Body=encode_record(record, chunk_ids, added),
             ContentType="application/json",
             **self.store.lock_args(self.store.wall_until(r.retain_until_ns), r.legal_hold))
 
@@ -186,6 +209,16 @@ class BucketRecords:
             except (ClientError, StorageError) as exc:  # locked versions stay, hidden
                 log.info("snapshot record %s version %s kept by the object store: %s",
                          sid, version_id, exc)
+
+    def put_damage(self, damaged: Sequence[tuple[bytes, str]], found_ns: int) -> None:
+        """A new version of ``damage/list``: what the latest scrub found (JSON), locked for
+        ``[retention] default_days`` like the audit entries."""
+        until = self.store._wall() + self.audit_days * DAY_NS
+        body = json.dumps({"format": DAMAGE_FORMAT, "found_ns": found_ns,
+                           "chunks": [[c.hex(), problem] for c, problem in damaged]},
+                          sort_keys=True).encode()
+        self.store._call("put_object", DAMAGE, Body=body, ContentType="application/json",
+                         **self.store.lock_args(until))
 
     def put_audit(self, entry: AuditEntry) -> None:
         until = self.store._wall() + self.audit_days * DAY_NS
@@ -213,6 +246,22 @@ class BucketCatalog(Catalog):
         super().__init__(path, clock)
         self.store = store
         self.records = records
+        # A record's versions are written one change at a time, each from the state the
+        # change leaves (vault.catalog.tags takes it around a tag change too).
+        self.record_lock = threading.RLock()
+
+    def _put_record(self, record: SnapshotRecord, chunk_ids: Sequence[bytes]) -> None:
+        self.records.put_snapshot(record, chunk_ids, tags_of(self).rows(record.id))
+
+    def mirror_tags(self, snapshot_id: str, added: Sequence[AddedTag]) -> None:
+        """A new version of the record with ``added`` as its added tags (``SnapshotTags``
+        calls this inside its transaction, under ``record_lock``, before it commits)."""
+        rec = self.resolve(snapshot_id)
+        self.records.put_snapshot(rec, self.snapshot_chunk_ids(rec.id), added)
+
+    def record_damage(self, damaged: Sequence[tuple[bytes, str]], now_ns: int) -> None:
+        self.records.put_damage(damaged, now_ns)
+        super().record_damage(damaged, now_ns)
 
     def lock_rises(self, chunk_ids: Sequence[bytes], until_ns: int) -> list[bytes]:
         """Those of ``chunk_ids`` whose object lock must rise for ``until_ns``: no lock by
@@ -228,7 +277,7 @@ class BucketCatalog(Catalog):
     def record_chunks(self, chunks: Iterable[tuple[bytes, int, bytes]],
                       lease_until_ns: int = 0, uploader: str = "") -> None:
         rows = list(chunks)
-        self.records.put_index(rows)
+        self.records.put_index(rows, uploader)
         super().record_chunks(rows, lease_until_ns, uploader)
 
     def commit_snapshot(self, record: SnapshotRecord,
@@ -245,36 +294,45 @@ class BucketCatalog(Catalog):
         return super().commit_snapshot(record, ids)
 
     def set_retain_until(self, snapshot_id: str, until_ns: int) -> None:
+        with self.record_lock:
+            self._set_retain_until(snapshot_id, until_ns)
+
+    def _set_retain_until(self, snapshot_id: str, until_ns: int) -> None:
         rec = self.resolve(snapshot_id)
         ids = self.snapshot_chunk_ids(rec.id)
         new = replace(rec, retention=replace(rec.retention, retain_until_ns=until_ns))
         if until_ns >= rec.retention.retain_until_ns:
             self.store.lock(self.lock_rises(ids, until_ns), until_ns)
-            self.records.put_snapshot(new, ids)
+            self._put_record(new, ids)
             super().set_retain_until(rec.id, until_ns)
         else:  # governance bypass: the objects keep their longer retention
             super().set_retain_until(rec.id, until_ns)
-            self.records.put_snapshot(new, ids)
+            self._put_record(new, ids)
 
     def set_legal_hold(self, snapshot_id: str, hold: bool, reason: str) -> None:
+        with self.record_lock:
+            self._set_legal_hold(snapshot_id, hold, reason)
+
+    def _set_legal_hold(self, snapshot_id: str, hold: bool, reason: str) -> None:
         rec = self.resolve(snapshot_id)
         ids = self.snapshot_chunk_ids(rec.id)
         new = replace(rec, retention=replace(rec.retention, legal_hold=hold,
                                              hold_reason=reason if hold else ""))
         if hold:
             self.store.hold(ids, True)
-            self.records.put_snapshot(new, ids)
+            self._put_record(new, ids)
             super().set_legal_hold(rec.id, hold, reason)
             return
         super().set_legal_hold(rec.id, hold, reason)
         self.store.hold(sorted(set(ids) - self.held_chunks(ids, excluding=rec.id)), False)
         self.records.release_record(rec.id)
-        self.records.put_snapshot(new, ids)
+        self._put_record(new, ids)
 
     def set_mark(self, snapshot_id: str, mark: Mark) -> None:
-        rec = self.resolve(snapshot_id)
-        self.records.put_snapshot(replace(rec, mark=mark), self.snapshot_chunk_ids(rec.id))
-        super().set_mark(rec.id, mark)
+        with self.record_lock:
+            rec = self.resolve(snapshot_id)
+            self._put_record(replace(rec, mark=mark), self.snapshot_chunk_ids(rec.id))
+            super().set_mark(rec.id, mark)
 
     def delete_snapshot(self, snapshot_id: str) -> None:
         rec = self.resolve(snapshot_id)
@@ -329,11 +387,18 @@ class RebuildReport:
 
 
 def _get(store: S3ChunkStore, key: str) -> bytes:
-    body = store._call("get_object", key)["Body"]
+    return _get_with_uploader(store, key)[0]
+
+
+def _get_with_uploader(store: S3ChunkStore, key: str) -> tuple[bytes, str]:
+    """The object's bytes and its ``uploader`` metadata (``put_index``; "" if none)."""
+    response = store._call("get_object", key)
+    body = response["Body"]
     try:
-        return body.read()
+        data = body.read()
     finally:
         body.close()
+    return data, unquote(response.get("Metadata", {}).get("uploader", ""))
 
 
 def rebuild(store: S3ChunkStore, catalog_path: Path, audit_path: Path,
@@ -352,17 +417,24 @@ def rebuild(store: S3ChunkStore, catalog_path: Path, audit_path: Path,
 
 def rebuild_catalog(store: S3ChunkStore, catalog_path: Path,
                     clock: Clock | None = None) -> RebuildReport:
-    """The catalog part of ``rebuild``: chunks (sizes from the listing, digests from the
-    index objects, else hashed from the blob) and every visible snapshot record."""
+    """The catalog part of ``rebuild``: chunks (size and digest from the index objects,
+    else from the listing and the hashed blob), each charged to the uploader its first index
+    object names, every visible snapshot record with its added tags, and the last scrub's
+    damage list."""
     before = store.requests
     report = RebuildReport()
     sizes = {bytes.fromhex(k[len(CHUNKS):]): size for k, size in store.list_keys(CHUNKS)
              if len(k) == len(CHUNKS) + 2 * ID_SIZE}
     known: dict[bytes, tuple[int, bytes]] = {}
-    for blob in store._map(lambda k: _get(store, k), [k for k, _ in store.list_keys(INDEX)]):
+    uploaders: dict[bytes, str] = {}  # the first index object naming a chunk charges it
+    index_keys = sorted(k for k, _ in store.list_keys(INDEX))
+    for blob, uploader in store._map(lambda k: _get_with_uploader(store, k), index_keys):
         for cid, size, digest in decode_index(blob):
-            if cid in sizes and sizes[cid] == size:
+            # The locked index row wins over the listing: a listed size that differs is a
+            # version stacked on the blob since, which must stay detectable, not adopted.
+            if cid in sizes:
                 known[cid] = (size, digest)
+                uploaders.setdefault(cid, uploader)
     unknown = [c for c in sizes if c not in known]
     for cid, digest in zip(unknown, store._map(lambda c: blob_digest(store.get(c)), unknown),
                            strict=True):
@@ -370,27 +442,56 @@ def rebuild_catalog(store: S3ChunkStore, catalog_path: Path,
     report.hashed = len(unknown)
     catalog = Catalog(catalog_path, clock)
     try:
-        rows = [(cid, size, digest) for cid, (size, digest) in known.items()]
-        for i in range(0, len(rows), 10_000):
-            catalog.record_chunks(rows[i : i + 10_000])
-        report.chunks = len(rows)
+        by_uploader: dict[str, list[tuple[bytes, int, bytes]]] = {}
+        for cid, (size, digest) in known.items():
+            by_uploader.setdefault(uploaders.get(cid, ""), []).append((cid, size, digest))
+        for uploader, rows in sorted(by_uploader.items()):
+            for i in range(0, len(rows), 10_000):
+                catalog.record_chunks(rows[i : i + 10_000], uploader=uploader)
+        report.chunks = len(known)
         keys = [k for k, _ in store.list_keys(SNAPSHOTS)]
         decoded = []
         for key, data in zip(keys, store._map(lambda k: _get(store, k), keys), strict=True):
             try:
-                decoded.append(decode_record(data, key))
+                decoded.append((*decode_record(data, key), decode_added_tags(data, key)))
             except IntegrityError as exc:
                 report.skipped.append(str(exc))
-        for record, ids in sorted(decoded, key=lambda d: (d[0].time_ns, d[0].id)):
+        added: list[tuple[str, str, int, str]] = []
+        for record, ids, tags in sorted(decoded, key=lambda d: (d[0].time_ns, d[0].id)):
             try:
                 catalog.commit_snapshot(record, ids)
                 report.snapshots += 1
+                added.extend((record.id, *tag) for tag in tags)
             except MissingChunks as exc:
                 report.skipped.append(f"snapshot {short_id(record.id, 12)}: {exc}")
+        _restore_damage(store, catalog, known)
     finally:
         catalog.close()
+    if added:
+        tags = SnapshotTags(catalog_path)
+        try:
+            tags.restore(added)
+        finally:
+            tags.close()
     report.requests = store.requests - before
     return report
+
+
+def _restore_damage(store: S3ChunkStore, catalog: Catalog, known: dict[bytes, Any]) -> None:
+    """The last scrub's damage list from ``damage/list``, for the chunks still held."""
+    try:
+        data = _get(store, DAMAGE)
+    except NotFound:
+        return
+    try:
+        doc = json.loads(data)
+        if doc.get("format") != DAMAGE_FORMAT:
+            raise ValueError(f"format {doc.get('format')!r}, expected {DAMAGE_FORMAT}")
+        found_ns = int(doc["found_ns"])
+        damaged = [(bytes.fromhex(c), str(problem)) for c, problem in doc["chunks"]]
+    except (ValueError, KeyError, TypeError) as exc:
+        raise IntegrityError(f"s3://{store.bucket}/{DAMAGE}: not a damage list: {exc}") from None
+    catalog.record_damage([(c, p) for c, p in damaged if c in known], found_ns)
 
 
 def rebuild_audit(store: S3ChunkStore, audit_path: Path, clock: Clock | None) -> int:

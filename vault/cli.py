@@ -26,6 +26,7 @@ from bulwark.vault import allocator
 from bulwark.vault.catalog.db import Catalog
 from bulwark.vault.config import VaultConfig, load_config
 from bulwark.vault.errors import ConfigError, VaultError
+from bulwark.vault.logsink import LogSink
 from bulwark.vault.monitor import CertWatch
 from bulwark.vault.rpc.airgap_service import open_airgap
 from bulwark.vault.rpc.enrollment import build_enroll_server, open_enrollment
@@ -49,11 +50,12 @@ def _write_port_file(path: Path, port: int) -> None:
 
 def configure_logging() -> None:
     """Log lines on stderr stamped ``YYYY-MM-DDTHH:MM:SS.mmmZ`` (UTC) and the level, so a log
-    copied off the host, or read without journald's own stamps, still says when."""
+    copied off the host, or read without journald's own stamps, still says when. Written by
+    ``vault.logsink.LogSink``: a stderr nobody reads drops lines (counted), never blocks."""
     formatter = logging.Formatter("%(asctime)s.%(msecs)03dZ %(levelname)s %(message)s",
                                   datefmt="%Y-%m-%dT%H:%M:%S")
     formatter.converter = time.gmtime
-    handler = logging.StreamHandler(sys.stderr)
+    handler = LogSink(sys.stderr.fileno())
     handler.setFormatter(formatter)
     logging.basicConfig(level=logging.INFO, handlers=[handler])
 

@@ -17,12 +17,12 @@ catalog records it) are crash-safe, so leaving a stuck call behind loses nothing
 
 from __future__ import annotations
 
-import faulthandler
 import logging
 import os
 import sys
 import threading
 import time
+import traceback
 from collections.abc import Callable, Sequence
 
 log = logging.getLogger("vaultd")
@@ -53,8 +53,19 @@ def run_steps(steps: Sequence[tuple[str, Callable[[], object]]], limit_s: float)
     log.error("stopping: %s did not finish within %.0f s (a call is still running in the "
               "store or catalog); exiting without waiting for it. Threads still running: %s",
               current[0], time.monotonic() - started, ", ".join(busy_threads()) or "none")
-    faulthandler.dump_traceback(file=sys.stderr, all_threads=True)
+    # Through the log, not faulthandler's direct write: a stderr nobody reads must not
+    # block the stop (vault.logsink).
+    for stack in thread_stacks():
+        log.error("stopping: %s", stack)
     return False
+
+
+def thread_stacks() -> list[str]:
+    """Every thread's name and stack (most recent call last), one string per thread."""
+    names = {t.ident: t.name for t in threading.enumerate()}
+    return [f"Thread {names.get(ident, '?')} ({ident}), most recent call last:\n"
+            + "".join(traceback.format_stack(frame)).rstrip()
+            for ident, frame in sys._current_frames().items()]
 
 
 def busy_threads() -> list[str]:

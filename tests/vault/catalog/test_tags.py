@@ -78,3 +78,21 @@ def test_filters_match_added_tags_and_rows_go_with_the_snapshot(catalog):
     catalog.delete_snapshot("b" * 64)
     db = sqlite3.connect(catalog.path)
     assert db.execute("SELECT count(*) FROM snapshot_tags").fetchone() == (0,)
+
+
+def test_a_mirror_sees_each_change_before_it_commits_and_a_failed_one_changes_nothing(catalog):
+    seen = []
+    tags = SnapshotTags(catalog.path, mirror=lambda sid, rows: seen.append((sid, rows)))
+    tags.set_tags("a" * 64, ["keep"], [], "op", 5)
+    tags.set_tags("a" * 64, ["keep"], [], "op", 6)  # nothing changes: not mirrored
+    assert seen == [("a" * 64, [("keep", 5, "op")])]
+
+    def refuse(sid, rows):
+        raise OSError("bucket unreachable")
+
+    failing = SnapshotTags(catalog.path, mirror=refuse)
+    with pytest.raises(OSError, match="unreachable"):
+        failing.set_tags("a" * 64, ["late"], ["keep"], "op", 7)
+    assert tags.rows("a" * 64) == [("keep", 5, "op")]
+    tags.restore([("b" * 64, "restored", 3, "officer")])
+    assert tags.rows("b" * 64) == [("restored", 3, "officer")]

@@ -4,7 +4,11 @@
 
 * **Malformed bytes** that are no message of the method's request type are refused with
   ``INVALID_ARGUMENT`` naming the method, the message type and (for a stream) the message's
-  position, instead of gRPC's opaque ``INTERNAL: Exception deserializing request!``.
+  position, instead of gRPC's opaque ``INTERNAL: Exception deserializing request!``. In a
+  request stream the bad message raises ``InvalidRequest`` where the servicer reads it: the
+  vault's servicers map it (``vault.rpc.status.edge``); for one that does not (reflection
+  from grpcio-reflection, which answered ``UNKNOWN``) the ``InvalidRequest`` escaping the
+  handler is refused here.
 * **Per-caller limits** (``vault.ingest.limits.CallLimiter``): a caller over its share gets
   ``RESOURCE_EXHAUSTED`` naming the limit and the vault.toml key.
 * **Idle streams**: a call streaming requests or responses that moves no message for
@@ -149,6 +153,9 @@ class AdmissionInterceptor(grpc.ServerInterceptor):
                     request = self._requests(request, stream, name)
             try:
                 result = behavior(request, context)
+            except InvalidRequest as exc:  # malformed bytes the handler did not map itself
+                held.release()
+                self._refuse(context, method, grpc.StatusCode.INVALID_ARGUMENT, str(exc))
             except BaseException:
                 held.release()
                 raise
@@ -172,13 +179,15 @@ class AdmissionInterceptor(grpc.ServerInterceptor):
                 raise InvalidRequest(f"{name} message {n}: {message.reason}")
             yield message
 
-    @staticmethod
-    def _responses(responses, held: _Held, stream: _Stream) -> Iterator:
+    def _responses(self, responses, held: _Held, stream: _Stream) -> Iterator:
         try:
             for message in responses:
                 stream.last = time.monotonic()
                 yield message
                 stream.last = time.monotonic()
+        except InvalidRequest as exc:  # as in ``call``: a handler that does not map errors
+            self._refuse(stream.context, stream.method, grpc.StatusCode.INVALID_ARGUMENT,
+                         str(exc))
         finally:
             held.release()
 

@@ -1,5 +1,6 @@
 """Replays tests/fixtures/hostile/: every input that once crashed a parser is now refused
-with that parser's own error, naming the problem (issue 15)."""
+with that parser's own error, naming the problem; an ``rpc-`` input, sent as the raw request
+of a gRPC method of vaultd's server (in this process), is refused INVALID_ARGUMENT (issue 15)."""
 
 from __future__ import annotations
 
@@ -7,13 +8,17 @@ import json
 import shutil
 from pathlib import Path
 
+import grpc
 import pytest
 
 from bulwark.vault.audit.log import AuditEntry
 from bulwark.vault.config import load_config
 from bulwark.vault.errors import ConfigError
+from tests.lib.inprocess_vault import InProcessVault
 
 HOSTILE = Path(__file__).parents[1] / "fixtures" / "hostile"
+#: ``rpc-<name>-``: the method whose request stream the bytes are sent on
+RPC_METHODS = {"reflection": "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo"}
 FIXTURES = sorted(p for p in HOSTILE.iterdir() if p.name != "README.md")
 
 
@@ -32,5 +37,18 @@ def test_a_once_crashing_input_is_refused_cleanly(fixture, tmp_path):
     elif fixture.name.startswith("audit-line-"):
         with pytest.raises(ValueError, match="not an audit entry"):
             AuditEntry.from_json(json.loads(fixture.read_text()))
+    elif fixture.name.startswith("rpc-"):
+        method = RPC_METHODS[fixture.name.split("-")[1]]
+        vault = InProcessVault(tmp_path / "vault")
+        try:
+            with grpc.insecure_channel(vault.address) as channel:
+                call = channel.stream_stream(method, request_serializer=None,
+                                             response_deserializer=None)
+                with pytest.raises(grpc.RpcError) as refused:
+                    list(call(iter([fixture.read_bytes()]), timeout=10))
+        finally:
+            vault.close()
+        assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        assert "message 1: not a valid" in refused.value.details()
     else:
         raise AssertionError(f"{fixture.name}: unknown prefix (see {HOSTILE}/README.md)")

@@ -24,7 +24,11 @@ the floor, how much is Python and transport on top, and what 0.35x (backup) or 0
 
 CPU times are process CPU (``time.process_time``) around single-threaded calls; the
 libraries release the GIL but run each call on the calling thread, so the sums are the
-CPU a one-lane agent would spend. Min over ``--repeats`` per stage.
+CPU a one-lane agent would spend. Min over ``--repeats`` per stage. The allocator is tuned as
+the agent's entry points tune it (agent.allocator). The tools run from this checkout: with
+PYTHONDONTWRITEBYTECODE set and stale ``__pycache__`` files, every command compiles its
+modules again (~0.3 CPU-s); run ``python -m compileall -q agent vault protos`` first, as an
+installed package has its bytecode compiled.
 """
 
 from __future__ import annotations
@@ -40,6 +44,7 @@ import blake3
 
 from bench import run as br
 from bench import workload as wl
+from bulwark.agent.allocator import tune
 from bulwark.agent.backup.tensors import read_layout
 from bulwark.agent.format import blob as fblob
 from bulwark.agent.format import codec
@@ -267,6 +272,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--workloads", default=",".join(WORKLOADS))
     ap.add_argument("--out", type=Path, help="write the Markdown report here too")
     a = ap.parse_args(argv)
+    tune()  # the agent's malloc thresholds (agent.allocator), as its entry points set them
     commit = br.run(["git", "describe", "--always", "--dirty"], cwd=br.REPO_ROOT).stdout.strip()
     lines = [f"### CPU budget per GB (git {commit}, "
              f"scale {a.scale}, load {os.getloadavg()[0]:.1f} at start)", ""]

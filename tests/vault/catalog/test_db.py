@@ -279,3 +279,32 @@ def test_node_chunks_migration_backfills_a_catalog_the_previous_schema_wrote(tmp
     applied = {name for (name,) in db.execute("SELECT name FROM catalog_migrations")}
     db.close()
     assert "node-chunks" in applied
+
+
+
+
+def test_forget_chunks_deletes_exactly_the_candidates_among_the_ids_it_is_given(catalog):
+    """Prune's delete step checks the candidate rule for its batch only: of the ids given,
+    chunks a live snapshot references (one a candidate until a new commit referenced it
+    again), one leased to an upload and one the catalog never held stay; a candidate outside
+    the batch stays for its own batch."""
+    from dataclasses import replace
+
+    from bulwark.vault.worm.retention import Retention
+
+    free, referenced, locked, leased, other, unknown = ids(6)
+    catalog.record_chunks([(c, 7, b"d" * 32) for c in (free, referenced, locked, other)])
+    catalog.record_chunks([(leased, 7, b"d" * 32)], lease_until_ns=1_000)
+    catalog.commit_snapshot(record("a1" * 32, 1), [referenced])
+    catalog.commit_snapshot(replace(record("b2" * 32, 2), retention=Retention("governance",
+                                                                              500)), [locked])
+    catalog.delete_snapshot("a1" * 32)  # its chunk is a candidate now, but not in the batch
+    now = 100
+    assert [c for c, _ in catalog.gc_candidates(now)] == sorted([free, other, referenced])
+    catalog.commit_snapshot(record("c3" * 32, 3), [referenced])  # referenced again
+    batch = [unknown, leased, locked, referenced, free, free]
+    assert catalog.forget_chunks(batch, now) == [(free, 7)]
+    assert not catalog.has_chunk(free)
+    assert all(catalog.has_chunk(c) for c in (referenced, locked, leased, other))
+    assert [c for c, _ in catalog.gc_candidates(now)] == [other]
+    assert catalog.forget_chunks([other], now) == [(other, 7)]

@@ -21,8 +21,10 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from bulwark.vault import allocator
+from bulwark.vault.audit.log import AuditLog
 from bulwark.vault.catalog.db import Catalog
 from bulwark.vault.config import VaultConfig, load_config
 from bulwark.vault.errors import ConfigError, VaultError
@@ -81,6 +83,10 @@ def main(argv: list[str] | None = None) -> int:
         "and exit (docs/s3.md)")
     parser.add_argument("--json", action="store_true",
                         help="with --reindex: print its report as one JSON object")
+    parser.add_argument(
+        "--take-over", action="store_true",
+        help="S3 store: serve the bucket even though another vaultd's heartbeat is fresh "
+        "(that vaultd stops at its next heartbeat); audited (docs/s3.md)")
     args = parser.parse_args(argv)
     if args.json and not args.reindex:
         parser.error("--json goes with --reindex")
@@ -92,6 +98,11 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         log.error("%s", exc)
         return 2
+    if args.take_over:
+        if config.s3 is None:
+            log.error("%s: --take-over applies only to the S3 store", config.source)
+            return 2
+        config = dataclasses.replace(config, s3=dataclasses.replace(config.s3, take_over=True))
     if args.reindex:
         return run_reindex(config, args.json)
     try:
@@ -109,6 +120,7 @@ def main(argv: list[str] | None = None) -> int:
             audit.append("vaultd", "system", event.action, "clock", event.outcome, event.detail)
         clock.on_event = lambda e: audit.append("vaultd", "system", e.action, "clock",
                                                 e.outcome, e.detail)
+        _audit_take_over(store, audit)
         airgap = open_airgap(config, store, catalog, clock, audit)  # None unless [airgap]
         enrollment = open_enrollment(config, clock)  # None unless [enroll]
         server, port = build_server(config, store, catalog, clock, audit, airgap=airgap,
@@ -121,6 +133,7 @@ def main(argv: list[str] | None = None) -> int:
         log.error("%s", exc)
         return 1
 
+    lost = getattr(getattr(store, "owner", None), "lost", None)  # S3: the bucket's claim
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda signum, frame: stop.set())
@@ -170,9 +183,20 @@ def main(argv: list[str] | None = None) -> int:
               ("the store", store.close)]
     if not run_steps(steps, GRACE_SECONDS + STOP_SECONDS):
         exit_now(1)
-    exit_after(STOP_SECONDS, 0)
+    code = 1 if lost is not None and lost.is_set() else 0  # another vaultd took the bucket
+    exit_after(STOP_SECONDS, code)
     log.info("vaultd stopped")
-    return 0
+    return code
+
+
+def _audit_take_over(store: object, audit: AuditLog) -> None:
+    """Audit ``vaultd --take-over`` displacing a vaultd whose heartbeat was fresh."""
+    owner: Any = getattr(store, "owner", None)
+    holder = getattr(owner, "took_over", None)
+    if holder is not None:
+        audit.append("vaultd", "system", "bucket.take_over", f"s3://{owner.store.bucket}",
+                     "allowed", f"from {holder.describe()}, heartbeat "
+                     f"{holder.age_s(time.time()):.0f} s old")
 
 
 def run_reindex(config: VaultConfig, as_json: bool) -> int:

@@ -97,7 +97,7 @@ MAX_MESSAGE_BYTES = 1024 * MiB
 _KEYS = {
     "server": {"listen", "max_message_bytes"},
     "store": {"path", "type", "endpoint", "bucket", "region", "credentials_file",
-              "path_style", "ca_bundle", "lock_step_days"},
+              "path_style", "ca_bundle", "lock_step_days", "heartbeat_seconds"},
     "catalog": {"path"},
     "tls": {"ca", "cert", "key", "revoked", "crl"},
     "keys": {"enroll_file", "registry"},
@@ -255,7 +255,7 @@ def load_config(path: Path) -> VaultConfig:
 
 
 _S3_ONLY = ("endpoint", "bucket", "region", "credentials_file", "path_style", "ca_bundle",
-            "lock_step_days")
+            "lock_step_days", "heartbeat_seconds")
 _SECRETS = ("access_key", "secret_key", "access_key_id", "secret_access_key", "secret")
 
 
@@ -287,6 +287,9 @@ def _s3(r: _Reader, doc: dict[str, Any]) -> S3Settings | None:
     step = r.get("store", "lock_step_days", int, 1)
     if not 0 <= step <= 365:
         raise r.fail("store.lock_step_days", f"must be between 0 and 365, got {step}")
+    beat = table.get("heartbeat_seconds", 10)
+    if isinstance(beat, bool) or not isinstance(beat, int | float) or not 0.5 <= beat <= 600:
+        raise r.fail("store.heartbeat_seconds", f"must be between 0.5 and 600, got {beat!r}")
     creds = r.path("store", "credentials_file", "") if "credentials_file" in table else None
     if creds is not None and not creds.is_file():
         raise r.fail("store.credentials_file", f"{creds}: no such file (it holds "
@@ -300,7 +303,7 @@ def _s3(r: _Reader, doc: dict[str, Any]) -> S3Settings | None:
     return S3Settings(endpoint=endpoint, bucket=bucket,
                       region=r.get("store", "region", str, "us-east-1"),
                       credentials_file=creds, path_style=path_style, ca_bundle=ca,
-                      lock_step_days=step)
+                      lock_step_days=step, heartbeat_seconds=float(beat))
 
 
 def _retention(r: _Reader) -> RetentionPolicy:

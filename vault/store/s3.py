@@ -88,6 +88,8 @@ class S3Settings:
     path_style: bool = True
     ca_bundle: Path | None = None
     lock_step_days: int = 1
+    heartbeat_seconds: float = 10.0  # the owner object's heartbeat (vault.store.s3_owner)
+    take_over: bool = False  # vaultd --take-over, never from vault.toml
 
 
 def read_credentials(path: Path) -> tuple[str, str]:
@@ -186,6 +188,7 @@ class S3ChunkStore(ChunkStore):
         self._busy_cond = threading.Condition()
         self.requests = 0  # every request sent (bench: requests per GB stored)
         self.state_lock: int | None = None  # the local state folder's LOCK, closed with us
+        self.owner: Any = None  # the bucket's owner claim (vault.store.s3_owner), released too
         self._count_lock = threading.Lock()
         if check:
             self.check_bucket()
@@ -486,6 +489,9 @@ class S3ChunkStore(ChunkStore):
         self._map(lambda c: self.set_hold(self.key_of(c), on), chunk_ids)
 
     def close(self) -> None:
+        owner, self.owner = self.owner, None
+        if owner is not None:
+            owner.release()
         self._pool.shutdown(wait=True)
         lock, self.state_lock = self.state_lock, None
         if lock is not None:

@@ -534,8 +534,10 @@ def open_bucket(config: VaultConfig) -> tuple[S3ChunkStore, BucketCatalog]:
 
     The local state folder's ``LOCK`` is taken first and held until ``store.close()``
     (``StorageError`` if another vaultd, or ``vaultd --reindex``, holds it). The bucket is
-    checked (``StorageError`` saying what to fix). A missing catalog is rebuilt from the
-    bucket before it opens (a new or lost vault host)."""
+    checked (``StorageError`` saying what to fix) and claimed (``vault.store.s3_owner``:
+    ``StorageError`` naming the holder if another vaultd serves it; heartbeats until
+    ``store.close()``). A missing catalog is rebuilt from the bucket before it opens (a new
+    or lost vault host)."""
     config.catalog_path.parent.mkdir(parents=True, exist_ok=True)
     lock = take_lock(config.catalog_path.parent)
     try:
@@ -545,6 +547,15 @@ def open_bucket(config: VaultConfig) -> tuple[S3ChunkStore, BucketCatalog]:
         raise
     store.state_lock = lock
     try:
+        if claim_bucket(store, config) and config.catalog_path.exists():
+            from bulwark.vault.store.s3_reindex import rebuild_in_place
+
+            report = rebuild_in_place(store, config.catalog_path,
+                                      config.catalog_path.parent / "audit.sqlite")
+            log.warning("s3://%s was served from another state folder since this one: catalog "
+                        "rebuilt from the bucket (%d snapshot(s), %d chunk(s); audit log %s; "
+                        "the old kept as %s)", store.bucket, report.snapshots, report.chunks,
+                        report.audit, report.previous_catalog)
         if not config.catalog_path.exists():
             started = time.monotonic()
             report = rebuild_catalog(store, config.catalog_path)
@@ -557,6 +568,22 @@ def open_bucket(config: VaultConfig) -> tuple[S3ChunkStore, BucketCatalog]:
     except BaseException:
         store.close()
         raise
+
+
+def claim_bucket(store: S3ChunkStore, config: VaultConfig) -> bool:
+    """Claim ``store``'s bucket for this process and start its heartbeats (released by
+    ``store.close()``); ``StorageError`` naming the holder if another vaultd serves it.
+    True if another state folder (or host) served the bucket last: the local catalog and
+    audit log may be behind the bucket."""
+    from bulwark.vault.store.s3_owner import BucketOwner
+
+    assert config.s3 is not None
+    state = config.catalog_path.parent
+    owner = BucketOwner(store, state, config.s3.heartbeat_seconds)
+    previous = owner.claim(take_over=config.s3.take_over)
+    store.owner = owner
+    owner.start()
+    return previous is not None and not previous.served_from(state)
 
 
 def open_bucket_audit(config: VaultConfig, clock: Clock) -> BucketAuditLog:

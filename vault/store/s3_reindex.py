@@ -36,7 +36,12 @@ from bulwark.vault.config import VaultConfig
 from bulwark.vault.errors import ConfigError
 from bulwark.vault.store.fs import take_lock
 from bulwark.vault.store.s3 import S3ChunkStore
-from bulwark.vault.store.s3_records import open_store, rebuild_audit, rebuild_catalog
+from bulwark.vault.store.s3_records import (
+    claim_bucket,
+    open_store,
+    rebuild_audit,
+    rebuild_catalog,
+)
 from bulwark.vault.worm.clock import SystemClock
 
 SUFFIXES = ("", "-wal", "-shm")  # a SQLite database and its WAL files move together
@@ -66,7 +71,8 @@ def reindex(config: VaultConfig,
     audits the reindex there).
 
     ``ConfigError`` unless ``[store] type = "s3"``; ``StorageError`` if a vaultd holds the
-    state folder, the bucket fails its checks, or the bucket cannot be read."""
+    state folder or serves the bucket (``vault.store.s3_owner``), the bucket fails its
+    checks, or the bucket cannot be read."""
     if config.s3 is None:
         raise ConfigError(f"{config.source}: store: --reindex rebuilds the catalog from an S3 "
                           'bucket ([store] type = "s3"); the filesystem store keeps no '
@@ -77,6 +83,7 @@ def reindex(config: VaultConfig,
     try:
         store = open_store(config)
         try:
+            claim_bucket(store, config)  # no vaultd may serve the bucket meanwhile
             report = rebuild_in_place(store, config.catalog_path, state / "audit.sqlite")
         finally:
             store.close()

@@ -72,6 +72,16 @@ DRILL_RECORD_FIELDS: Final = tuple(f.name for f in drills_pb2.DrillRecord.DESCRI
 # plus their header, so one message always holds at least one blob.
 DEFAULT_MAX_MESSAGE_BYTES: Final = 16 << 20
 
+# Keepalive (issue 15: a stalled vault or a silently cut link). The vault answers pings but
+# sends GOAWAY to a client that pings more often than KEEPALIVE_MIN_PING_MS while no data
+# flows; every client pings its connection after CLIENT_KEEPALIVE_MS without a frame and
+# gives the call up (UNAVAILABLE) when the ping is not answered within
+# CLIENT_KEEPALIVE_TIMEOUT_MS, so a call to a vault that stopped answering ends within
+# about their sum. The client's interval stays twice the vault's minimum (timers jitter).
+KEEPALIVE_MIN_PING_MS: Final = 10_000
+CLIENT_KEEPALIVE_MS: Final = 2 * KEEPALIVE_MIN_PING_MS
+CLIENT_KEEPALIVE_TIMEOUT_MS: Final = 10_000
+
 # FindMissing, CommitSnapshot and GetChunks carry at most this many ids per message; the
 # vault refuses more (INVALID_ARGUMENT), so a message's size is bounded by the protocol.
 IDS_PER_MESSAGE: Final = 4096

@@ -1,6 +1,7 @@
 """The agent's one mapping from gRPC status codes to its exception tree (README, exit codes).
 
-    UNAVAILABLE           VaultError         exit 1  cannot reach the vault (names the address)
+    UNAVAILABLE           VaultError         exit 1  cannot reach the vault, or lost it during the
+                                                     call (names the call and the address)
     DATA_LOSS             IntegrityError     exit 1  a stored blob failed its check
     NOT_FOUND             SnapshotNotFound   exit 1  (or the caller's own not-found error)
     PERMISSION_DENIED     AccessDenied       exit 2  this identity or role may not do this
@@ -47,7 +48,11 @@ def error_for(
     code = exc.code()
     detail = exc.details() or code.name
     if code == grpc.StatusCode.UNAVAILABLE:
-        return VaultError(f"cannot reach the vault at {address}: {detail}{_clock_hint(detail)}")
+        if _lost_mid_call(detail):
+            return VaultError(f"{what}: lost the connection to the vault at {address} during "
+                              f"the call (nothing of it is committed): {detail}")
+        return VaultError(
+            f"{what}: cannot reach the vault at {address}: {detail}{_clock_hint(detail)}")
     if code == grpc.StatusCode.DATA_LOSS:
         return IntegrityError(f"{what}: {detail}")
     if code == grpc.StatusCode.NOT_FOUND:
@@ -59,6 +64,17 @@ def error_for(
     if code == grpc.StatusCode.INVALID_ARGUMENT and invalid is not None:
         return invalid(detail)
     return VaultError(f"{what}: vault answered {code.name}: {detail}")
+
+
+#: What gRPC says of a connection that broke while a call was open (a link cut or reset, a
+#: vault that stopped answering its keepalive pings); a failure to connect starts with
+#: "failed to connect" and may be a handshake refused over a clock (``_clock_hint``).
+_MID_CALL = ("Stream removed", "Connection reset", "keepalive", "Broken pipe", "Socket closed",
+             "GOAWAY")
+
+
+def _lost_mid_call(detail: str) -> bool:
+    return not detail.startswith("failed to connect") and any(m in detail for m in _MID_CALL)
 
 
 def _clock_hint(detail: str) -> str:

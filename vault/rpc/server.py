@@ -46,6 +46,7 @@ from bulwark.protos.bulwark.v1 import (
     vault_pb2,
     vault_pb2_grpc,
 )
+from bulwark.protos.contract import KEEPALIVE_MIN_PING_MS
 from bulwark.vault.airgap.runner import Runner
 from bulwark.vault.audit.log import AuditLog
 from bulwark.vault.catalog.db import Catalog
@@ -108,12 +109,13 @@ INSECURE_WARNING = (
 log = logging.getLogger(__name__)
 #: Keepalive enforcement: the vault pings an idle connection every minute and drops it when
 #: the ping goes unanswered for 20 s (a cut network frees its calls); a client pinging more
-#: often than every 10 s without data is sent GOAWAY after two strikes.
+#: often than every 10 s without data (KEEPALIVE_MIN_PING_MS) is sent GOAWAY after two
+#: strikes; the agent pings every 20 s (agent.client.channel).
 KEEPALIVE = [
     ("grpc.keepalive_time_ms", 60_000),
     ("grpc.keepalive_timeout_ms", 20_000),
     ("grpc.keepalive_permit_without_calls", 1),
-    ("grpc.http2.min_ping_interval_without_data_ms", 10_000),
+    ("grpc.http2.min_ping_interval_without_data_ms", KEEPALIVE_MIN_PING_MS),
     ("grpc.http2.max_ping_strikes", 2),
 ]
 

@@ -33,7 +33,8 @@ class Failed(grpc.RpcError):
 
 
 EXPECTED = {
-    grpc.StatusCode.UNAVAILABLE: (VaultError, 1, "cannot reach the vault at 10.0.0.1:7443: why"),
+    grpc.StatusCode.UNAVAILABLE: (
+        VaultError, 1, "GetChunks: cannot reach the vault at 10.0.0.1:7443: why"),
     grpc.StatusCode.DATA_LOSS: (IntegrityError, 1, "GetChunks: why"),
     grpc.StatusCode.NOT_FOUND: (SnapshotNotFound, 1, "why"),
     grpc.StatusCode.PERMISSION_DENIED: (
@@ -77,3 +78,19 @@ def test_invalid_argument_is_a_usage_error_only_where_the_user_typed_the_argumen
     assert str(typed) == "prefix 'a' is ambiguous"
     sent = error_for(Failed(grpc.StatusCode.INVALID_ARGUMENT), "CommitSnapshot", "a")
     assert type(sent) is VaultError and sent.exit_code == 1
+
+
+def test_a_connection_lost_during_a_call_names_the_call_and_no_clock():
+    """Issue 15: a link cut mid-upload once read as an unreachable vault with a hint about
+    clocks; a failure to connect keeps the hint."""
+    lost = error_for(Failed(grpc.StatusCode.UNAVAILABLE,
+                            "Stream removed (recvmsg:Connection reset by peer (104))"),
+                     "PutChunks", "10.0.0.1:7443")
+    assert type(lost) is VaultError and lost.exit_code == 1
+    assert str(lost).startswith("PutChunks: lost the connection to the vault at 10.0.0.1:7443")
+    assert "clock" not in str(lost)
+    refused = error_for(Failed(grpc.StatusCode.UNAVAILABLE,
+                               "failed to connect to all addresses; last error: UNAVAILABLE: "
+                               "ipv4:10.0.0.1:7443: Socket closed"), "ListSnapshots", "a")
+    assert "ListSnapshots: cannot reach the vault at a" in str(refused)
+    assert "If the vault's clock is set backwards" in str(refused)

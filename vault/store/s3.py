@@ -61,6 +61,7 @@ log = logging.getLogger(__name__)
 
 CHUNKS = "chunks/"
 PROBE = "probe/"
+PROBE_LOCK_NS = 3_600_000_000_000  # a start-up probe's lock: one hour, then removed
 THREADS = 16  # requests in flight per batch; they wait on the network, not the GIL
 RETRIES = 6  # attempts per request (botocore "standard" mode: backoff with jitter)
 HOUR_NS = 3_600 * 1_000_000_000
@@ -188,6 +189,8 @@ class S3ChunkStore(ChunkStore):
         self._busy_cond = threading.Condition()
         self.requests = 0  # every request sent (bench: requests per GB stored)
         self.state_lock: int | None = None  # the local state folder's LOCK, closed with us
+        self.probe_lock_ns = PROBE_LOCK_NS
+        self.probes_removed = 0  # by the last check_bucket
         self.owner: Any = None  # the bucket's owner claim (vault.store.s3_owner), released too
         self._count_lock = threading.Lock()
         if check:
@@ -294,9 +297,10 @@ class S3ChunkStore(ChunkStore):
         self._probe()
 
     def _probe(self) -> None:
-        """Write a 1-day locked probe object and read its retention back."""
+        """Write a probe object locked for ``probe_lock_ns`` and read its retention back;
+        then delete the probes of earlier starts whose lock has passed."""
         key = f"{PROBE}{self._wall():020d}-{secrets.token_hex(4)}"
-        until = self._wall() + 24 * HOUR_NS
+        until = self._wall() + self.probe_lock_ns
         self._call("put_object", key, Body=b"bulwark lock probe\n", **self.lock_args(until))
         head = self._call("head_object", key)
         if head.get("ObjectLockMode") != MODES[self.mode] or not head.get(
@@ -305,6 +309,17 @@ class S3ChunkStore(ChunkStore):
                 f"s3://{self.bucket}: the object store accepted a PUT with retention "
                 f"({MODES[self.mode]}) but did not apply it (read back: "
                 f"{head.get('ObjectLockMode')!r}); it does not enforce Object Lock")
+        self.probes_removed = 0
+        for old, _size in list(self.list_keys(PROBE)):
+            written = old[len(PROBE):].split("-", 1)[0]
+            if old == key or not written.isdigit() or \
+                    int(written) + self.probe_lock_ns + LOCK_MARGIN_NS >= self._wall():
+                continue
+            try:
+                self.delete_versions(old, f"probe {old}")
+                self.probes_removed += 1
+            except (BlobLocked, NotFound):  # a longer lock of an older version: later
+                pass
 
     # -- ChunkStore ---------------------------------------------------------------------
 

@@ -259,6 +259,16 @@ class BucketCatalog(Catalog):
         rec = self.resolve(snapshot_id)
         self.records.put_snapshot(rec, self.snapshot_chunk_ids(rec.id), added)
 
+    def compact_bucket(self) -> None:
+        """After a prune: superseded index objects replaced (``vault.store.s3_compact``)."""
+        from bulwark.vault.store.s3_compact import compact_index
+
+        report = compact_index(self, self.records)
+        if report.written or report.deleted:
+            log.info("s3://%s index compacted: %d object(s) written, %d deleted, %d still "
+                     "locked", self.store.bucket, report.written, report.deleted,
+                     report.kept_locked)
+
     def record_damage(self, damaged: Sequence[tuple[bytes, str]], now_ns: int) -> None:
         self.records.put_damage(damaged, now_ns)
         super().record_damage(damaged, now_ns)

@@ -104,6 +104,9 @@ def prune(
                     report.orphans += 1
                 except BlobLocked:
                     pass  # locked by reference although rowless: keep it
+    compact = getattr(catalog, "compact_bucket", None)  # the S3 store's index (issue 17)
+    if compact is not None:
+        compact()
     return report
 
 

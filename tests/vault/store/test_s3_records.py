@@ -12,7 +12,7 @@ from bulwark.vault.catalog.db import Catalog
 from bulwark.vault.store.s3_records import BucketCatalog
 
 #: Public Catalog methods the bucket layer does not override: reads, and local state the
-#: bucket does not keep (leases in memory, the damage list, rows of pruned chunks).
+#: bucket does not keep (leases in memory, rows of pruned chunks).
 LOCAL_ONLY = {
     "chunk_digest", "chunk_lock", "chunk_locks", "chunks_of_node", "close", "count_after",
     "drop_locks", "expired_snapshots", "forget_chunks", "gc_candidates", "has_chunk",

@@ -40,7 +40,7 @@ ROWS = 10_000  # index rows per compacted object (720 KB)
 class CompactReport:
     written: int = 0  # new index objects
     deleted: int = 0  # superseded index objects removed
-    kept_locked: int = 0  # superseded but still locked by the object store
+    refused: int = 0  # superseded, but the object store still locks them
 
 
 def written_ns(key: str) -> int:
@@ -82,7 +82,7 @@ def compact_index(catalog: Any, records: BucketRecords) -> CompactReport:
             store.delete_versions(key, f"index object {key}")
             report.deleted += 1
         except BlobLocked:
-            report.kept_locked += 1
+            report.refused += 1
         except NotFound:
             pass
     return report

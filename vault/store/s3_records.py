@@ -267,7 +267,7 @@ class BucketCatalog(Catalog):
         if report.written or report.deleted:
             log.info("s3://%s index compacted: %d object(s) written, %d deleted, %d still "
                      "locked", self.store.bucket, report.written, report.deleted,
-                     report.kept_locked)
+                     report.refused)
 
     def record_damage(self, damaged: Sequence[tuple[bytes, str]], now_ns: int) -> None:
         self.records.put_damage(damaged, now_ns)

@@ -49,7 +49,7 @@ def test_compaction_replaces_superseded_index_objects_and_old_probes_go(rgw_clus
     assert catalog.forget_chunks([gone], time.time_ns()) == [(gone, 100)]
     store.delete(gone)
     report = compact_index(catalog, records)
-    assert (report.written, report.deleted, report.kept_locked) == (2, 4, 0)  # per uploader
+    assert (report.written, report.deleted, report.refused) == (2, 4, 0)  # per uploader
     assert not set(keys(store, INDEX)) & set(old)
     assert compact_index(catalog, records).written == 0  # the new ones are locked: no churn
 

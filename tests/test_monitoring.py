@@ -14,7 +14,8 @@ from bulwark.agent.daemon.metrics import Metrics
 
 ROOT = Path(__file__).resolve().parent.parent
 MONITORING = ROOT / "docs" / "monitoring"
-_DEFINED = re.compile(r"\b(Gauge|Counter|Histogram|Summary)\(\s*\"(bulwark_\w+)\"")
+_DEFINED = re.compile(
+    r"\b(Gauge|Counter|Histogram|Summary)(?:MetricFamily)?\(\s*\"(bulwark_\w+)\"")
 _NAMED = re.compile(r"\bbulwark_\w+")
 _SUFFIXES = {"Gauge": ("",), "Counter": ("_total",), "Histogram": ("_bucket", "_sum", "_count"),
              "Summary": ("_sum", "_count")}
@@ -37,7 +38,8 @@ def test_the_definitions_read_match_a_real_registry():
               for f in Metrics().registry.collect()}
     assert len(series) >= 15 and series <= names, series - names
     assert {"bulwark_vault_certificate_expiry_timestamp_seconds",
-            "bulwark_airgap_lag_seconds", "bulwark_vault_snapshots_marked_total"} <= names
+            "bulwark_airgap_lag_seconds", "bulwark_vault_snapshots_marked_total",
+            "bulwark_vault_node_stored_bytes_limit"} <= names
 
 
 def test_alert_rules_parse_and_name_exported_metrics():

@@ -1,9 +1,11 @@
-"""The vault's certificate watch: expiry gauges for Prometheus and a WARNING from 30 days out.
+"""The vault's certificate watch: expiry gauges for Prometheus and a WARNING from 30 days out;
+the registry it serves also holds the vault's other metrics.
 
 ``[server] metrics = "127.0.0.1:9466"`` serves, from a registry of its own::
 
     bulwark_vault_certificate_expiry_timestamp_seconds{cert="server"|"ca"}
     bulwark_vault_snapshots_marked_total{node}    marked suspicious (worm.quarantine)
+    bulwark_vault_node_*{node} and their *_limit  per-node quotas (ingest.quota_metrics)
 
 and every ``CHECK_SECONDS`` (and at start) vaultd logs a WARNING for a certificate that
 expires within ``vault.keys.signer.WARN_DAYS`` days (docs/operations.md "Monitoring" has the
@@ -18,6 +20,7 @@ from pathlib import Path
 
 from prometheus_client import CollectorRegistry, Gauge, start_http_server
 
+from bulwark.vault.ingest.quota_metrics import QUOTA_METRICS
 from bulwark.vault.keys.signer import expiry_warning, not_after_s
 from bulwark.vault.worm.clock import Clock, SystemClock
 from bulwark.vault.worm.quarantine import MARKED
@@ -35,6 +38,7 @@ class CertWatch:
                             "Unix time the vault's certificate expires", ["cert"],
                             registry=self.registry)
         self.registry.register(MARKED)  # vault.worm.quarantine: snapshots marked suspicious
+        self.registry.register(QUOTA_METRICS)  # vault.ingest.quota_metrics: per-node quotas
         self._server = None
         self._stop = threading.Event()
 

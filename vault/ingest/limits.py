@@ -129,6 +129,12 @@ class CommitRate:
             for other in [n for n, t in self._times.items() if not t]:
                 del self._times[other]
 
+    def counts(self, now_ns: int) -> dict[str, int]:
+        """How many commits each node made in the hour before ``now_ns`` (metrics)."""
+        with self._lock:
+            return {node: n for node, times in self._times.items()
+                    if (n := sum(1 for t in times if t > now_ns - HOUR_NS))}
+
 
 #: ``[limits]`` keys and their allowed ranges (vault.config reads the table through here).
 RANGES = {

@@ -55,6 +55,7 @@ from bulwark.vault.drill_log import DrillLog
 from bulwark.vault.errors import ConfigError
 from bulwark.vault.ingest.limits import CallLimiter, CommitRate
 from bulwark.vault.ingest.quota import Quotas
+from bulwark.vault.ingest.quota_metrics import QUOTA_METRICS
 from bulwark.vault.ingest.upload_guard import UploadGuard
 from bulwark.vault.keys.registry import Registry
 from bulwark.vault.keys.restore_keys import RestoreKeyLog
@@ -223,10 +224,11 @@ def build_server(
     # leased for lease_hours from this start (vault.ingest.leases, docs/worm.md "Leases").
     catalog.hold_all_leases(clock.now_ns() + config.retention.lease_ns)
     quotas = Quotas(catalog.path, limits)  # [limits] node_*_bytes (vault.ingest.quota)
+    rate = CommitRate(limits.snapshots_per_hour)
+    QUOTA_METRICS.watch(quotas, rate, clock.now_ns)  # served by vault.monitor
     vault_pb2_grpc.add_VaultServicer_to_server(
         VaultService(store, catalog, clock, registry, policy=config.retention, guard=guard,
-                     audit=audit, rate=CommitRate(limits.snapshots_per_hour),
-                     signals=config.signals, quotas=quotas),
+                     audit=audit, rate=rate, signals=config.signals, quotas=quotas),
         server,
     )
     quota_pb2_grpc.add_QuotasServicer_to_server(QuotaService(quotas), server)

@@ -50,6 +50,16 @@ def test_commits_per_hour_slide():
     CommitRate(0).admit("gpu-01", 0)  # 0: no limit
 
 
+def test_commit_counts_are_the_last_hours_for_metrics():
+    rate = CommitRate(5)
+    for t in (0, 10, 20):
+        rate.admit("gpu-01", t)
+    assert rate.counts(20) == {"gpu-01": 3}
+    rate.admit("gpu-02", HOUR_NS)
+    assert rate.counts(HOUR_NS + 15) == {"gpu-01": 1, "gpu-02": 1}  # 0 and 10 left it
+    assert rate.counts(3 * HOUR_NS) == {}
+
+
 @pytest.mark.parametrize(("text", "message"), [
     ("workers = 2", "limits.workers: must be between 4 and 1024, got 2"),
     ("workers = 8\nreserved_calls = 8", "limits.reserved_calls: 8 leaves no thread"),

@@ -16,6 +16,12 @@ Objects (beside ``chunks/``, see ``vault.store.s3``)::
                                          snapshot's retain-until; object legal hold while held.
     audit/<seq, 20 digits>               one audit entry as ``vaultctl audit --json`` prints it;
                                          locked for ``[retention] default_days``
+    damage/list                          the last scrub's damage list (JSON, ``DAMAGE_FORMAT``);
+                                         a new version per scrub, locked like audit entries
+
+An index object's ``uploader`` metadata names the caller its new chunks were charged to
+(``chunk_uploads``, the per-node quotas); a record's ``added_tags`` are the tags added in the
+vault (``vault.catalog.tags``). ``vaultd/owner`` is ``vault.store.s3_owner``'s.
 
 Hooks: ``BucketCatalog`` (a ``Catalog``) and ``BucketAuditLog`` (an ``AuditLog``) do the
 bucket's part of each change first, then the local one, so a failure in the bucket leaves

@@ -170,12 +170,18 @@ class Baseline:
 
     def swap(self) -> None:
         """Make the staged rows the scope's baseline (after a successful commit); unchanged
-        files take their previous numbers."""
+        files take their previous numbers. A run that staged exactly the baseline's rows (an
+        unchanged tree) leaves the baseline as it is: rewriting 20,000 identical rows cost
+        0.11 CPU-s, the check 0.02 (issue 20)."""
         self._flush()
         db = self._db
         db.executescript(_STAGED_INDEXES)
         db.execute("BEGIN IMMEDIATE")
         try:
+            if self._same_as_previous():
+                db.execute("DELETE FROM staged")
+                db.execute("COMMIT")
+                return
             db.execute(
                 f"UPDATE staged SET ({_COLUMNS}) = (SELECT {_COLUMNS} FROM files p"
                 " WHERE p.scope = ? AND p.path = staged.path AND p.hash = staged.hash)"
@@ -189,6 +195,21 @@ class Baseline:
         except BaseException:
             db.execute("ROLLBACK")
             raise
+
+    def _same_as_previous(self) -> bool:
+        """Whether the staged rows are the scope's rows, column for column: as many, and
+        each staged row (paths are unique: staged_by_path) has its equal among them."""
+        (staged,) = self._db.execute("SELECT count(*) FROM staged").fetchone()
+        (held,) = self._db.execute(
+            "SELECT count(*) FROM files WHERE scope = ?", (self.scope,)).fetchone()
+        if staged != held:
+            return False
+        same = " AND ".join(f"p.{c} IS n.{c}" for c in ("hash", "stem", *_COLUMNS.split(", ")))
+        differ = self._db.execute(
+            "SELECT 1 FROM staged n WHERE n.known = 0 OR NOT EXISTS (SELECT 1 FROM files p"
+            f" WHERE p.scope = ? AND p.path = n.path AND {same}) LIMIT 1",
+            (self.scope,)).fetchone()
+        return differ is None
 
     def discard(self) -> None:
         self._rows = []
@@ -204,3 +225,4 @@ class Baseline:
 def _record(row: tuple) -> FileRecord:
     size, fmt, ok, stored, high, zero, exp_e, exp_m = row
     return FileRecord(size, fmt, bool(ok), stored, high, zero, exp_e, exp_m)
+

@@ -57,3 +57,38 @@ def test_names():
     assert not is_ransom_note(b"README.md", 100) and not is_ransom_note(b"restore.py", 100)
     assert not is_ransom_note(b"decrypt.txt", 1 << 20)  # too large for a note
     assert stem(b"a/b.tar.locked") == b"a/b.tar" and stem(b"a/.hidden") == b"a/.hidden"
+
+
+def _baseline_of(tmp_path, rows) -> dict:
+    b = Baseline(tmp_path, ["/data"])
+    for path, n, record in rows:
+        b.stage(path, h(n), record, 10)
+    b.totals()
+    b.swap()
+    b.close()
+    b = Baseline(tmp_path, ["/data"])
+    b.prefetch([p for p, _, _ in rows] + [b"d/a", b"d/b", b"d/c", b"d/z"])
+    got = {p: b.previous(p, h(n)) for p, n, _ in rows}
+    assert b.totals().files == 0  # nothing of the swapped run stays staged
+    b.close()
+    return got
+
+
+BASE = [(b"d/a", 1, FileRecord(10, "text", True)), (b"d/b", 2, FileRecord(10, "json", True)),
+        (b"d/c", 3, FileRecord(10, "", False, 500))]
+
+
+def test_an_unchanged_tree_keeps_the_baseline_and_any_difference_replaces_it(tmp_path):
+    _baseline_of(tmp_path, BASE)
+    assert _baseline_of(tmp_path, BASE) == {p: r for p, _, r in BASE}  # unchanged run
+    for rows in (
+        BASE[:2] + [(b"d/c", 3, FileRecord(10, "", False, 501))],  # one number differs
+        BASE[:2] + [(b"d/c", 4, FileRecord(10, "", False, 500))],  # the content differs
+        BASE[:2] + [(b"d/z", 3, FileRecord(10, "", False, 500))],  # same count, a new path
+        BASE[:2],  # a file gone
+        BASE + [(b"d/z", 9, FileRecord(10))],  # a file added
+    ):
+        assert _baseline_of(tmp_path, rows) == {p: r for p, _, r in rows}
+    # a file staged without numbers (unchanged per the file cache) takes its previous ones
+    _baseline_of(tmp_path, BASE)
+    assert _baseline_of(tmp_path, BASE[:2] + [(b"d/c", 3, None)])[b"d/c"] == BASE[2][2]

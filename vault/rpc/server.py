@@ -51,7 +51,6 @@ from bulwark.vault.airgap.runner import Runner
 from bulwark.vault.audit.log import AuditLog
 from bulwark.vault.catalog.db import Catalog
 from bulwark.vault.config import VaultConfig
-from bulwark.vault.drill_log import DrillLog
 from bulwark.vault.errors import ConfigError
 from bulwark.vault.ingest.limits import CallLimiter, CommitRate
 from bulwark.vault.ingest.quota import Quotas
@@ -82,6 +81,7 @@ from bulwark.vault.rpc.vault_service import VaultService
 from bulwark.vault.store import marker
 from bulwark.vault.store.base import ChunkStore
 from bulwark.vault.store.fs import FilesystemStore
+from bulwark.vault.store.s3_drills import open_drill_log
 from bulwark.vault.store.s3_records import open_bucket, open_bucket_audit
 from bulwark.vault.worm.clock import Clock, ComplianceClock, SystemClock
 from bulwark.vault.worm.prune import CatalogLocks
@@ -241,7 +241,7 @@ def build_server(
     keys_pb2_grpc.add_KeysServicer_to_server(KeysService(registry, audit), server)
     add_fleet(server, enrollment, audit)  # tokens and renewals (needs [enroll] to sign)
     drills_pb2_grpc.add_DrillsServicer_to_server(
-        DrillsService(DrillLog(config.catalog_path.parent / "drills.sqlite"), clock), server
+        DrillsService(open_drill_log(config), clock), server
     )
     snapshots_pb2_grpc.add_SnapshotsServicer_to_server(SnapshotsService(catalog), server)
     signals_pb2_grpc.add_SignalsServicer_to_server(

@@ -85,6 +85,7 @@ _COLUMNS = (
     "(path BLOB PRIMARY KEY, size INTEGER, mtime_ns INTEGER, ctime_ns INTEGER, inode INTEGER,"
     " content_hash BLOB, chunks BLOB, offset INTEGER, length INTEGER)"
 )
+_NAMES = tuple(c.split()[0].strip("(") for c in _COLUMNS.split(","))
 _STAGED_PREFIX = "staged_"  # staged_<pid>_<random>: one table per backup run in progress
 _staging_here: set[str] = set()  # this process's tables in use (the daemon runs sets at once)
 
@@ -192,16 +193,47 @@ class FileCache:
         replaces the whole cache. Call only after the snapshot holding them was committed."""
         self._write_rows()
         with self._transaction():
-            if under is None:
-                self._db.execute(f"DELETE FROM {_TABLE}")
-            for top in under or ():
-                self._delete_under(os.fsencode(top))
+            if not self._same_as_held(under):
+                self._replace(under)
             if self._staged is not None:
-                self._db.execute(f"INSERT OR REPLACE INTO {_TABLE} SELECT * FROM {self._staged}")
                 self._db.execute(f"DROP TABLE {self._staged}")
         if self._staged is not None:
             _staging_here.discard(self._staged)
             self._staged = None
+
+    def _replace(self, under: Iterable[str] | None) -> None:
+        if under is None:
+            self._db.execute(f"DELETE FROM {_TABLE}")
+        for top in under or ():
+            self._delete_under(os.fsencode(top))
+        if self._staged is not None:
+            self._db.execute(f"INSERT OR REPLACE INTO {_TABLE} SELECT * FROM {self._staged}")
+
+    def _same_as_held(self, under: Iterable[str] | None) -> bool:
+        """Whether the staged rows are the rows held at or below ``under`` (all rows: None),
+        column for column: then the swap changes nothing. Every file of an unchanged tree
+        is a hit whose row is staged as it was; rewriting 20,000 such rows cost 0.10-0.14
+        CPU-s, this check ~0.03 (issue 20)."""
+        if self._staged is None:
+            return False
+        (staged,) = self._db.execute(f"SELECT count(*) FROM {self._staged}").fetchone()
+        if under is None:
+            (held,) = self._db.execute(f"SELECT count(*) FROM {_TABLE}").fetchone()
+        else:
+            held = sum(self._count_under(os.fsencode(top)) for top in under)
+        if staged != held:
+            return False
+        same = " AND ".join(f"h.{c} IS s.{c}" for c in _NAMES[1:])
+        return self._db.execute(
+            f"SELECT 1 FROM {self._staged} s WHERE NOT EXISTS (SELECT 1 FROM {_TABLE} h"
+            f" WHERE h.path = s.path AND {same}) LIMIT 1").fetchone() is None
+
+    def _count_under(self, top: bytes) -> int:
+        if not top:
+            return self._db.execute(f"SELECT count(*) FROM {_TABLE}").fetchone()[0]
+        return self._db.execute(
+            f"SELECT count(*) FROM {_TABLE} WHERE path = ? OR (path >= ? AND path < ?)",
+            (top, top + b"/", top + b"0")).fetchone()[0]
 
     def _delete_under(self, top: bytes) -> None:
         if not top:

@@ -108,6 +108,33 @@ def test_a_swap_replaces_only_the_rows_under_the_backed_up_paths(tmp_path: Path)
     assert cache.lookup(_at("data-x", 3)[0]) is None
 
 
+def _swapped(cache: FileCache, rows, under) -> None:
+    for key, content in rows:
+        cache.stage(key, content)
+    cache.swap_staged(under)
+
+
+@pytest.mark.parametrize("under", [["data"], None])
+def test_a_swap_of_the_rows_held_keeps_them_and_any_difference_replaces(tmp_path, under):
+    base = [_at("data/a", 1), _at("data/b", 2), _at("data/c", 3)]
+    cache = FileCache(tmp_path)
+    cache.replace_all(base)
+    _swapped(cache, base, under)  # an unchanged tree
+    assert all(cache.lookup(k) == f for k, f in base)
+    moved = CacheKey("data/c", 13, 3, 3, 99)  # same path and content, another inode
+    other_refs = CachedFile(_file(3)[1].content_hash, _file(4)[1].chunks, 0, None)
+    for changed, gone in [((moved, _file(3)[1]), _at("data/c", 3)[0]),
+                          ((_at("data/c", 3)[0], other_refs), None),
+                          (_at("data/z", 3), _at("data/c", 3)[0])]:  # same count, new path
+        _swapped(cache, [*base[:2], changed], under)
+        assert cache.lookup(changed[0]) == changed[1]
+        assert gone is None or cache.lookup(gone) is None
+        cache.replace_all(base)
+    _swapped(cache, base[:2], under)  # a file deleted
+    assert cache.lookup(base[2][0]) is None
+    cache.close()
+
+
 def test_a_cache_of_another_generation_is_dropped_on_open(tmp_path: Path):
     with sqlite3.connect(tmp_path / "files.sqlite") as db:  # a generation-2 cache
         db.execute("CREATE TABLE files_v2 (path TEXT PRIMARY KEY, chunks BLOB)")

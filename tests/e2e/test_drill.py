@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import io
 import json
+import shutil
 import socket
 import tarfile
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -67,6 +69,13 @@ def test_clean_drill_passes_is_signed_recorded_and_listed(site, model):
     [row] = listed.json()
     assert row["pass"] is True and row["snapshot"] == snap and row["signer"] == "tenant"
     assert row["id"] == report["record_id"]
+    if tomllib.loads((site.dir / "vault.toml").read_text())["store"].get("type") == "s3":
+        assert site.stop() == 0  # the vault host's disk is lost: the bucket keeps the record
+        shutil.rmtree(site.dir / "state")
+        site.start()
+        again = site.ctl("drills", "--json", config=drill_toml(site))
+        assert again.code == 0, again.err
+        assert again.json() == listed.json()
 
 
 def test_validate_command_cannot_reach_the_hosts_loopback(site, model):

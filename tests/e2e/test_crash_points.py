@@ -1,6 +1,6 @@
-"""Crash points (issue 15): kill -9 of vaultd during upload, commit, prune and scrub, and of
-the agent during upload, each at a moment measured from outside (blobs in the store, a
-process running), never through a hook in the product. After the restart every listed
+"""Crash points (issue 15): kill -9 of vaultd during upload, commit, prune and scrub, of
+the agent during upload, and of the air-gap vault during its pull, each at a moment measured
+from outside (blobs in the store, a process running), never through a hook in the product. After the restart every listed
 snapshot restores byte-identical to the tree it was taken of (so none is half-committed),
 the audit chain verifies, ``vaultctl check`` finds catalog and store in agreement, and the
 next backup sends exactly the chunks the store lacks.
@@ -205,6 +205,46 @@ def crash_vaultd_during_scrub(site, tmp_path: Path) -> None:
     assert whole.code == 0, whole.err
 
 
+def crash_airgap_during_pull(site, tmp_path: Path) -> None:
+    """kill -9 the air-gap vault (the puller) once half the new snapshot's chunks are in its
+    store; after its restart the next window completes the copy, pulling only what its store
+    lacks, and every copied snapshot restores byte-identical from the air-gap vault."""
+    from tests.e2e.airgap_site import make_airgap, sync
+
+    base = site.backup(tree(tmp_path / "base", seed=1))["snapshot"]
+    ag = make_airgap(site, tmp_path / "airgap")
+    ag.start()
+    try:
+        first = sync(ag)
+        assert first.code == 0 and first.json()["outcome"] == "complete", first.out + first.err
+        source = tree(tmp_path / "src", seed=2)
+        new = site.backup(source)["snapshot"]
+        stored = blob_count(ag)
+        pull = run(ag, "vaultctl", "airgap", "sync", "--now", "--json")
+        # The pull runs inside the air-gap vaultd: it is the process stopped in slices.
+        stop_when(lambda: blob_count(ag) >= stored + FILES // 2, ag.proc, "half pulled")
+        kill9_vaultd(ag)
+        out, _ = pull.communicate(timeout=60)
+        assert pull.returncode != 0, out  # the window died with its vault
+        ag.start()
+        assert_consistent(ag, tmp_path, {base})
+        assert new not in {s["id"] for s in ag.ctl("snapshots", "--json").json()}
+        rows, blobs = chunk_rows(ag), blob_count(ag)
+        resumed = sync(ag)
+        assert resumed.code == 0, resumed.out + resumed.err
+        window = resumed.json()
+        assert window["outcome"] == "complete" and window["snapshots"] == 1, window
+        # Only what its store lacked: the blobs stored before the kill (durable, not yet
+        # recorded) are taken from the store, the rest pulled, none twice.
+        assert chunk_rows(ag) - rows == FILES + 1  # the snapshot's chunks and its manifest's
+        assert window["chunks"] == blob_count(ag) - blobs == FILES + 1 - (blobs - stored)
+        listed = assert_consistent(ag, tmp_path, {base, new})
+        assert [s["id"] for s in listed] == [base, new]
+    finally:
+        if ag.proc is not None:
+            assert ag.stop() == 0
+
+
 POINTS = {
     "vaultd-upload-1": lambda s, t: crash_vaultd_during_backup(s, t, 0.01),
     "vaultd-upload-50": lambda s, t: crash_vaultd_during_backup(s, t, 0.5),
@@ -217,6 +257,7 @@ POINTS = {
     "agent-upload-1": lambda s, t: crash_agent_during_backup(s, t, 0.01),
     "agent-upload-50": lambda s, t: crash_agent_during_backup(s, t, 0.5),
     "agent-upload-90": lambda s, t: crash_agent_during_backup(s, t, 0.9),
+    "airgap-pull-50": crash_airgap_during_pull,
 }
 DEFAULT_TIER = {"vaultd-upload-50", "vaultd-commit", "vaultd-prune-50", "agent-upload-50"}
 

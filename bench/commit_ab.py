@@ -1,5 +1,5 @@
-"""A commit's catalog work, old code against new, on copies of one grown catalog, calls
-interleaved so both sides see the same machine load (issue 20: the signals' new-chunk share).
+"""A commit's catalog work and one batch of prune's deletes, old code against new, on copies
+of one grown catalog, calls interleaved so both see the same machine load (issue 20).
 
     python -m bench.commit_ab CATALOG --old-code DIR [--rounds 15] [--out FILE.json]
 
@@ -11,9 +11,12 @@ process on its own copy and makes, one call at a time, the catalog work of Commi
 ``Catalog.new_chunk_count`` (the signals' share of chunks new to the node) then
 ``Catalog.commit_snapshot``, for the bench node, either for ``small`` (10 new chunks plus the
 chunk every bench.scale snapshot shares, as the growth commits) or ``held`` (4,096 chunks
-the catalog holds). WAL, ``synchronous=FULL``, as vaultd. Rounds alternate old, new, old,
-new...; figures are medians and ranges in milliseconds (the harness: ``bench.ab``). Not part
-of the test suite.
+the catalog holds); and ``forget``: ``Catalog.forget_chunks`` of 500 ids the catalog holds
+at the current time, prune's delete step for one batch (with bench.scale's 30-day retention
+they are locked, so it deletes only chunks no snapshot references yet: those of growth jobs
+not committed when the copy was taken). WAL, ``synchronous=FULL``, as vaultd. Rounds
+alternate old, new, old, new...; figures are medians and ranges in milliseconds (the
+harness: ``bench.ab``). Not part of the test suite.
 """
 
 from __future__ import annotations
@@ -28,6 +31,8 @@ from pathlib import Path
 from bench import ab
 
 HELD = 4096
+FORGET = 500  # vault.worm.prune.BATCH
+KINDS = ("small", "held", "forget")
 
 
 def worker(path: Path) -> None:
@@ -46,6 +51,11 @@ def worker(path: Path) -> None:
     rng = random.Random(os.getpid())
     print(len(chunk_ids), flush=True)
     for n, line in enumerate(sys.stdin):
+        if line.strip() == "forget":  # prune's delete step for one batch (its lock held)
+            t = time.perf_counter()
+            catalog.forget_chunks(rng.sample(chunk_ids, FORGET), time.time_ns())
+            print(round((time.perf_counter() - t) * 1000, 2), flush=True)
+            continue
         if line.strip() == "small":
             ids = [rng.randbytes(32) for _ in range(10)]
             catalog.record_chunks([(c, 64, c) for c in ids])
@@ -72,7 +82,7 @@ def _old_schema(copy: Path) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    return ab.main("bench.commit_ab", __doc__, worker, ("small", "held"), argv, _old_schema)
+    return ab.main("bench.commit_ab", __doc__, worker, KINDS, argv, _old_schema)
 
 
 if __name__ == "__main__":

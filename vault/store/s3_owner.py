@@ -12,10 +12,11 @@ anywhere.
      "heartbeat_seconds": <interval>, "written_ns": <holder's wall clock>,
      "released": <true once it stopped cleanly>}
 
-* **Claim** (``BucketOwner.claim``, at start, before any other write): the newest version
-  of ``vaultd/owner`` is read. If another instance wrote it less than ``STALE_HEARTBEATS``
-  of *its* intervals ago (by the object store's ``LastModified`` against this host's clock)
-  the start is refused, naming the holder, unless ``take_over``. Otherwise this instance
+* **Claim** (``BucketOwner.claim``, at start, before any other write, with the state
+  folder's ``LOCK`` held): the newest version of ``vaultd/owner`` is read. If a vaultd on
+  another host or state folder wrote it less than ``STALE_HEARTBEATS`` of *its* intervals
+  ago (by the object store's ``LastModified`` against this host's clock) and did not
+  release it, the start is refused, naming the holder, unless ``take_over``. Otherwise this instance
   PUTs its own version, lists the key's versions again and wins only if its version is the
   oldest of those written since the read (RGW 16 has no conditional PUT: two claimers that
   both saw a stale holder both PUT, and both then see the same order, so exactly one wins;
@@ -168,7 +169,9 @@ class BucketOwner:
         before = self._versions()
         holder = self._newest(before)
         now = self._wall()
-        if holder is not None and not holder.released \
+        # A holder on this host with this state folder is gone: the caller holds the
+        # folder's LOCK, which that vaultd held until it died (a kill -9, then a restart).
+        if holder is not None and not holder.released and not holder.served_from(self.state) \
                 and holder.age_s(now) < holder.stale_after_s():
             if not take_over:
                 raise StorageError(

@@ -31,12 +31,14 @@ def config(tmp_path, monkeypatch):
 
 def test_full_s3_store(config, tmp_path):
     cfg = config(S3 + 'region = "eu-west-3"\ncredentials_file = "s3.toml"\npath_style = false\n'
-                 'ca_bundle = "ca.pem"\nlock_step_days = 7\npath = "state"\n')
+                 'ca_bundle = "ca.pem"\nlock_step_days = 7\npath = "state"\n'
+                 'heartbeat_seconds = 2.5\n')
     s3 = cfg.s3
     assert (s3.endpoint, s3.bucket, s3.region) == ("https://objects.internal:8443",
                                                    "bulwark-vault", "eu-west-3")
     assert s3.credentials_file == tmp_path / "s3.toml" and s3.ca_bundle == tmp_path / "ca.pem"
     assert s3.path_style is False and s3.lock_step_days == 7
+    assert s3.heartbeat_seconds == 2.5 and s3.take_over is False  # only vaultd --take-over
     assert cfg.catalog_path == tmp_path / "state" / "catalog.sqlite"
 
 
@@ -63,6 +65,10 @@ def test_credentials_from_the_environment(config, monkeypatch):
      "must be true or false"),
     (S3 + 'credentials_file = "s3.toml"\nlock_step_days = 400\n', "store.lock_step_days",
      "between 0 and 365"),
+    (S3 + 'credentials_file = "s3.toml"\nheartbeat_seconds = 0\n', "store.heartbeat_seconds",
+     "between 0.5 and 600"),
+    (S3 + 'credentials_file = "s3.toml"\nheartbeat_seconds = "10"\n',
+     "store.heartbeat_seconds", "between 0.5 and 600"),
     (S3 + 'credentials_file = "missing.toml"\n', "store.credentials_file", "no such file"),
     (S3, "store.credentials_file", "AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY are not in"),
     (S3 + 'credentials_file = "s3.toml"\nca_bundle = "nope.pem"\n', "store.ca_bundle",

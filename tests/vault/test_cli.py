@@ -103,6 +103,10 @@ def test_reindex_refuses_a_vault_on_the_filesystem_store_and_json_needs_it(tmp_p
     proc = vaultd("--config", str(config), "--json")
     _, err = proc.communicate(timeout=15)
     assert proc.returncode == 2 and "--json goes with --reindex" in err
+    proc = vaultd("--config", str(config), "--take-over")  # issue 17: S3 only as well
+    _, err = proc.communicate(timeout=15)
+    assert proc.returncode == 2 and f"{config}: --take-over applies only to the S3 store" in err
+    assert not (tmp_path / "data").exists()
 
 
 def test_a_second_vaultd_on_the_same_store_is_refused(tmp_path):

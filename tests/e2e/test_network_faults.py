@@ -1,6 +1,7 @@
 """Network faults between a real agent and a real vaultd over mTLS (issue 15): the link cut
-mid-upload (a TCP proxy the test owns on loopback resets both ends at a chosen byte), and a
-vault that stops answering mid-backup (SIGSTOP).
+mid-upload (a TCP proxy the test owns on loopback resets both ends at a chosen byte), a
+vault that stops answering mid-backup (SIGSTOP), and a primary that stops answering while
+the air-gap vault pulls from it.
 
 What the agent does, and these tests hold it to: ``vault-agent backup`` does not retry a
 broken upload stream; it gives up at once with exit 1 and an error naming the call it was
@@ -11,6 +12,7 @@ call through keepalive (protos.contract: ``CLIENT_KEEPALIVE_MS`` then
 
 from __future__ import annotations
 
+import json
 import os
 import resource
 import signal
@@ -21,6 +23,7 @@ from pathlib import Path
 import pytest
 
 from bulwark.protos.contract import CLIENT_KEEPALIVE_MS, CLIENT_KEEPALIVE_TIMEOUT_MS
+from tests.e2e.airgap_site import make_airgap, sync
 from tests.e2e.conftest import BIN
 from tests.e2e.test_crash_points import (
     FILE_SIZE,
@@ -28,6 +31,7 @@ from tests.e2e.test_crash_points import (
     assert_consistent,
     blob_count,
     chunk_rows,
+    run,
     stop_when,
     tree,
 )
@@ -107,6 +111,47 @@ def test_a_stalled_vault_ends_the_backup_within_the_keepalive_bound(site, tmp_pa
         site.proc.send_signal(signal.SIGCONT)
     again = site.backup(source)  # the vault recovers by itself
     assert_consistent(site, tmp_path, {base, again["snapshot"]})
+
+
+@pytest.mark.slow  # keepalive needs its interval and timeout to notice: about 30 s
+def test_a_primary_stalled_mid_pull_ends_the_air_gap_window_within_the_keepalive_bound(
+        site, tmp_path):
+    """The air-gap vault's pull from a primary that stops answering: the window ends
+    (failed, naming the primary) instead of holding the connection open past its close."""
+    source = small_tree(tmp_path / "src", seed=4, files=FILES)
+    snap = site.backup(source)["snapshot"]
+    ag = make_airgap(site, tmp_path / "airgap")
+    ag.start()
+    try:
+        stored = blob_count(ag)
+        pull = run(ag, "vaultctl", "airgap", "sync", "--now", "--json")
+        stop_when(lambda: blob_count(ag) >= stored + FILES // 3, ag.proc, "a third pulled")
+        site.proc.send_signal(signal.SIGSTOP)
+        try:
+            stalled = time.monotonic()
+            os.kill(ag.proc.pid, signal.SIGCONT)
+            bound = (CLIENT_KEEPALIVE_MS + CLIENT_KEEPALIVE_TIMEOUT_MS) / 1000 + 15
+            try:
+                out, err = pull.communicate(timeout=bound)
+            except subprocess.TimeoutExpired:
+                pull.kill()
+                pull.communicate()
+                raise AssertionError(f"the window still waits for the stalled primary after "
+                                     f"{bound:.0f} s") from None
+            print(f"stalled primary: the air-gap window ended after "
+                  f"{time.monotonic() - stalled:.1f} s (bound {bound:.0f} s)")
+        finally:
+            site.proc.send_signal(signal.SIGCONT)
+        window = json.loads(out)
+        assert pull.returncode == 1 and window["outcome"] == "failed", out + err
+        assert f"127.0.0.1:{site.port}" in window["error"], window
+        assert ag.ctl("snapshots", "--json").json() == []  # nothing half-copied
+        resumed = sync(ag)  # the primary answers again: the next window completes
+        assert resumed.code == 0 and resumed.json()["outcome"] == "complete", resumed.out
+        assert_consistent(ag, tmp_path, {snap})
+    finally:
+        if ag.proc is not None:
+            assert ag.stop() == 0
 
 
 def waited(proc: subprocess.Popen, bound: float) -> tuple[int, int, resource.struct_rusage]:

@@ -81,6 +81,19 @@ DEFAULT_MAX_MESSAGE_BYTES: Final = 16 << 20
 KEEPALIVE_MIN_PING_MS: Final = 10_000
 CLIENT_KEEPALIVE_MS: Final = 2 * KEEPALIVE_MIN_PING_MS
 CLIENT_KEEPALIVE_TIMEOUT_MS: Final = 10_000
+# The gRPC channel options of every client of a vault (the agent's channel, the air-gap
+# vault's to its primary). Pings go only while a call is open, however long it waits for
+# data: ``max_pings_without_data`` 0 lifts gRPC's default of two, which would leave a stall
+# after the second quiet interval unnoticed. ``ping_timeout_ms`` is what ends a stalled
+# upload: a vault that stopped reading leaves the socket full, the ping is never written,
+# and gRPC's keepalive timeout only starts once it is; the ping timeout starts when the ping
+# is queued (gRPC's default: 60 s).
+CLIENT_KEEPALIVE_OPTIONS: Final = (
+    ("grpc.keepalive_time_ms", CLIENT_KEEPALIVE_MS),
+    ("grpc.keepalive_timeout_ms", CLIENT_KEEPALIVE_TIMEOUT_MS),
+    ("grpc.http2.ping_timeout_ms", CLIENT_KEEPALIVE_TIMEOUT_MS),
+    ("grpc.http2.max_pings_without_data", 0),
+)
 
 # FindMissing, CommitSnapshot and GetChunks carry at most this many ids per message; the
 # vault refuses more (INVALID_ARGUMENT), so a message's size is bounded by the protocol.

@@ -22,11 +22,7 @@ from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 
 from bulwark.agent.errors import ConfigError
-from bulwark.protos.contract import (
-    CLIENT_KEEPALIVE_MS,
-    CLIENT_KEEPALIVE_TIMEOUT_MS,
-    DEFAULT_MAX_MESSAGE_BYTES,
-)
+from bulwark.protos.contract import CLIENT_KEEPALIVE_OPTIONS, DEFAULT_MAX_MESSAGE_BYTES
 
 log = logging.getLogger(__name__)
 
@@ -39,22 +35,14 @@ class TlsFiles:
 
 
 def channel_options(max_message_bytes: int) -> list[tuple[str, int]]:
-    """Message sizes, and keepalive (protos.contract): a call whose vault stops answering
-    (stopped, or the link cut without a reset) ends UNAVAILABLE within about
-    ``CLIENT_KEEPALIVE_MS + CLIENT_KEEPALIVE_TIMEOUT_MS`` instead of waiting forever
-    (tests/e2e/test_network_faults.py measured 30 s). Pings go only while a call is open, and
-    however long a call waits for data (a scrub, a prune): ``max_pings_without_data`` 0 lifts
-    gRPC's default of two, which would leave a stall after the second quiet interval
-    undetected. ``ping_timeout_ms`` is what ends a stalled upload: a vault that stopped
-    reading leaves the socket full, the ping is never written, and gRPC's keepalive timeout
-    only starts once it is (its ping timeout starts when the ping is queued; default 60 s)."""
+    """Message sizes, and keepalive (``protos.contract.CLIENT_KEEPALIVE_OPTIONS``): a call
+    whose vault stops answering (stopped, or the link cut without a reset) ends UNAVAILABLE
+    within about ``CLIENT_KEEPALIVE_MS + CLIENT_KEEPALIVE_TIMEOUT_MS`` instead of waiting
+    forever (tests/e2e/test_network_faults.py measured 30 s)."""
     return [
         ("grpc.max_send_message_length", max_message_bytes),
         ("grpc.max_receive_message_length", max_message_bytes),
-        ("grpc.keepalive_time_ms", CLIENT_KEEPALIVE_MS),
-        ("grpc.keepalive_timeout_ms", CLIENT_KEEPALIVE_TIMEOUT_MS),
-        ("grpc.http2.ping_timeout_ms", CLIENT_KEEPALIVE_TIMEOUT_MS),
-        ("grpc.http2.max_pings_without_data", 0),
+        *CLIENT_KEEPALIVE_OPTIONS,
     ]
 
 

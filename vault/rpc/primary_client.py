@@ -21,11 +21,7 @@ from bulwark.protos.bulwark.v1 import (
     vault_pb2,
     vault_pb2_grpc,
 )
-from bulwark.protos.contract import (
-    CLIENT_KEEPALIVE_MS,
-    CLIENT_KEEPALIVE_TIMEOUT_MS,
-    RETENTION_MODE_NAMES,
-)
+from bulwark.protos.contract import CLIENT_KEEPALIVE_OPTIONS, RETENTION_MODE_NAMES
 from bulwark.vault.airgap.config import AirgapConfig
 from bulwark.vault.airgap.puller import FeedEntry, FeedInfo
 from bulwark.vault.airgap.state import Cursor
@@ -37,13 +33,6 @@ from bulwark.vault.worm.signals import Mark
 
 MAX_MESSAGE_BYTES = 64 << 20
 MAX_CHUNK_IDS = 1 << 24  # a feed entry naming more ids than this is refused outright
-#: A primary that stops answering mid-window (stopped, or its link cut silently) ends the
-#: window's call UNAVAILABLE within about the sum of these (protos.contract), so the window
-#: closes, and the gap with it, instead of waiting on the read forever (issue 15).
-KEEPALIVE = [("grpc.keepalive_time_ms", CLIENT_KEEPALIVE_MS),
-             ("grpc.keepalive_timeout_ms", CLIENT_KEEPALIVE_TIMEOUT_MS),
-             ("grpc.http2.ping_timeout_ms", CLIENT_KEEPALIVE_TIMEOUT_MS),
-             ("grpc.http2.max_pings_without_data", 0)]
 
 
 def record_of(pb: vault_pb2.Snapshot) -> SnapshotRecord:
@@ -146,7 +135,11 @@ def _credentials(config: AirgapConfig) -> grpc.ChannelCredentials:
 def connect(config: AirgapConfig) -> Iterator[PrimaryClient]:
     """A client for the primary; the channel closes when the block ends."""
     options = [("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
-               ("grpc.max_send_message_length", MAX_MESSAGE_BYTES), *KEEPALIVE]
+               ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+               # A primary that stops answering mid-window (stopped, or its link cut
+               # silently) ends the window's call UNAVAILABLE within about 30 s, so the
+               # window closes, and the gap with it, instead of waiting forever (issue 15).
+               *CLIENT_KEEPALIVE_OPTIONS]
     if config.primary_name:
         options.append(("grpc.ssl_target_name_override", config.primary_name))
     channel = grpc.secure_channel(config.primary, _credentials(config), options=options)

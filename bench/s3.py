@@ -13,8 +13,9 @@ records, not blob bytes, so blob size does not matter) in PutChunks-sized batche
 then ``--snapshots`` snapshots each referencing all of them (all in one lock step, so only
 the first extends the chunk locks). Then a real ``vaultd --reindex --json`` rebuilds the
 catalog and audit log from the bucket alone: its own ``duration_s`` and ``requests``, and
-the process's peak RSS (``wait4``). ``--rebuild-after FILE`` waits for FILE to exist before
-the reindex (a long fill can run while the code the reindex runs is still changing).
+the process's peak RSS (``wait4``), at normal priority even under ``nice``; ``--repeat N``
+reindexes N times over the same bucket. ``--rebuild-after FILE`` waits for FILE to exist
+before the reindex (a long fill can run while the code the reindex runs is still changing).
 
 ``commit``: a snapshot referencing N existing chunks, then a second one referencing the same
 chunks with an hour more retention, on a fresh vault with ``lock_step_days`` 1 (the default)
@@ -96,11 +97,13 @@ def _vault(rgw, folder: Path) -> tuple[S3ChunkStore, BucketCatalog]:
 
 
 def _reindex(folder: Path) -> dict:
-    """``vaultd --reindex --json`` on the site: its report and its peak RSS in MiB."""
+    """``vaultd --reindex --json`` on the site, at normal priority even when the bench runs
+    under ``nice`` (as root): its report and its peak RSS in MiB."""
     out = folder / "reindex.json"
     with open(out, "wb") as stdout, open(folder / "reindex.log", "wb") as stderr:
         proc = subprocess.Popen([BIN / "vaultd", "--config", folder / "vault.toml",
-                                 "--reindex", "--json"], stdout=stdout, stderr=stderr)
+                                 "--reindex", "--json"], stdout=stdout, stderr=stderr,
+                                preexec_fn=_normal_priority)
         _, status, usage = os.wait4(proc.pid, 0)
         proc.returncode = os.waitstatus_to_exitcode(status)
     if proc.returncode != 0:
@@ -109,7 +112,15 @@ def _reindex(folder: Path) -> dict:
     return {**json.loads(out.read_text()), "peak_rss_mib": round(usage.ru_maxrss / 1024, 1)}
 
 
-def bench_rebuild(chunks: int, snapshots: int, after: Path | None = None) -> dict:
+def _normal_priority() -> None:
+    try:
+        os.setpriority(os.PRIO_PROCESS, 0, 0)
+    except PermissionError:  # not root: keep the inherited niceness
+        pass
+
+
+def bench_rebuild(chunks: int, snapshots: int, after: Path | None = None,
+                  repeat: int = 1) -> dict:
     with ceph_rgw(memstore_mib=4096) as rgw, tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp) / "site"
         subprocess.run([BIN / "vaultctl", "init", folder], check=True, capture_output=True)
@@ -129,12 +140,16 @@ def bench_rebuild(chunks: int, snapshots: int, after: Path | None = None) -> dic
         store.close()
         while after is not None and not after.exists():
             time.sleep(5)
-        load = os.getloadavg()[0]
-        report = _reindex(folder)
+        runs = []
+        for _ in range(repeat):  # each reindex rebuilds from the bucket; the old kept aside
+            load = os.getloadavg()[0]
+            report = _reindex(folder)
+            runs.append({"rebuild_s": report["duration_s"],
+                         "rebuild_requests": report["requests"],
+                         "vaultd_peak_rss_mib": report["peak_rss_mib"],
+                         "load_avg_1m_before": round(load, 1)})
         return {"chunks": chunks, "snapshots": snapshots, "fill_s": round(fill_s, 1),
-                "commit_s": round(commit_s, 1), "load_avg_1m_before_rebuild": round(load, 1),
-                "rebuild_s": report["duration_s"], "rebuild_requests": report["requests"],
-                "vaultd_peak_rss_mib": report["peak_rss_mib"],
+                "commit_s": round(commit_s, 1), "runs": runs,
                 "restored_snapshots": report["snapshots"], "restored_chunks": report["chunks"],
                 "skipped": report["skipped"]}
 
@@ -174,6 +189,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--snapshots", type=int, default=10)
     p.add_argument("--rebuild-after", type=Path, default=None,
                    help="wait for this file to exist before the reindex")
+    p.add_argument("--repeat", type=int, default=1, help="reindex this many times")
     c = sub.add_parser("commit")
     c.add_argument("--chunks", type=int, default=10_000)
     b = sub.add_parser("backup")
@@ -181,7 +197,8 @@ def main(argv: list[str] | None = None) -> int:
     b.add_argument("--workloads", default="checkpoint,shards")
     args = parser.parse_args(argv)
     if args.cmd == "rebuild":
-        print(json.dumps(bench_rebuild(args.chunks, args.snapshots, args.rebuild_after)))
+        print(json.dumps(bench_rebuild(args.chunks, args.snapshots, args.rebuild_after,
+                                       args.repeat)))
         return 0
     if args.cmd == "commit":
         print(json.dumps(bench_commit(args.chunks)))

@@ -94,7 +94,13 @@ class Site:
         self.proc = subprocess.Popen(
             [BIN / "vaultd", "--config", self.dir / "vault.toml"],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        wait_healthy(f"127.0.0.1:{self.port}", self.proc, site_dir=self.dir)
+        try:
+            wait_healthy(f"127.0.0.1:{self.port}", self.proc, site_dir=self.dir)
+        except RuntimeError as exc:  # say why, and leave no process or pipe behind
+            proc, self.proc = self.proc, None
+            proc.kill()
+            _, err = proc.communicate()
+            raise RuntimeError(f"{exc}: {err[-2000:]}") from None
 
     def stop(self) -> int:
         assert self.proc is not None

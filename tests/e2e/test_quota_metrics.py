@@ -5,13 +5,15 @@ are those PutChunks enforces and ``vaultctl stats`` reports, each with its limit
 from __future__ import annotations
 
 import os
+import subprocess
 import urllib.request
 
+import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from bulwark.protos.bulwark.v1 import vault_pb2, vault_pb2_grpc
 from bulwark.protos.contract import blob_address
-from tests.e2e.conftest import free_port, tls_channel
+from tests.e2e.conftest import BIN, Site, free_port, tls_channel
 from tests.lib.vault_toml import set_keys
 
 MiB = 1 << 20
@@ -25,13 +27,27 @@ def scrape(port: int) -> dict[tuple[str, tuple], float]:
             for family in text_string_to_metric_families(text) for s in family.samples}
 
 
-def test_quota_usage_and_limits_are_served_as_metrics(site, tmp_path):
-    metrics_port = free_port()
-    assert site.stop() == 0
-    set_keys(site.dir / "vault.toml", "server", metrics=f"127.0.0.1:{metrics_port}")
-    set_keys(site.dir / "vault.toml", "limits", node_stored_bytes=64 * MiB,
+@pytest.fixture
+def metered(tmp_path):
+    """A site whose vaultd serves metrics and has quotas, from its first start; (site,
+    metrics port)."""
+    port, metrics_port = free_port(), free_port()
+    directory = tmp_path / "site"
+    init = subprocess.run([BIN / "vaultctl", "init", directory, "--port", str(port)],
+                          capture_output=True, text=True, timeout=60)
+    assert init.returncode == 0, init.stderr
+    set_keys(directory / "vault.toml", "server", metrics=f"127.0.0.1:{metrics_port}")
+    set_keys(directory / "vault.toml", "limits", node_stored_bytes=64 * MiB,
              node_uncommitted_bytes=32 * MiB, snapshots_per_hour=50)
+    site = Site(directory, port)
     site.start()
+    yield site, metrics_port
+    if site.proc is not None:
+        assert site.stop() == 0
+
+
+def test_quota_usage_and_limits_are_served_as_metrics(metered, tmp_path):
+    site, metrics_port = metered
     empty = scrape(metrics_port)
     assert empty[("bulwark_vault_node_stored_bytes_limit", ())] == 64 * MiB
     assert empty[("bulwark_vault_node_uncommitted_bytes_limit", ())] == 32 * MiB

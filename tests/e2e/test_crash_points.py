@@ -1,11 +1,13 @@
 """Crash points (issue 15): kill -9 of vaultd during upload, commit, prune and scrub, of
 the agent during upload, and of the air-gap vault during its pull, each at a moment measured
-from outside (blobs in the store, a process running), never through a hook in the product. After the restart every listed
-snapshot restores byte-identical to the tree it was taken of (so none is half-committed),
-the audit chain verifies, ``vaultctl check`` finds catalog and store in agreement, and the
-next backup sends exactly the chunks the store lacks.
+from outside (blobs in the store, a process running), never through a hook in the product.
+After the restart every listed snapshot restores byte-identical to the tree it was taken of
+(so none is half-committed), the audit chain verifies, ``vaultctl check`` finds catalog and
+store in agreement, and the next backup (or air-gap window) sends exactly the chunks the
+store lacks.
 
-The default tier runs one point of each kind; the ``slow`` tier runs them all."""
+The default tier runs one point of each kind but the air-gap pull; the ``slow`` tier runs
+them all."""
 
 from __future__ import annotations
 

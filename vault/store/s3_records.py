@@ -36,7 +36,7 @@ worst leaves a complete, locked snapshot that the catalog learns at the next reb
   chunks no other held snapshot references;
 * a delete hides the record with a delete marker, then deletes its unlocked versions.
 
-Concurrency: one vaultd per bucket (as one per filesystem store root).
+Concurrency: one vaultd per bucket, enforced across hosts by ``vault.store.s3_owner``.
 """
 
 from __future__ import annotations

@@ -46,7 +46,8 @@ from bulwark.vault.catalog.db import SnapshotRecord, snapshot_id
 from bulwark.vault.config import load_config
 from bulwark.vault.store.base import blob_digest
 from bulwark.vault.store.s3 import S3ChunkStore, S3Settings
-from bulwark.vault.store.s3_records import BucketCatalog, BucketRecords, open_store
+from bulwark.vault.store.s3_open import open_store
+from bulwark.vault.store.s3_records import BucketCatalog, BucketRecords
 from bulwark.vault.worm.retention import DAY_NS, Retention
 from tests.lib.ceph_rgw import ceph_rgw, use_s3_store
 

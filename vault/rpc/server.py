@@ -82,7 +82,7 @@ from bulwark.vault.store import marker
 from bulwark.vault.store.base import ChunkStore
 from bulwark.vault.store.fs import FilesystemStore
 from bulwark.vault.store.s3_drills import open_drill_log
-from bulwark.vault.store.s3_records import open_bucket, open_bucket_audit
+from bulwark.vault.store.s3_open import open_bucket, open_bucket_audit
 from bulwark.vault.worm.clock import Clock, ComplianceClock, SystemClock
 from bulwark.vault.worm.prune import CatalogLocks
 

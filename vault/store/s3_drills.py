@@ -24,7 +24,8 @@ from bulwark.vault.config import VaultConfig
 from bulwark.vault.drill_log import DrillEntry, DrillLog
 from bulwark.vault.errors import IntegrityError
 from bulwark.vault.store.s3 import S3ChunkStore
-from bulwark.vault.store.s3_records import BucketRecords, open_store
+from bulwark.vault.store.s3_open import open_store
+from bulwark.vault.store.s3_records import BucketRecords
 from bulwark.vault.worm.retention import DAY_NS
 
 log = logging.getLogger(__name__)

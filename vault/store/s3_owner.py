@@ -30,7 +30,7 @@ anywhere.
   marked ``"released": true``, so the next start need not wait for it to go stale.
 * **Moving**: the holder names its state folder and host, so a vaultd that claims a bucket
   last served from another one knows its own catalog may be behind the bucket and rebuilds
-  it first (``vault.store.s3_records.claim_bucket``).
+  it first (``vault.store.s3_open.claim_bucket``).
 
 What remains (docs/s3.md, "One vaultd per bucket"): a holder that pauses (SIGSTOP, a frozen
 VM, a partition) for longer than the stale time and then resumes keeps serving until its

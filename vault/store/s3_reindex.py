@@ -36,12 +36,8 @@ from bulwark.vault.config import VaultConfig
 from bulwark.vault.errors import ConfigError
 from bulwark.vault.store.fs import take_lock
 from bulwark.vault.store.s3 import S3ChunkStore
-from bulwark.vault.store.s3_records import (
-    claim_bucket,
-    open_store,
-    rebuild_audit,
-    rebuild_catalog,
-)
+from bulwark.vault.store.s3_open import claim_bucket, open_store
+from bulwark.vault.store.s3_records import rebuild_audit, rebuild_catalog
 from bulwark.vault.worm.clock import SystemClock
 
 SUFFIXES = ("", "-wal", "-shm")  # a SQLite database and its WAL files move together

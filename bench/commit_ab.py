@@ -42,10 +42,11 @@ def worker(path: Path) -> None:
     db = sqlite3.connect(path)
     chunk_ids = [bytes(r[0]) for r in db.execute("SELECT id FROM chunks")]
     (node,) = db.execute("SELECT node FROM snapshots LIMIT 1").fetchone()
-    (shared,) = db.execute("SELECT chunk_id FROM snapshot_chunks WHERE snapshot_id ="
-                           " (SELECT id FROM snapshots ORDER BY time_ns LIMIT 1)"
-                           " INTERSECT SELECT chunk_id FROM snapshot_chunks WHERE snapshot_id ="
-                           " (SELECT id FROM snapshots ORDER BY time_ns DESC LIMIT 1)").fetchone()
+    (shared,) = db.execute(  # of the first snapshot's chunks, the one most snapshots share
+        "SELECT chunk_id FROM snapshot_chunks sc WHERE snapshot_id ="
+        " (SELECT id FROM snapshots ORDER BY time_ns LIMIT 1) ORDER BY"
+        " (SELECT count(*) FROM snapshot_chunks o WHERE o.chunk_id = sc.chunk_id) DESC"
+        " LIMIT 1").fetchone()
     db.close()
     catalog = Catalog(path)
     rng = random.Random(os.getpid())

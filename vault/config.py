@@ -62,6 +62,10 @@
     [signals]                        # ransomware marks (vault.worm.signals documents the keys)
     threshold = 0.025                # a scoring measure at or above this share: suspicious
 
+    [audit]                          # room the audit log keeps for a full disk
+    reserve_bytes = 8388608          # 0: none (vault.audit.reserve)
+    reserve_retry_seconds = 60       # after the reserve is used, how often to take it back
+
 ``[server] insecure = true`` serves plaintext gRPC without identities (every caller is
 ``vault.rpc.identity.INSECURE_CALLER``); vaultd logs a WARNING about it at every start.
 
@@ -79,6 +83,8 @@ from bulwark.protos.contract import DEFAULT_MAX_MESSAGE_BYTES
 from bulwark.vault.airgap.config import KEYS as AIRGAP_KEYS
 from bulwark.vault.airgap.config import AirgapConfig, parse_airgap
 from bulwark.vault.airgap.schedule import check as check_cron
+from bulwark.vault.audit.reserve import KEYS as RESERVE_KEYS
+from bulwark.vault.audit.reserve import ReserveSettings, parse_reserve
 from bulwark.vault.errors import ConfigError
 from bulwark.vault.ingest.limits import RANGES as LIMIT_RANGES
 from bulwark.vault.ingest.limits import Limits, parse_limits
@@ -111,6 +117,7 @@ _KEYS["airgap"] = set(AIRGAP_KEYS)  # vault.airgap.config validates the values
 _ARRAYS = {"forget"}  # arrays of tables, checked by their own parsers (vault.worm.forget_jobs)
 _KEYS["limits"] = set(LIMIT_RANGES)  # vault.ingest.limits: calls, idle streams, commits/hour
 _KEYS["signals"] = set(SIGNAL_KEYS)  # vault.worm.signals: ransomware marks
+_KEYS["audit"] = set(RESERVE_KEYS)  # vault.audit.reserve: space kept for a full disk
 
 
 @dataclass(frozen=True)
@@ -144,6 +151,7 @@ class VaultConfig:
     s3: S3Settings | None = None  # [store] type = "s3"; None: the filesystem store
     limits: Limits = Limits()  # noqa: RUF009 - [limits] (vault.ingest.limits), frozen
     signals: SignalPolicy = SignalPolicy()  # noqa: RUF009 - [signals] (vault.worm.signals)
+    audit_reserve: ReserveSettings = ReserveSettings()  # noqa: RUF009 - [audit], frozen
 
     @property
     def listen(self) -> str:
@@ -250,7 +258,7 @@ def load_config(path: Path) -> VaultConfig:
         enroll_file=enroll_file, registry_path=registry or catalog_path.parent / "keys.sqlite",
         retention=_retention(r), enroll=parse_enroll(r, doc, parse_listen),
         metrics=_metrics(r), s3=_s3(r, doc), limits=parse_limits(r),
-        signals=parse_signals(r),
+        signals=parse_signals(r), audit_reserve=parse_reserve(r),
     )
 
 

@@ -38,8 +38,7 @@ from typing import Any
 
 from bulwark.protos.contract import AUDIT_GENESIS, AUDIT_RECORD_FIELDS, audit_chain_hash
 from bulwark.protos.contract import audit_record as canonical
-from bulwark.vault.audit.reserve import DEFAULT_SIZE as RESERVE_BYTES
-from bulwark.vault.audit.reserve import SpaceReserve
+from bulwark.vault.audit.reserve import ReserveSettings, SpaceReserve
 from bulwark.vault.errors import StorageError
 from bulwark.vault.worm.clock import Clock
 
@@ -164,12 +163,13 @@ class AuditLog:
     """The audit chain in the SQLite file ``path`` (created if new). Thread-safe.
 
     ``clock`` stamps ``time_ns`` (the compliance clock in vaultd); ``wall`` stamps ``wall_ns``
-    (the host's wall clock, for comparison only).
+    (the host's wall clock, for comparison only); ``reserve`` sizes the space kept back for
+    a full disk (``[audit]`` of vault.toml).
     """
 
     def __init__(
         self, path: Path, clock: Clock, wall: Callable[[], int] = time.time_ns,
-        reserve_bytes: int = RESERVE_BYTES,
+        reserve: ReserveSettings = ReserveSettings(),  # noqa: B008 - frozen, immutable
     ) -> None:
         self.path = Path(path)
         self._clock = clock
@@ -184,7 +184,7 @@ class AuditLog:
         except sqlite3.Error as exc:
             raise StorageError(f"open audit log {self.path}: {exc}") from exc
         self._reserve = SpaceReserve(self.path.with_name(self.path.name + ".reserve"),
-                                     reserve_bytes)
+                                     reserve.size, reserve.retry_s)
         self._reserve.ensure()
 
     def close(self) -> None:

@@ -169,7 +169,8 @@ def open_audit(config: VaultConfig, clock: Clock) -> AuditLog:
     if config.s3 is not None:  # issue 17: every entry mirrored to the bucket
         return open_bucket_audit(config, clock)
     config.catalog_path.parent.mkdir(parents=True, exist_ok=True)
-    return AuditLog(config.catalog_path.parent / "audit.sqlite", clock)
+    return AuditLog(config.catalog_path.parent / "audit.sqlite", clock,
+                    reserve=config.audit_reserve)
 
 
 def open_clock(config: VaultConfig, catalog: Catalog) -> tuple[ComplianceClock, list]:

@@ -100,4 +100,5 @@ def open_bucket_audit(config: VaultConfig, clock: Clock) -> BucketAuditLog:
         count = rebuild_audit(store, path, clock)
         if count:
             log.info("audit log %s rebuilt from s3://%s: %d entries", path, store.bucket, count)
-    return BucketAuditLog(path, clock, BucketRecords(store, max(1, config.retention.default_days)))
+    return BucketAuditLog(path, clock, BucketRecords(store, max(1, config.retention.default_days)),
+                          reserve=config.audit_reserve)

@@ -7,7 +7,13 @@ import sqlite3
 
 import pytest
 
-from bulwark.vault.catalog.db import BATCH, Catalog, SnapshotRecord, snapshot_id
+from bulwark.vault.catalog.db import (
+    BATCH,
+    WAL_FOLD_BYTES,
+    Catalog,
+    SnapshotRecord,
+    snapshot_id,
+)
 from bulwark.vault.catalog.schema import SCHEMA_VERSION
 from bulwark.vault.errors import InvalidRequest, MissingChunks, NotFound, StorageError
 from tests.lib.clock import FakeClock as _FakeClock
@@ -308,3 +314,22 @@ def test_forget_chunks_deletes_exactly_the_candidates_among_the_ids_it_is_given(
     assert all(catalog.has_chunk(c) for c in (referenced, locked, leased, other))
     assert [c for c, _ in catalog.gc_candidates(now)] == [other]
     assert catalog.forget_chunks([other], now) == [(other, 7)]
+
+
+def test_a_snapshot_commit_leaves_the_wal_empty_and_the_catalog_whole(tmp_path):
+    """A backup's transactions leave page versions in the WAL; the snapshot commit folds
+    them into the database and truncates the WAL, losing nothing."""
+    path = tmp_path / "catalog.sqlite"
+    cat = Catalog(path, clock=FakeClock())
+    chunks = ids(300)
+    for i in range(0, 300, 10):  # many short transactions, as a backup's uploads make
+        cat.record_chunks([(c, 1, b"d" * 32) for c in chunks[i : i + 10]])
+    wal = tmp_path / "catalog.sqlite-wal"
+    assert wal.stat().st_size >= WAL_FOLD_BYTES
+    cat.commit_snapshot(record("a1" * 32, 2), chunks)
+    assert wal.stat().st_size == 0
+    cat.close()
+    other = Catalog(path, clock=FakeClock())
+    assert other.missing_chunks(chunks) == []
+    assert sorted(other.snapshot_chunk_ids("a1" * 32)) == sorted(chunks)
+    other.close()

@@ -140,6 +140,8 @@ def test_refusals_are_audited_on_a_full_disk_and_unauditable_commits_fail_closed
         assert "gpu-99" in refused[0]["detail"]
         assert "released the audit log's" in log.read_text()
         assert not reserve.exists()
+        # ... and, retrying at once (reserve_retry_seconds = 0), gives up quietly while full.
+        assert f"cannot keep {RESERVE} bytes in reserve" in log.read_text()
 
         # Full again, no reserve left: a commit that cannot be audited is not made.
         fill(state / "filler-2")

@@ -71,7 +71,7 @@ def test_due_with_the_vault_unreachable_fails_counts_and_keeps_the_certificate(n
     with caplog.at_level(logging.ERROR, "vault-agent"):
         assert r.check() is False
     assert sample(r, "bulwark_agent_certificate_renew_failures_total") == 1
-    assert f"renewal due (expires {END}) FAILED: cannot reach the vault" in caplog.text
+    assert f"renewal due (expires {END}) FAILED: Renew: cannot reach the vault" in caplog.text
     assert (issued.cert.read_bytes(), issued.key.read_bytes()) == before and renewed == []
 
 

@@ -200,7 +200,11 @@ class _Reader:
         value = self.get(table, key, str, default)
         if not value.strip():
             raise self.fail(f"{table}.{key}", "must not be empty")
-        p = Path(value).expanduser()
+        try:
+            p = Path(value).expanduser()
+        except RuntimeError:  # "~name" for a user this host does not know
+            raise self.fail(f"{table}.{key}", f"{value!r} names a home folder this host "
+                            "does not know") from None
         return p if p.is_absolute() else self.source.parent / p
 
 

@@ -88,7 +88,11 @@ def parse_airgap(source: Path, table: Any, check_cron) -> AirgapConfig:
         return value
 
     def path(key: str) -> Path:
-        p = Path(text(key, True)).expanduser()
+        value = text(key, True)
+        try:
+            p = Path(value).expanduser()
+        except RuntimeError:  # "~name" for a user this host does not know
+            raise fail(key, f"{value!r} names a home folder this host does not know") from None
         return p if p.is_absolute() else source.parent / p
 
     def number(key: str, default: int, low: int, high: int) -> int:

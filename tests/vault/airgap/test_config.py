@@ -49,6 +49,8 @@ def test_a_full_airgap_table(tmp_path):
     (BASE + WINDOW.replace('"0 2 * * *"', '"0 25 * * *"'), "airgap.window[0].cron", "25"),
     (BASE + "max_mib_per_s = -1\n" + WINDOW, "airgap.max_mib_per_s", "between"),
     (BASE + 'on_close = "ip link set e1 down"\n' + WINDOW, "airgap.on_close", "list"),
+    (BASE.replace('"/etc/bulwark/replica.key"', '"~0/replica.key"') + WINDOW, "airgap.key",
+     "home folder"),
 ])
 def test_errors_name_the_file_key_and_reason(tmp_path, text, key, reason):
     path = write(tmp_path, text)

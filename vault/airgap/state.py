@@ -10,11 +10,11 @@ half-copied snapshot).
 from __future__ import annotations
 
 import json
-import os
 import threading
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from bulwark.vault.durable import replace_json
 from bulwark.vault.errors import StorageError
 
 VERSION = 1
@@ -99,17 +99,7 @@ class State:
         doc = {"version": VERSION, "cursor": asdict(self.cursor),
                "last": asdict(self.last) if self.last else None,
                "last_success_ns": self.last_success_ns}
-        tmp = self.path.with_name(self.path.name + ".tmp")
         try:
-            with open(tmp, "w") as out:
-                json.dump(doc, out)
-                out.flush()
-                os.fsync(out.fileno())
-            os.replace(tmp, self.path)
-            fd = os.open(self.path.parent, os.O_RDONLY | os.O_DIRECTORY)
-            try:
-                os.fsync(fd)
-            finally:
-                os.close(fd)
+            replace_json(self.path, doc)
         except OSError as exc:
             raise StorageError.from_os(f"write {self.path}", exc) from exc

@@ -35,6 +35,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from bulwark.vault.durable import fsync_dir
 from bulwark.vault.errors import NotFound, StorageError, short_id
 from bulwark.vault.store.base import ID_SIZE, ChunkStore, Item
 
@@ -86,14 +87,6 @@ def set_immutable(path: Path, on: bool) -> None:
 
 #: fsyncs in flight at once per store; they block in the kernel, not on the GIL
 SYNC_THREADS = 8
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 LOCK_NAME = "LOCK"
@@ -251,7 +244,7 @@ class FilesystemStore(ChunkStore):
                 except FileNotFoundError:
                     pass
         try:
-            self._concurrently(_fsync_dir, dirty)
+            self._concurrently(fsync_dir, dirty)
         except OSError as exc:
             raise StorageError.from_os("fsync directories", exc) from exc
         return results
@@ -294,7 +287,7 @@ class FilesystemStore(ChunkStore):
                     if exc.errno not in _UNSUPPORTED:
                         raise
             os.unlink(final)
-            _fsync_dir(final.parent)
+            fsync_dir(final.parent)
         except FileNotFoundError:
             raise NotFound(f"chunk {short_id(chunk_id)}: not in the store") from None
         except OSError as exc:

@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import threading
 import time
 from collections.abc import Callable
@@ -39,6 +38,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from bulwark.vault.durable import replace_json
 from bulwark.vault.errors import StorageError
 
 log = logging.getLogger(__name__)
@@ -252,18 +252,8 @@ class ComplianceClock:
                 "boot_id": self._boot_id(),
                 "wall_ns": self._wall(),
             }
-        tmp = self.state_path.with_name(self.state_path.name + ".tmp")
         try:
-            with open(tmp, "w") as f:
-                json.dump(state, f)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, self.state_path)
-            fd = os.open(self.state_path.parent, os.O_RDONLY | os.O_DIRECTORY)
-            try:
-                os.fsync(fd)
-            finally:
-                os.close(fd)
+            replace_json(self.state_path, state)
         except OSError as exc:
             raise StorageError.from_os(f"persist clock state {self.state_path}", exc) from exc
 

@@ -73,7 +73,10 @@ def test_a_link_cut_mid_upload_commits_nothing_and_the_next_backup_sends_the_res
         assert site.ctl("snapshots", "--json").json() == []  # nothing half-committed
         assert site.ctl("check", "--json").json()["agree"]
         kept = chunk_rows(site)
-        assert 0 < kept < files  # the cut left part of the upload stored
+        # Usually part of the upload is stored by then; whether the vault had recorded any of
+        # the messages that crossed before the reset depends on timing, so only the bound is
+        # certain. Either way the next backup must send exactly what the vault lacks.
+        assert 0 <= kept < files
 
         proxy.restore()  # the link is back
         again = site.agent("backup", source, "--json", config=config)

@@ -184,6 +184,9 @@ class BucketOwner:
         seen = {version_id for version_id, _ in before}
         self.version_id = self._put()
         new = [v for v in self._versions() if v[0] not in seen]
+        if self.took_over is not None:  # the displaced holder's heartbeats are not claims
+            new = [v for v in new if v[0] == self.version_id
+                   or self._read(*v).instance != self.took_over.instance]
         first = new[-1][0] if new else self.version_id  # oldest written since the read
         if first != self.version_id:
             winner = self._newest([v for v in new if v[0] == first])

@@ -72,3 +72,25 @@ def test_take_over_stops_the_holder_at_its_next_heartbeat_and_release_frees(
     assert not previous.served_from(tmp_path / "state-2")
     for owner in (first, second):
         owner.store.close()
+
+
+def test_a_take_over_wins_over_a_heartbeat_of_the_holder_it_displaces(
+        rgw_cluster, tmp_path, monkeypatch):
+    """The holder beats between the take-over's read and its claim (the race a clean-clone
+    run met): its heartbeat is not a competing claim, so the take-over still wins."""
+    first, second = owners(rgw_cluster, rgw_cluster.make_bucket(), tmp_path, 2)
+    first.claim()
+    put = second._put
+
+    def beat_then_put(*args, **kwargs):
+        assert first.beat()  # the holder renews after the take-over read the key
+        return put(*args, **kwargs)
+
+    monkeypatch.setattr(second, "_put", beat_then_put)
+    second.claim(take_over=True)
+    monkeypatch.undo()
+    assert second.took_over is not None and second.took_over.instance == first.instance
+    assert not first.beat() and first.lost.is_set()
+    assert second.beat()
+    for owner in (first, second):
+        owner.store.close()

@@ -174,17 +174,15 @@ def test_another_users_keys_are_refused_naming_bucket_and_operation(rgw_cluster,
         other.get(a[0])
 
 
-def test_unreachable_endpoint_is_retried_then_named(tmp_path):
+def test_unreachable_endpoint_is_named(tmp_path):
     from tests.lib.ceph_rgw import free_port
 
     creds = tmp_path / "c.toml"
     creds.write_text('access_key_id = "a"\nsecret_access_key = "b"\n')
     creds.chmod(0o600)
     endpoint = f"http://127.0.0.1:{free_port()}"
-    started = time.monotonic()
     with pytest.raises(StorageError, match=f"head_bucket s3://vault at {endpoint}: .*connect"):
         S3ChunkStore(S3Settings(endpoint=endpoint, bucket="vault", credentials_file=creds))
-    assert time.monotonic() - started > 0.5  # backoff between attempts
 
 
 def test_credentials_file_must_be_private_and_complete(tmp_path):
